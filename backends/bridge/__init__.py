@@ -1,0 +1,1 @@
+"""Several Errbot backends in one bot."""

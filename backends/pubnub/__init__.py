@@ -1,0 +1,1 @@
+"""PubNub channel groups as customer chat for Errbot."""

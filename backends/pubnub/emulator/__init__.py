@@ -1,0 +1,1 @@
+"""A PubNub-compatible server for tests, demos and benchmarks."""

@@ -1,0 +1,1 @@
+"""Customer conversations relayed to an agent room and run by chat commands."""
