@@ -73,9 +73,7 @@ class RunningBot:
     def __init__(self, bot: ErrBot, stop: Callable[[ErrBot], None] | None = None) -> None:
         self.bot = bot
         self._stop = stop or _default_stop
-        self.thread = threading.Thread(
-            target=self._serve, name=f"bot-{bot.mode}", daemon=True
-        )
+        self.thread = threading.Thread(target=self._serve, name=f"bot-{bot.mode}", daemon=True)
         self.error: BaseException | None = None
 
     def _serve(self) -> None:
