@@ -1,0 +1,234 @@
+"""Read and check the backend's settings from the bot's ``config.py``.
+
+Every problem is reported as one sentence naming the setting, because a traceback from deep
+inside Errbot's bootstrap tells an operator nothing about which line of ``config.py`` to fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from errbot_pubnub.converters import MessageConverter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONVERTER = "errbot_pubnub.DefaultMessageConverter"
+DEFAULT_CHANNEL_GROUP = "support"
+DEFAULT_USER_ID = "support"
+MAX_CHANNEL_GROUPS = 10  # PubNub's limit of channel groups per subscribing client
+
+# Characters PubNub forbids in channel and channel-group names ("/" also separates the
+# channel from the user in an occupant's identifier).
+_FORBIDDEN_NAME_CHARS = re.compile(r"[,/\\*:\s\x00-\x1f\x7f]")
+
+
+class PubNubConfigurationError(SystemExit):
+    """A setting is missing or wrong.
+
+    It is a ``SystemExit`` so that a standalone bot stops with the sentence alone (Errbot's
+    bootstrap turns any other exception into a traceback); a host that loads this backend
+    among others can still catch it by this class.
+    """
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def invalid_name_reason(name: Any) -> str | None:
+    """Why ``name`` cannot be a PubNub channel or group name; ``None`` when it can."""
+    if not isinstance(name, str) or not name:
+        return "it must be a non-empty string"
+    bad = _FORBIDDEN_NAME_CHARS.search(name)
+    if bad:
+        return f"it contains the forbidden character {bad.group()!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class PubNubSettings:
+    """Everything the backend needs to connect, checked once at start-up."""
+
+    publish_key: str
+    subscribe_key: str
+    user_id: str
+    secret_key: str | None
+    token: str | None
+    channel_groups: tuple[str, ...]
+    converter: MessageConverter
+    origin: str | None
+    ssl: bool
+    channel_workers: int
+    dead_letter_limit: int
+    warning_interval: float
+
+    @property
+    def access(self) -> str:
+        """How requests are authorised, in words for logs and ``!pubnub status``."""
+        if self.secret_key:
+            return "secret key"
+        if self.token:
+            return "Access Manager token"
+        return "none (open keyset)"
+
+
+def load_converter(path: Any, setting: str = "PUBNUB_MESSAGE_CONVERTER") -> MessageConverter:
+    """Import ``package.module.Class`` (or ``package.module:Class``) and instantiate it."""
+    if not isinstance(path, str) or not path.strip():
+        raise PubNubConfigurationError(
+            f"{setting} must be the dotted path of a MessageConverter class, not {path!r}."
+        )
+    module_name, sep, attribute = path.strip().replace(":", ".").rpartition(".")
+    if not sep or not module_name:
+        raise PubNubConfigurationError(
+            f"{setting} {path!r} is not a dotted path like 'mypackage.converters.MyConverter'."
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise PubNubConfigurationError(
+            f"{setting} {path!r} cannot be imported: {type(exc).__name__}: {exc}."
+        ) from None
+    try:
+        target = getattr(module, attribute)
+    except AttributeError:
+        raise PubNubConfigurationError(
+            f"{setting} {path!r} cannot be imported: module {module_name!r} has no {attribute!r}."
+        ) from None
+    if isinstance(target, MessageConverter):
+        return target
+    if not (isinstance(target, type) and issubclass(target, MessageConverter)):
+        raise PubNubConfigurationError(
+            f"{setting} {path!r} is not a subclass of errbot_pubnub.MessageConverter."
+        )
+    try:
+        return target()
+    except Exception as exc:
+        raise PubNubConfigurationError(
+            f"{setting} {path!r} could not be created: {type(exc).__name__}: {exc}."
+        ) from None
+
+
+def _identity(config: Any) -> Mapping[str, Any]:
+    identity = getattr(config, "BOT_IDENTITY", None)
+    if not isinstance(identity, Mapping):
+        raise PubNubConfigurationError(
+            "BOT_IDENTITY must be a dict with at least 'publish_key' and 'subscribe_key'."
+        )
+    return identity
+
+
+def _required_key(identity: Mapping[str, Any], key: str, env: str) -> str:
+    value = identity.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise PubNubConfigurationError(
+            f"BOT_IDENTITY['{key}'] is missing: set it (or the environment variable {env} "
+            "that config_template.py reads)."
+        )
+    return value.strip()
+
+
+def _optional_str(identity: Mapping[str, Any], key: str) -> str | None:
+    value = identity.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PubNubConfigurationError(
+            f"BOT_IDENTITY['{key}'] must be a string, not {type(value).__name__}."
+        )
+    return value.strip() or None
+
+
+def _channel_groups(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        groups = tuple(g.strip() for g in value.split(",") if g.strip())
+    elif isinstance(value, list | tuple):
+        groups = tuple(value)
+    else:
+        raise PubNubConfigurationError(
+            "PUBNUB_CHANNEL_GROUP must be a channel group name or a list of names, "
+            f"not {type(value).__name__}."
+        )
+    if not groups:
+        raise PubNubConfigurationError("PUBNUB_CHANNEL_GROUP names no channel group.")
+    if len(groups) > MAX_CHANNEL_GROUPS:
+        raise PubNubConfigurationError(
+            f"PUBNUB_CHANNEL_GROUP names {len(groups)} groups but PubNub lets one client "
+            f"subscribe to at most {MAX_CHANNEL_GROUPS}."
+        )
+    for group in groups:
+        reason = invalid_name_reason(group)
+        if reason:
+            raise PubNubConfigurationError(
+                f"PUBNUB_CHANNEL_GROUP entry {group!r} is not a valid group name: {reason}."
+            )
+    if len(set(groups)) != len(groups):
+        raise PubNubConfigurationError("PUBNUB_CHANNEL_GROUP names the same group twice.")
+    return groups
+
+
+def _origin(value: Any, ssl: bool) -> tuple[str | None, bool]:
+    """Accept ``host:port`` or a URL; a scheme decides TLS, so a pasted URL just works."""
+    if value is None or value == "":
+        return None, ssl
+    if not isinstance(value, str):
+        raise PubNubConfigurationError(
+            f"PUBNUB_ORIGIN must be a host name such as 'ps.pndsn.com' or '127.0.0.1:8090', "
+            f"not {value!r}."
+        )
+    origin = value.strip().rstrip("/")
+    if origin.startswith("http://"):
+        return origin.removeprefix("http://"), False
+    if origin.startswith("https://"):
+        return origin.removeprefix("https://"), True
+    if not origin or "/" in origin or " " in origin:
+        raise PubNubConfigurationError(
+            f"PUBNUB_ORIGIN must be a host name such as 'ps.pndsn.com' or '127.0.0.1:8090', "
+            f"not {value!r}."
+        )
+    return origin, ssl
+
+
+def _number(config: Any, name: str, default: float, minimum: float, kind: type) -> Any:
+    value = getattr(config, name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise PubNubConfigurationError(
+            f"{name} must be a number of at least {minimum}, not {value!r}."
+        )
+    return kind(value)
+
+
+def read_settings(config: Any) -> PubNubSettings:
+    """The checked settings of ``config``; raises :class:`PubNubConfigurationError`."""
+    identity = _identity(config)
+    publish_key = _required_key(identity, "publish_key", "PUBNUB_PUBLISH_KEY")
+    subscribe_key = _required_key(identity, "subscribe_key", "PUBNUB_SUBSCRIBE_KEY")
+    user_id = _optional_str(identity, "user_id") or DEFAULT_USER_ID
+    ssl_setting = getattr(config, "PUBNUB_SSL", True)
+    if not isinstance(ssl_setting, bool):
+        raise PubNubConfigurationError(f"PUBNUB_SSL must be True or False, not {ssl_setting!r}.")
+    origin, ssl = _origin(getattr(config, "PUBNUB_ORIGIN", None), ssl_setting)
+    return PubNubSettings(
+        publish_key=publish_key,
+        subscribe_key=subscribe_key,
+        user_id=user_id,
+        secret_key=_optional_str(identity, "secret_key"),
+        token=_optional_str(identity, "token"),
+        channel_groups=_channel_groups(
+            getattr(config, "PUBNUB_CHANNEL_GROUP", DEFAULT_CHANNEL_GROUP)
+        ),
+        converter=load_converter(getattr(config, "PUBNUB_MESSAGE_CONVERTER", DEFAULT_CONVERTER)),
+        origin=origin,
+        ssl=ssl,
+        channel_workers=_number(config, "PUBNUB_CHANNEL_WORKERS", 4, 1, int),
+        dead_letter_limit=_number(config, "PUBNUB_DEAD_LETTER_LIMIT", 200, 1, int),
+        warning_interval=_number(config, "PUBNUB_WARNING_INTERVAL", 300, 0, float),
+    )

@@ -1,0 +1,122 @@
+"""Settings: every mistake in config.py is one sentence that names the setting."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from errbot_pubnub import ChatSDKMessageConverter, DefaultMessageConverter
+from errbot_pubnub.settings import PubNubConfigurationError, load_converter, read_settings
+from tests.pubnub_converters import ShoutingConverter
+
+KEYS = {"publish_key": "pub-c-1", "subscribe_key": "sub-c-1"}
+
+
+def config(**settings: Any) -> SimpleNamespace:
+    settings.setdefault("BOT_IDENTITY", dict(KEYS))
+    return SimpleNamespace(**settings)
+
+
+def refusal(**settings: Any) -> str:
+    with pytest.raises(PubNubConfigurationError) as caught:
+        read_settings(config(**settings))
+    sentence = str(caught.value)
+    assert "\n" not in sentence
+    assert sentence.endswith(".")
+    assert isinstance(caught.value, SystemExit)
+    return sentence
+
+
+def test_defaults() -> None:
+    settings = read_settings(config())
+    assert settings.user_id == "support"
+    assert settings.channel_groups == ("support",)
+    assert isinstance(settings.converter, DefaultMessageConverter)
+    assert (settings.origin, settings.ssl) == (None, True)
+    assert (settings.secret_key, settings.token) == (None, None)
+    assert settings.access == "none (open keyset)"
+
+
+def test_everything_set() -> None:
+    settings = read_settings(
+        config(
+            BOT_IDENTITY={**KEYS, "secret_key": "sec-c-1", "user_id": "helpdesk", "token": "tok"},
+            PUBNUB_CHANNEL_GROUP=["support-eu", "support-us"],
+            PUBNUB_MESSAGE_CONVERTER="errbot_pubnub.ChatSDKMessageConverter",
+            PUBNUB_ORIGIN="http://127.0.0.1:8090",
+            PUBNUB_CHANNEL_WORKERS=2,
+        )
+    )
+    assert settings.user_id == "helpdesk"
+    assert settings.channel_groups == ("support-eu", "support-us")
+    assert isinstance(settings.converter, ChatSDKMessageConverter)
+    assert (settings.origin, settings.ssl) == ("127.0.0.1:8090", False)
+    assert settings.access == "secret key"
+    assert settings.channel_workers == 2
+
+
+def test_comma_separated_groups_from_an_environment_variable() -> None:
+    assert read_settings(config(PUBNUB_CHANNEL_GROUP="a, b")).channel_groups == ("a", "b")
+
+
+def test_a_converter_from_a_test_module() -> None:
+    settings = read_settings(
+        config(PUBNUB_MESSAGE_CONVERTER="tests.pubnub_converters.ShoutingConverter")
+    )
+    assert isinstance(settings.converter, ShoutingConverter)
+    assert isinstance(
+        load_converter("tests.pubnub_converters:ShoutingConverter"), ShoutingConverter
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"BOT_IDENTITY": None}, "BOT_IDENTITY must be a dict"),
+        ({"BOT_IDENTITY": {"subscribe_key": "s"}}, "BOT_IDENTITY['publish_key'] is missing"),
+        (
+            {"BOT_IDENTITY": {"publish_key": "p", "subscribe_key": " "}},
+            "BOT_IDENTITY['subscribe_key'] is missing: set it (or the environment variable "
+            "PUBNUB_SUBSCRIBE_KEY",
+        ),
+        ({"BOT_IDENTITY": {**KEYS, "user_id": 7}}, "BOT_IDENTITY['user_id'] must be a string"),
+        ({"PUBNUB_CHANNEL_GROUP": ""}, "PUBNUB_CHANNEL_GROUP names no channel group."),
+        ({"PUBNUB_CHANNEL_GROUP": 5}, "PUBNUB_CHANNEL_GROUP must be a channel group name"),
+        ({"PUBNUB_CHANNEL_GROUP": ["a/b"]}, "PUBNUB_CHANNEL_GROUP entry 'a/b' is not a valid"),
+        ({"PUBNUB_CHANNEL_GROUP": ["a", "a"]}, "names the same group twice"),
+        (
+            {"PUBNUB_CHANNEL_GROUP": [f"g{i}" for i in range(11)]},
+            "names 11 groups but PubNub lets one client subscribe to at most 10",
+        ),
+        ({"PUBNUB_MESSAGE_CONVERTER": ""}, "PUBNUB_MESSAGE_CONVERTER must be the dotted path"),
+        ({"PUBNUB_MESSAGE_CONVERTER": "Converter"}, "is not a dotted path"),
+        (
+            {"PUBNUB_MESSAGE_CONVERTER": "no_such_module.Converter"},
+            "PUBNUB_MESSAGE_CONVERTER 'no_such_module.Converter' cannot be imported: "
+            "ModuleNotFoundError",
+        ),
+        (
+            {"PUBNUB_MESSAGE_CONVERTER": "errbot_pubnub.NoSuchConverter"},
+            "module 'errbot_pubnub' has no 'NoSuchConverter'",
+        ),
+        (
+            {"PUBNUB_MESSAGE_CONVERTER": "tests.pubnub_converters.NotAConverter"},
+            "'tests.pubnub_converters.NotAConverter' is not a subclass of "
+            "errbot_pubnub.MessageConverter",
+        ),
+        (
+            {"PUBNUB_MESSAGE_CONVERTER": "tests.pubnub_converters.NeedsArguments"},
+            "could not be created: TypeError",
+        ),
+        ({"PUBNUB_ORIGIN": "a host/with path"}, "PUBNUB_ORIGIN must be a host name"),
+        ({"PUBNUB_SSL": "yes"}, "PUBNUB_SSL must be True or False"),
+        ({"PUBNUB_CHANNEL_WORKERS": 0}, "PUBNUB_CHANNEL_WORKERS must be a number of at least 1"),
+        ({"PUBNUB_WARNING_INTERVAL": -1}, "PUBNUB_WARNING_INTERVAL must be a number"),
+    ],
+)
+def test_each_mistake_is_one_sentence_naming_the_setting(
+    settings: dict[str, Any], expected: str
+) -> None:
+    assert expected in refusal(**settings)
