@@ -1,0 +1,54 @@
+"""An SQLAlchemy engine tuned for many threads writing a few rows each.
+
+For SQLite: WAL so readers never wait for the writer, a busy timeout so writers queue instead
+of failing, FULL synchronous so a committed customer message survives a power cut, and
+``BEGIN IMMEDIATE`` for every transaction so two writers never deadlock upgrading a read lock
+(which SQLite would otherwise report as "database is locked" at once, whatever the timeout).
+Other databases (PostgreSQL) are used as SQLAlchemy configures them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+BUSY_TIMEOUT_SECONDS = 30
+READ_ONLY = "support_read_only"  # execution option: this connection only reads
+
+
+def default_url(data_dir: str | Path) -> str:
+    return f"sqlite:///{Path(data_dir) / 'support.sqlite'}"
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url``; raises ``sqlalchemy.exc.ArgumentError`` for a malformed URL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+
+    in_memory = parsed.database in (None, "", ":memory:")
+    options: dict = {"connect_args": {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}}
+    if in_memory:
+        options["poolclass"] = StaticPool  # one shared connection keeps the database alive
+    engine = create_engine(parsed, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,413 @@
+"""The conversation state machine: waiting -> assigned -> resolved, and back.
+
+Plain Python over the store, with no Errbot in sight, so every rule is testable without a
+bot. The desk decides what is allowed and raises a ``SupportError`` saying why not; the
+store makes each decision stick atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from errbot_support.errors import (
+    AlreadyAssigned,
+    AlreadyClaimed,
+    AlreadyYours,
+    BadTag,
+    ChangedMeanwhile,
+    ConversationResolved,
+    NoSuchPage,
+    NotAssigned,
+    NotResolved,
+    NotYours,
+    OpenElsewhere,
+    UnknownConversation,
+    UnknownCustomer,
+)
+from errbot_support.records import (
+    Agent,
+    Conversation,
+    CustomerMessage,
+    Delivery,
+    Entry,
+    Kind,
+    Pending,
+    Recorded,
+    State,
+)
+from errbot_support.store import ConflictError, NewEntry, Store
+
+TAG = re.compile(r"^[\w-]{1,32}$")
+OPEN = (State.WAITING, State.ASSIGNED)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class TranscriptPage:
+    conversation: Conversation
+    entries: list[Entry]
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Summary of a set of durations (first reply, resolution)."""
+
+    count: int = 0
+    median: timedelta | None = None
+    mean: timedelta | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[timedelta]) -> Durations:
+        seconds = [v.total_seconds() for v in values]
+        if not seconds:
+            return cls()
+        return cls(
+            count=len(seconds),
+            median=timedelta(seconds=statistics.median(seconds)),
+            mean=timedelta(seconds=statistics.fmean(seconds)),
+        )
+
+
+@dataclass(frozen=True)
+class AgentStats:
+    name: str
+    open_now: int
+    resolved: int
+    first_reply: Durations
+    resolution: Durations
+
+
+@dataclass(frozen=True)
+class Stats:
+    since: datetime
+    by_state: dict[State, int]  # every conversation ever, by its current state
+    opened: int  # conversations opened since ``since``
+    resolved: int  # of those, resolved by now
+    first_reply: Durations
+    resolution: Durations
+    agents: list[AgentStats] = field(default_factory=list)
+
+
+class Desk:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    # ----------------------------------------------------------------------- customers
+
+    def receive(self, message: CustomerMessage) -> Recorded:
+        """Record a customer's message durably (idempotent for a known source id)."""
+        return self.store.record_customer_message(message)
+
+    def unrelayed(self, limit: int = 100) -> list[Pending]:
+        return self.store.unrelayed(limit)
+
+    def mark_relayed(self, entry: Entry) -> None:
+        self.store.mark_relayed(entry.id)
+
+    # ----------------------------------------------------------------------- agents
+
+    def get(self, number: int) -> Conversation:
+        conversation = self.store.conversation(number)
+        if conversation is None:
+            raise UnknownConversation(number)
+        return conversation
+
+    def claim(self, number: int, agent: Agent) -> Conversation:
+        """Take a waiting conversation; of two agents claiming at once, exactly one wins."""
+        conversation = self._open(number)
+        if conversation.state is State.ASSIGNED:
+            raise _claimed(conversation, agent)
+        claimed = self.store.change(
+            number,
+            states=[State.WAITING],
+            values={"state": State.ASSIGNED.value, "agent": agent.key, "agent_name": agent.name},
+            event=self._event(agent, f"{agent.name} claimed the conversation"),
+        )
+        if claimed is None:  # someone else was faster, or it was resolved meanwhile
+            raise _claimed(self._open(number), agent)
+        return claimed
+
+    def release(self, number: int, agent: Agent) -> Conversation:
+        """Hand a conversation back to the queue."""
+        conversation = self._open(number)
+        if conversation.state is State.WAITING:
+            raise NotAssigned(conversation)
+        self._require_owner(conversation, agent)
+        released = self.store.change(
+            number,
+            states=[State.ASSIGNED],
+            agent=conversation.agent,
+            values={"state": State.WAITING.value, "agent": None, "agent_name": None},
+            event=self._event(agent, f"{agent.name} released the conversation"),
+        )
+        if released is None:
+            raise ChangedMeanwhile(number)
+        return released
+
+    def transfer(self, number: int, agent: Agent, to: Agent) -> Conversation:
+        """Give a conversation to ``to``; any agent may, so nobody's absence blocks one."""
+        conversation = self._open(number)
+        if to.is_(conversation.agent):
+            raise AlreadyYours(conversation) if agent.is_(to.key) else AlreadyAssigned(conversation)
+        previous = conversation.agent_name or "the queue"
+        transferred = self.store.change(
+            number,
+            states=[conversation.state],
+            agent=conversation.agent,
+            values={"state": State.ASSIGNED.value, "agent": to.key, "agent_name": to.name},
+            event=self._event(agent, f"{agent.name} transferred it from {previous} to {to.name}"),
+        )
+        if transferred is None:
+            raise ChangedMeanwhile(number)
+        return transferred
+
+    def resolve(self, number: int, agent: Agent) -> Conversation:
+        conversation = self._open(number)
+        if conversation.state is State.ASSIGNED:
+            self._require_owner(conversation, agent)
+        resolved = self.store.change(
+            number,
+            states=[conversation.state],
+            agent=conversation.agent,
+            values={
+                "state": State.RESOLVED.value,
+                "agent": agent.key,
+                "agent_name": agent.name,
+                "resolved_at": self.clock(),
+            },
+            event=self._event(agent, f"{agent.name} resolved the conversation"),
+        )
+        if resolved is None:
+            raise ChangedMeanwhile(number)
+        return resolved
+
+    def reopen(self, number: int, agent: Agent) -> Conversation:
+        """Bring a resolved conversation back, assigned to whoever reopens it."""
+        conversation = self.get(number)
+        if conversation.is_open:
+            raise NotResolved(conversation)
+        other = self.store.open_conversation_in(conversation.customer_room)
+        if other is not None:
+            raise OpenElsewhere(conversation, other)
+        try:
+            reopened = self.store.change(
+                number,
+                states=[State.RESOLVED],
+                values={
+                    "state": State.ASSIGNED.value,
+                    "agent": agent.key,
+                    "agent_name": agent.name,
+                    "resolved_at": None,
+                },
+                event=self._event(agent, f"{agent.name} reopened the conversation"),
+            )
+        except ConflictError:  # the customer wrote again at this very moment
+            raise OpenElsewhere(
+                conversation, self.store.open_conversation_in(conversation.customer_room)
+            ) from None
+        if reopened is None:
+            raise ChangedMeanwhile(number)
+        return reopened
+
+    def begin_reply(self, number: int, agent: Agent, text: str) -> tuple[Conversation, Entry]:
+        """Record a reply as pending delivery; a waiting conversation is claimed by replying."""
+        conversation = self._open(number)
+        if conversation.state is State.WAITING:
+            try:
+                conversation = self.claim(number, agent)
+            except AlreadyYours:
+                conversation = self.get(number)
+        else:
+            self._require_owner(conversation, agent)
+        entry = self.store.add_entry(
+            number,
+            NewEntry(
+                kind=Kind.REPLY,
+                body=text,
+                created_at=self.clock(),
+                author=agent.key,
+                author_name=agent.name,
+                delivery=Delivery.PENDING,
+            ),
+            first_reply=True,
+        )
+        return conversation, entry
+
+    def begin_notice(self, number: int, text: str, notice: str) -> Entry:
+        """Record an automatic text to the customer (acknowledgement, resolution) as pending."""
+        return self.store.add_entry(
+            number,
+            NewEntry(
+                kind=Kind.NOTICE,
+                body=text,
+                created_at=self.clock(),
+                delivery=Delivery.PENDING,
+                notice=notice,
+            ),
+        )
+
+    def delivered(self, entry: Entry) -> None:
+        self.store.set_delivery(entry.id, Delivery.DELIVERED)
+
+    def undelivered(self, entry: Entry, error: str) -> None:
+        self.store.set_delivery(entry.id, Delivery.UNDELIVERED, error)
+
+    def abandon_pending_deliveries(self, reason: str) -> list[Entry]:
+        """Mark replies whose sending was cut short (by a stop) undelivered, and return them.
+
+        Sending is synchronous, so at start-up anything still pending was interrupted: it may
+        or may not have reached the customer, and an agent must decide whether to resend.
+        """
+        pending = self.store.entries_with_delivery(Delivery.PENDING)
+        for entry in pending:
+            self.store.set_delivery(entry.id, Delivery.UNDELIVERED, reason)
+        return pending
+
+    def note(self, number: int, agent: Agent, text: str) -> Entry:
+        """An internal note: stored in the transcript, never sent to the customer."""
+        self.get(number)
+        return self.store.add_entry(
+            number,
+            NewEntry(
+                kind=Kind.NOTE,
+                body=text,
+                created_at=self.clock(),
+                author=agent.key,
+                author_name=agent.name,
+            ),
+        )
+
+    def tag(self, number: int, agent: Agent, names: Iterable[str]) -> tuple[Conversation, list]:
+        wanted = _tags(names)
+        self.get(number)
+        added = self.store.add_tags(number, wanted)
+        if added:
+            self.store.add_entry(number, self._event(agent, f"{agent.name} tagged {_hash(added)}"))
+        return self.get(number), added
+
+    def untag(self, number: int, agent: Agent, names: Iterable[str]) -> tuple[Conversation, list]:
+        wanted = _tags(names)
+        self.get(number)
+        removed = self.store.remove_tags(number, wanted)
+        if removed:
+            self.store.add_entry(
+                number, self._event(agent, f"{agent.name} removed tag(s) {_hash(removed)}")
+            )
+        return self.get(number), removed
+
+    # ----------------------------------------------------------------------- views
+
+    def queue(self) -> list[Conversation]:
+        """Open conversations: waiting ones first, each group oldest first."""
+        found = self.store.open_conversations()
+        return sorted(found, key=lambda c: (c.state is not State.WAITING, c.opened_at, c.number))
+
+    def transcript(self, number: int, page: int, page_size: int) -> TranscriptPage:
+        """Page ``page`` (1 = oldest; 0 or less counts from the end: 0 = latest)."""
+        conversation = self.get(number)
+        total = self.store.count_entries(number)
+        pages = max(1, math.ceil(total / page_size))
+        index = page if page > 0 else pages + page
+        if not 1 <= index <= pages:
+            raise NoSuchPage(number, page, pages)
+        found = self.store.entries(number, offset=(index - 1) * page_size, limit=page_size)
+        return TranscriptPage(conversation, found, index, pages)
+
+    def customer_history(self, customer: str | int) -> list[Conversation]:
+        """Every conversation of a customer, given a conversation number or who they are."""
+        if isinstance(customer, int):
+            rooms = [self.get(customer).customer_room]
+        else:
+            rooms = self.store.customer_rooms(customer)
+            if not rooms:
+                raise UnknownCustomer(customer)
+        return self.store.conversations_in_rooms(rooms)
+
+    def stats(self, since: datetime) -> Stats:
+        opened = self.store.conversations_opened_since(since)
+        open_now = self.store.open_conversations()
+        names = {c.agent.casefold(): c.agent_name for c in [*opened, *open_now] if c.agent}
+        agents = [
+            AgentStats(
+                name=names[key],
+                open_now=sum(1 for c in open_now if _owned(c, key) and c.is_open),
+                resolved=sum(1 for c in opened if _owned(c, key) and not c.is_open),
+                first_reply=_first_replies(c for c in opened if _owned(c, key)),
+                resolution=_resolutions(c for c in opened if _owned(c, key)),
+            )
+            for key in sorted(names, key=lambda k: names[k].casefold())
+        ]
+        return Stats(
+            since=since,
+            by_state=self.store.count_by_state(),
+            opened=len(opened),
+            resolved=sum(1 for c in opened if not c.is_open),
+            first_reply=_first_replies(opened),
+            resolution=_resolutions(opened),
+            agents=agents,
+        )
+
+    # ----------------------------------------------------------------------- helpers
+
+    def _open(self, number: int) -> Conversation:
+        conversation = self.get(number)
+        if not conversation.is_open:
+            raise ConversationResolved(conversation)
+        return conversation
+
+    @staticmethod
+    def _require_owner(conversation: Conversation, agent: Agent) -> None:
+        if not agent.is_(conversation.agent):
+            raise NotYours(conversation)
+
+    def _event(self, agent: Agent, text: str) -> NewEntry:
+        return NewEntry(
+            kind=Kind.EVENT,
+            body=text,
+            created_at=self.clock(),
+            author=agent.key,
+            author_name=agent.name,
+        )
+
+
+def _claimed(conversation: Conversation, agent: Agent) -> Exception:
+    if not conversation.is_open:
+        return ConversationResolved(conversation)
+    if agent.is_(conversation.agent):
+        return AlreadyYours(conversation)
+    return AlreadyClaimed(conversation)
+
+
+def _tags(names: Iterable[str]) -> list[str]:
+    cleaned = [name.lstrip("#").casefold() for name in names]
+    for name in cleaned:
+        if not TAG.match(name):
+            raise BadTag(name)
+    return list(dict.fromkeys(cleaned))
+
+
+def _hash(names: Iterable[str]) -> str:
+    return " ".join(f"#{n}" for n in names)
+
+
+def _owned(conversation: Conversation, key: str) -> bool:
+    return conversation.agent is not None and conversation.agent.casefold() == key
+
+
+def _first_replies(found: Iterable[Conversation]) -> Durations:
+    return Durations.of(c.first_reply_at - c.opened_at for c in found if c.first_reply_at)
+
+
+def _resolutions(found: Iterable[Conversation]) -> Durations:
+    return Durations.of(c.resolved_at - c.opened_at for c in found if c.resolved_at)

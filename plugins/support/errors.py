@@ -1,0 +1,126 @@
+"""Why a desk operation was refused, worded for the agent who asked.
+
+Each error knows how to say what happened and what to type instead; the command prefix is
+passed in because it is a setting of the bot, not of the desk.
+"""
+
+from __future__ import annotations
+
+from errbot_support.records import Conversation
+
+
+class SupportError(Exception):
+    """A refused operation; ``text(prefix)`` is what the agent reads."""
+
+    def text(self, prefix: str) -> str:
+        return str(self)
+
+
+class UnknownConversation(SupportError):
+    def __init__(self, number: int) -> None:
+        super().__init__(f"There is no conversation #{number}.")
+        self.number = number
+
+    def text(self, prefix: str) -> str:
+        return f"There is no conversation #{self.number}: `{prefix}queue` lists the open ones."
+
+
+class ConversationResolved(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} is resolved.")
+        self.conversation = conversation
+
+    def text(self, prefix: str) -> str:
+        n = self.conversation.number
+        return (
+            f"#{n} is resolved; the customer's next message opens a new conversation. "
+            f"`{prefix}reopen {n}` to continue this one."
+        )
+
+
+class NotYours(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} is {conversation.agent_name}'s conversation.")
+        self.conversation = conversation
+
+    def text(self, prefix: str) -> str:
+        n = self.conversation.number
+        return (
+            f"#{n} is {self.conversation.agent_name}'s conversation. Ask them, or take it over "
+            f"with `{prefix}transfer {n} me`."
+        )
+
+
+class AlreadyClaimed(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} was claimed by {conversation.agent_name}.")
+        self.conversation = conversation
+
+
+class AlreadyAssigned(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} is already {conversation.agent_name}'s.")
+        self.conversation = conversation
+
+
+class AlreadyYours(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} is already yours.")
+        self.conversation = conversation
+
+
+class NotAssigned(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} is not assigned to anyone.")
+        self.conversation = conversation
+
+
+class NotResolved(SupportError):
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__(f"#{conversation.number} is still open, there is nothing to reopen.")
+        self.conversation = conversation
+
+
+class OpenElsewhere(SupportError):
+    """The customer already has another open conversation."""
+
+    def __init__(self, conversation: Conversation, other: Conversation | None) -> None:
+        where = f" #{other.number}" if other else ""
+        super().__init__(
+            f"{conversation.customer_name} already has an open conversation{where}; "
+            f"continue there instead of reopening #{conversation.number}."
+        )
+        self.conversation = conversation
+        self.other = other
+
+
+class ChangedMeanwhile(SupportError):
+    def __init__(self, number: int) -> None:
+        super().__init__(f"#{number} changed while you typed; look again and retry.")
+        self.number = number
+
+    def text(self, prefix: str) -> str:
+        return (
+            f"#{self.number} changed while you typed: `{prefix}transcript {self.number}` "
+            "shows where it stands."
+        )
+
+
+class NoSuchPage(SupportError):
+    def __init__(self, number: int, page: int, pages: int) -> None:
+        super().__init__(f"#{number} has {pages} page(s) of transcript, not {page}.")
+        self.number, self.page, self.pages = number, page, pages
+
+
+class BadTag(SupportError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(
+            f"'{tag}' is not a tag: use letters, digits, '-' or '_' (at most 32 characters)."
+        )
+        self.tag = tag
+
+
+class UnknownCustomer(SupportError):
+    def __init__(self, text: str) -> None:
+        super().__init__(f"No conversation with a customer named or identified '{text}'.")
+        self.customer = text

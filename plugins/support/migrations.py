@@ -1,0 +1,70 @@
+"""Creates the schema on a new database and upgrades an older one, step by step.
+
+A new database gets the current tables at once. An existing one records its version in
+``support_schema_version``; each upgrade step moves it one version forward inside the same
+transaction as the version bump, so an interrupted upgrade is retried from where it stood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, insert, inspect, select, update
+
+from errbot_support.tables import metadata, schema_version
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """Moves a database from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+# Ordered upgrade steps, appended whenever the tables change (the schema's first version
+# needs none).
+UPGRADES: tuple[Upgrade, ...] = ()
+
+
+class SchemaError(Exception):
+    """The database cannot be used by this version of the plugin."""
+
+
+def current_version(connection: Connection) -> int | None:
+    """The schema version of the database, or None when it holds no support tables yet."""
+    if not inspect(connection).has_table(schema_version.name):
+        return None
+    return connection.execute(select(schema_version.c.version)).scalar_one_or_none()
+
+
+def migrate(
+    engine: Engine,
+    *,
+    upgrades: Sequence[Upgrade] = UPGRADES,
+    latest: int = SCHEMA_VERSION,
+) -> int:
+    """Bring the database to ``latest`` and return the version it started from (0 if new)."""
+    with engine.begin() as connection:
+        found = current_version(connection)
+        if found is None:
+            metadata.create_all(connection)
+            connection.execute(insert(schema_version).values(version=latest))
+            return 0
+        if found > latest:
+            raise SchemaError(
+                f"the database schema is at version {found}, newer than version {latest} "
+                "that this plugin knows: upgrade errbot-pubnub-support"
+            )
+    for step in sorted(upgrades, key=lambda u: u.version):
+        if found < step.version <= latest:
+            with engine.begin() as connection:
+                if current_version(connection) != step.version - 1:
+                    continue  # another process applied it meanwhile
+                step.apply(connection)
+                connection.execute(update(schema_version).values(version=step.version))
+    return found

@@ -1,0 +1,428 @@
+"""Durable conversations and transcripts behind a small interface (SQLAlchemy Core).
+
+Every public method is one transaction. Rules that must hold under concurrency are left to
+the database: one open conversation per room (partial unique index), one record per customer
+message (unique source id), and state changes as conditional UPDATEs, so two agents claiming
+at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from errbot_support.database import READ_ONLY, open_engine
+from errbot_support.migrations import migrate
+from errbot_support.records import (
+    Conversation,
+    CustomerMessage,
+    Delivery,
+    Entry,
+    Kind,
+    Pending,
+    Recorded,
+    Relay,
+    State,
+)
+from errbot_support.tables import conversations, entries, tags
+
+log = logging.getLogger(__name__)
+
+ANY: Any = object()  # "whatever the agent is" in Store.change
+RECORD_ATTEMPTS = 5
+
+
+class ConflictError(Exception):
+    """A change would break a rule the database enforces (e.g. two open conversations)."""
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """A transcript entry to add; the store assigns its id."""
+
+    kind: Kind
+    body: str
+    created_at: datetime
+    author: str | None = None
+    author_name: str | None = None
+    delivery: Delivery | None = None
+    notice: str | None = None
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = open_engine(url)
+        try:
+            migrate(self.engine)
+        except Exception:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _reading(self) -> Connection:
+        """A connection for reads: on SQLite they need no write lock (see database.py)."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
+    # ----------------------------------------------------------------------------- reading
+
+    def conversation(self, number: int) -> Conversation | None:
+        with self._reading() as c:
+            return self._conversation(c, number)
+
+    def open_conversations(self) -> list[Conversation]:
+        query = (
+            select(conversations)
+            .where(conversations.c.state != State.RESOLVED.value)
+            .order_by(conversations.c.opened_at, conversations.c.id)
+        )
+        with self._reading() as c:
+            return self._conversations(c, c.execute(query).all())
+
+    def open_conversation_in(self, room: str) -> Conversation | None:
+        with self._reading() as c:
+            row = self._find_open(c, room)
+            return self._conversations(c, [row])[0] if row else None
+
+    def conversations_in_rooms(self, rooms: Iterable[str]) -> list[Conversation]:
+        query = (
+            select(conversations)
+            .where(conversations.c.customer_room.in_(list(rooms)))
+            .order_by(conversations.c.id)
+        )
+        with self._reading() as c:
+            return self._conversations(c, c.execute(query).all())
+
+    def customer_rooms(self, text: str) -> list[str]:
+        """Rooms whose customer is ``text``: a room, a customer id or a display name."""
+        query = (
+            select(conversations.c.customer_room, func.max(conversations.c.id).label("last"))
+            .where(
+                or_(
+                    conversations.c.customer_room == text,
+                    conversations.c.customer_id == text,
+                    func.lower(conversations.c.customer_name) == text.lower(),
+                )
+            )
+            .group_by(conversations.c.customer_room)
+            .order_by(func.max(conversations.c.id).desc())
+        )
+        with self._reading() as c:
+            return [row.customer_room for row in c.execute(query)]
+
+    def conversations_opened_since(self, since: datetime) -> list[Conversation]:
+        query = (
+            select(conversations)
+            .where(conversations.c.opened_at >= since)
+            .order_by(conversations.c.id)
+        )
+        with self._reading() as c:
+            return self._conversations(c, c.execute(query).all())
+
+    def count_by_state(self) -> dict[State, int]:
+        query = select(conversations.c.state, func.count()).group_by(conversations.c.state)
+        with self._reading() as c:
+            counts = {State(state): count for state, count in c.execute(query)}
+        return {state: counts.get(state, 0) for state in State}
+
+    def entries(self, number: int, offset: int = 0, limit: int | None = None) -> list[Entry]:
+        query = (
+            select(entries)
+            .where(entries.c.conversation_id == number)
+            .order_by(entries.c.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._reading() as c:
+            return [_entry(row) for row in c.execute(query)]
+
+    def count_entries(self, number: int) -> int:
+        query = select(func.count()).where(entries.c.conversation_id == number)
+        with self._reading() as c:
+            return c.execute(query).scalar_one()
+
+    def entry(self, entry_id: int) -> Entry | None:
+        with self._reading() as c:
+            row = c.execute(select(entries).where(entries.c.id == entry_id)).first()
+            return _entry(row) if row else None
+
+    def unrelayed(self, limit: int = 100) -> list[Pending]:
+        """Recorded customer messages not yet shown to agents, oldest first."""
+        query = (
+            select(entries)
+            .where(entries.c.relay == Relay.RECORDED.value)
+            .order_by(entries.c.id)
+            .limit(limit)
+        )
+        with self._reading() as c:
+            rows = c.execute(query).all()
+            by_number = {
+                conv.number: conv
+                for conv in self._conversations(
+                    c, self._rows_by_id(c, {row.conversation_id for row in rows})
+                )
+            }
+        return [Pending(_entry(row), by_number[row.conversation_id]) for row in rows]
+
+    def entries_with_delivery(self, delivery: Delivery) -> list[Entry]:
+        query = select(entries).where(entries.c.delivery == delivery.value).order_by(entries.c.id)
+        with self._reading() as c:
+            return [_entry(row) for row in c.execute(query)]
+
+    # ----------------------------------------------------------------------------- writing
+
+    def record_customer_message(self, message: CustomerMessage) -> Recorded:
+        """Record ``message`` in the room's open conversation, opening one if there is none.
+
+        A message already recorded (same room and source id) is reported as a duplicate and
+        nothing is written. On databases where two transactions can race past the lookups
+        (PostgreSQL), the loser hits a unique index and simply looks again.
+        """
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as c:
+                    return self._record(c, message)
+            except IntegrityError:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.info("Concurrent write for room %s, looking again.", message.room)
+        raise AssertionError("unreachable")
+
+    def _record(self, c: Connection, message: CustomerMessage) -> Recorded:
+        if message.source_id is not None:
+            duplicate = c.execute(
+                select(entries).where(
+                    entries.c.source_room == message.room,
+                    entries.c.source_id == message.source_id,
+                )
+            ).first()
+            if duplicate is not None:
+                return Recorded(
+                    conversation=self._conversation(c, duplicate.conversation_id),
+                    entry=_entry(duplicate),
+                    opened=False,
+                    duplicate=True,
+                )
+        found = self._find_open(c, message.room)
+        if found is None:
+            number = c.execute(
+                insert(conversations).values(
+                    customer_room=message.room,
+                    customer_id=message.customer_id,
+                    customer_name=message.customer_name,
+                    state=State.WAITING.value,
+                    opened_at=message.sent_at,
+                )
+            ).inserted_primary_key[0]
+        else:
+            number = found.id
+        entry_id = c.execute(
+            insert(entries).values(
+                conversation_id=number,
+                kind=Kind.CUSTOMER.value,
+                author=message.customer_id,
+                author_name=message.customer_name,
+                body=message.body,
+                created_at=message.sent_at,
+                source_room=message.room,
+                source_id=message.source_id,
+                relay=Relay.RECORDED.value,
+                opens_conversation=found is None,
+                attachments=list(message.attachments) or None,
+            )
+        ).inserted_primary_key[0]
+        row = c.execute(select(entries).where(entries.c.id == entry_id)).one()
+        return Recorded(
+            conversation=self._conversation(c, number),
+            entry=_entry(row),
+            opened=found is None,
+            duplicate=False,
+        )
+
+    def change(
+        self,
+        number: int,
+        *,
+        states: Iterable[State],
+        values: Mapping[str, Any],
+        agent: Any = ANY,
+        event: NewEntry | None = None,
+    ) -> Conversation | None:
+        """Apply ``values`` if the conversation is in one of ``states`` (and has ``agent``).
+
+        Returns the changed conversation, or None when the condition did not hold: the check
+        and the write are one UPDATE, so concurrent changes cannot both succeed.
+        """
+        condition = [
+            conversations.c.id == number,
+            conversations.c.state.in_([s.value for s in states]),
+        ]
+        if agent is not ANY:
+            condition.append(
+                conversations.c.agent.is_(None) if agent is None else conversations.c.agent == agent
+            )
+        try:
+            with self.engine.begin() as c:
+                result = c.execute(update(conversations).where(and_(*condition)).values(**values))
+                if result.rowcount != 1:
+                    return None
+                if event is not None:
+                    self._insert_entry(c, number, event)
+                return self._conversation(c, number)
+        except IntegrityError as exc:
+            raise ConflictError(str(exc.orig)) from exc
+
+    def add_entry(self, number: int, new: NewEntry, *, first_reply: bool = False) -> Entry:
+        """Append to the transcript; ``first_reply`` stamps the conversation's first reply."""
+        with self.engine.begin() as c:
+            entry_id = self._insert_entry(c, number, new)
+            if first_reply:
+                c.execute(
+                    update(conversations)
+                    .where(conversations.c.id == number, conversations.c.first_reply_at.is_(None))
+                    .values(first_reply_at=new.created_at)
+                )
+            return _entry(c.execute(select(entries).where(entries.c.id == entry_id)).one())
+
+    def set_delivery(self, entry_id: int, delivery: Delivery, error: str | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                update(entries)
+                .where(entries.c.id == entry_id)
+                .values(delivery=delivery.value, delivery_error=error)
+            )
+
+    def mark_relayed(self, entry_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                update(entries).where(entries.c.id == entry_id).values(relay=Relay.RELAYED.value)
+            )
+
+    def add_tags(self, number: int, new_tags: Iterable[str]) -> list[str]:
+        """Add tags; returns those that were not there yet."""
+        with self.engine.begin() as c:
+            present = set(
+                c.execute(select(tags.c.tag).where(tags.c.conversation_id == number)).scalars()
+            )
+            added = [t for t in dict.fromkeys(new_tags) if t not in present]
+            if added:
+                c.execute(insert(tags), [{"conversation_id": number, "tag": t} for t in added])
+            return added
+
+    def remove_tags(self, number: int, old_tags: Iterable[str]) -> list[str]:
+        """Remove tags; returns those that were there."""
+        wanted = list(dict.fromkeys(old_tags))
+        with self.engine.begin() as c:
+            present = set(
+                c.execute(
+                    select(tags.c.tag).where(
+                        tags.c.conversation_id == number, tags.c.tag.in_(wanted)
+                    )
+                ).scalars()
+            )
+            if present:
+                c.execute(
+                    delete(tags).where(tags.c.conversation_id == number, tags.c.tag.in_(present))
+                )
+            return [t for t in wanted if t in present]
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _find_open(self, c: Connection, room: str) -> Row | None:
+        return c.execute(
+            select(conversations).where(
+                conversations.c.customer_room == room,
+                conversations.c.state != State.RESOLVED.value,
+            )
+        ).first()
+
+    @staticmethod
+    def _insert_entry(c: Connection, number: int, new: NewEntry) -> int:
+        return c.execute(
+            insert(entries).values(
+                conversation_id=number,
+                kind=new.kind.value,
+                author=new.author,
+                author_name=new.author_name,
+                body=new.body,
+                created_at=new.created_at,
+                delivery=new.delivery.value if new.delivery else None,
+                notice=new.notice,
+            )
+        ).inserted_primary_key[0]
+
+    @staticmethod
+    def _rows_by_id(c: Connection, numbers: Iterable[int]) -> list[Row]:
+        wanted = list(numbers)
+        if not wanted:
+            return []
+        return c.execute(select(conversations).where(conversations.c.id.in_(wanted))).all()
+
+    def _conversation(self, c: Connection, number: int) -> Conversation | None:
+        found = self._conversations(c, self._rows_by_id(c, [number]))
+        return found[0] if found else None
+
+    @staticmethod
+    def _conversations(c: Connection, rows: list[Row]) -> list[Conversation]:
+        numbers = [row.id for row in rows]
+        by_number: dict[int, list[str]] = {n: [] for n in numbers}
+        if numbers:
+            query = (
+                select(tags.c.conversation_id, tags.c.tag)
+                .where(tags.c.conversation_id.in_(numbers))
+                .order_by(tags.c.tag)
+            )
+            for number, tag in c.execute(query):
+                by_number[number].append(tag)
+        return [
+            Conversation(
+                number=row.id,
+                customer_room=row.customer_room,
+                customer_id=row.customer_id,
+                customer_name=row.customer_name,
+                state=State(row.state),
+                agent=row.agent,
+                agent_name=row.agent_name,
+                opened_at=row.opened_at,
+                first_reply_at=row.first_reply_at,
+                resolved_at=row.resolved_at,
+                tags=tuple(by_number[row.id]),
+            )
+            for row in rows
+        ]
+
+
+def _entry(row: Row) -> Entry:
+    return Entry(
+        id=row.id,
+        conversation=row.conversation_id,
+        kind=Kind(row.kind),
+        author=row.author,
+        author_name=row.author_name,
+        body=row.body,
+        created_at=row.created_at,
+        source_id=row.source_id,
+        relay=Relay(row.relay) if row.relay else None,
+        delivery=Delivery(row.delivery) if row.delivery else None,
+        delivery_error=row.delivery_error,
+        notice=row.notice,
+        opens_conversation=bool(row.opens_conversation),
+        attachments=tuple(row.attachments or ()),
+    )

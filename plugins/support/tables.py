@@ -1,0 +1,131 @@
+"""The database schema of the Support plugin (SQLAlchemy Core).
+
+Two rules live in the schema itself, so they hold whatever the code above does and however
+many threads or processes write at once:
+
+* at most one open conversation per customer room (a partial unique index);
+* a customer message is recorded once, whatever redelivers it (a unique source id per room).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database, SQLite included.
+
+    SQLite has no timezone-aware type: values are stored as naive UTC and read back aware.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous: pass an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "support_schema_version",
+    metadata,
+    Column("version", Integer, nullable=False),
+)
+
+conversations = Table(
+    "support_conversations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_room", String(512), nullable=False),
+    Column("customer_id", String(512), nullable=False),
+    Column("customer_name", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("agent", String(256)),
+    Column("agent_name", String(256)),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("first_reply_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    CheckConstraint("state IN ('waiting', 'assigned', 'resolved')", name="ck_conversation_state"),
+    CheckConstraint("state != 'waiting' OR agent IS NULL", name="ck_waiting_has_no_agent"),
+    CheckConstraint("state != 'assigned' OR agent IS NOT NULL", name="ck_assigned_has_agent"),
+)
+
+Index("ix_support_conversations_room", conversations.c.customer_room)
+Index(
+    "uq_support_one_open_conversation_per_room",
+    conversations.c.customer_room,
+    unique=True,
+    sqlite_where=conversations.c.state != "resolved",
+    postgresql_where=conversations.c.state != "resolved",
+)
+
+tags = Table(
+    "support_tags",
+    metadata,
+    Column(
+        "conversation_id",
+        Integer,
+        ForeignKey("support_conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag", String(64), primary_key=True),
+)
+
+entries = Table(
+    "support_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "conversation_id",
+        Integer,
+        ForeignKey("support_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("author", String(512)),
+    Column("author_name", String(256)),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Customer messages: where they came from (for deduplication) and whether agents saw them.
+    Column("source_room", String(512)),
+    Column("source_id", String(128)),
+    Column("relay", String(16)),
+    Column("opens_conversation", Boolean, nullable=False, default=False),
+    Column("attachments", JSON),
+    # Replies and notices: whether the customer got them.
+    Column("delivery", String(16)),
+    Column("delivery_error", Text),
+    Column("notice", String(32)),
+    UniqueConstraint("source_room", "source_id", name="uq_support_entry_source"),
+)
+
+Index("ix_support_entries_conversation", entries.c.conversation_id, entries.c.id)
+Index("ix_support_entries_relay", entries.c.relay)
+Index("ix_support_entries_delivery", entries.c.delivery)
