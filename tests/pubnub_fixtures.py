@@ -1,0 +1,144 @@
+"""Fixtures for anything that talks PubNub: the local server and official SDK clients.
+
+Loaded for the whole suite by ``tests/conftest.py``. The keys below are the keyset every
+``pubnub_server`` serves; ``pubnub_client(user_id, **config)`` builds threaded SDK clients
+pointed at it and stops them all at teardown (before the server stops, so no SDK thread is
+left waiting on a long-poll).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pubnub.callbacks import SubscribeCallback
+from pubnub.enums import PNStatusCategory
+from pubnub.pnconfiguration import PNConfiguration
+from pubnub.pubnub import PubNub
+
+from errbot_pubnub.emulator import PubNubEmulator
+
+PUBLISH_KEY = "pub-c-test"
+SUBSCRIBE_KEY = "sub-c-test"
+SECRET_KEY = "sec-c-test"
+
+EVENT_TIMEOUT = 10.0
+
+
+def pubnub_config(server: PubNubEmulator, user_id: str, **overrides: Any) -> PNConfiguration:
+    """A client configuration for ``server``: its origin, plain HTTP, daemon threads."""
+    config = PNConfiguration()
+    config.origin = server.origin
+    config.ssl = False
+    config.daemon = True
+    config.publish_key = PUBLISH_KEY
+    config.subscribe_key = SUBSCRIBE_KEY
+    config.user_id = user_id
+    config.disable_config_locking = False  # the future default; silences a warning per client
+    for name, value in overrides.items():
+        if not hasattr(config, name):
+            raise TypeError(f"PNConfiguration has no setting {name!r}")
+        setattr(config, name, value)
+    return config
+
+
+class PubNubEvents(SubscribeCallback):
+    """A listener that queues every event and never raises (a raising listener would stop
+    the SDK's delivery thread for good)."""
+
+    def __init__(self) -> None:
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.signals: queue.Queue[Any] = queue.Queue()
+        self.statuses: queue.Queue[Any] = queue.Queue()
+        self.presences: queue.Queue[Any] = queue.Queue()
+
+    def message(self, pubnub: Any, message: Any) -> None:
+        self.messages.put(message)
+
+    def signal(self, pubnub: Any, signal: Any) -> None:
+        self.signals.put(signal)
+
+    def status(self, pubnub: Any, status: Any) -> None:
+        self.statuses.put(status)
+
+    def presence(self, pubnub: Any, presence: Any) -> None:
+        self.presences.put(presence)
+
+    def next_message(self, timeout: float = EVENT_TIMEOUT) -> Any:
+        return self.messages.get(timeout=timeout)
+
+    def next_signal(self, timeout: float = EVENT_TIMEOUT) -> Any:
+        return self.signals.get(timeout=timeout)
+
+    def wait_status(self, category: PNStatusCategory, timeout: float = EVENT_TIMEOUT) -> Any:
+        """The first status of ``category``, skipping others; queue.Empty on timeout."""
+        while True:
+            status = self.statuses.get(timeout=timeout)
+            if status.category == category:
+                return status
+
+
+@pytest.fixture
+def pubnub_server_factory() -> Iterator[Callable[..., PubNubEmulator]]:
+    """Start servers with custom settings (``PubNubEmulator`` keyword arguments); the test
+    keyset is the default. Every server started is stopped at teardown."""
+    servers: list[PubNubEmulator] = []
+
+    def start(**settings: Any) -> PubNubEmulator:
+        settings.setdefault("publish_key", PUBLISH_KEY)
+        settings.setdefault("subscribe_key", SUBSCRIBE_KEY)
+        server = PubNubEmulator(**settings).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def pubnub_server(pubnub_server_factory: Callable[..., PubNubEmulator]) -> PubNubEmulator:
+    """A fresh local PubNub server with an open keyset (``PUBLISH_KEY``/``SUBSCRIBE_KEY``)."""
+    return pubnub_server_factory()
+
+
+@pytest.fixture
+def pubnub_client(
+    pubnub_server: PubNubEmulator,
+) -> Iterator[Callable[..., PubNub]]:
+    """``pubnub_client(user_id, **config_overrides)``: a threaded SDK client for
+    ``pubnub_server``. All of them are stopped at teardown."""
+    clients: list[PubNub] = []
+
+    def make(user_id: str, **overrides: Any) -> PubNub:
+        client = PubNub(pubnub_config(pubnub_server, user_id, **overrides))
+        clients.append(client)
+        return client
+
+    yield make
+    stop_clients(clients)
+
+
+def stop_clients(clients: list[PubNub]) -> None:
+    """Stop SDK clients; a client already stopped or broken must not hide the others."""
+    for client in clients:
+        with contextlib.suppress(Exception):
+            client.stop()
+
+
+def subscribed(
+    client: PubNub, *, channels: list[str] | None = None, groups: list[str] | None = None
+) -> PubNubEvents:
+    """Subscribe ``client`` and return its events once connected.
+
+    Messages published after this returns are delivered: the server keeps them for the
+    long-poll that follows the handshake.
+    """
+    events = PubNubEvents()
+    client.add_listener(events)
+    client.subscribe().channels(channels or []).channel_groups(groups or []).execute()
+    events.wait_status(PNStatusCategory.PNConnectedCategory)
+    return events

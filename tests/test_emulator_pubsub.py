@@ -1,0 +1,132 @@
+"""Publish and subscribe through the local PubNub server, driven by the official SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from pubnub.exceptions import PubNubException
+from pubnub.pnconfiguration import PNConfiguration
+from pubnub.pubnub_asyncio import PubNubAsyncio, SubscribeListener
+
+from errbot_pubnub.emulator import PubNubEmulator, timetoken_to_datetime
+from tests.pubnub_fixtures import PubNubEvents, pubnub_config, subscribed
+
+
+def test_time_is_a_current_17_digit_timetoken(pubnub_client):
+    client = pubnub_client("agent")
+
+    first = client.time().sync().result.value_as_int
+    second = client.time().sync().result.value_as_int
+
+    assert len(str(first)) == 17
+    assert second > first
+    assert abs(timetoken_to_datetime(first).timestamp() - time.time()) < 60
+
+
+def test_message_on_a_channel_reaches_its_subscriber(pubnub_client, pubnub_server):
+    bot = pubnub_client("bot")
+    events = subscribed(bot, channels=["alice"])
+
+    sent = (
+        pubnub_client("alice")
+        .publish()
+        .channel("alice")
+        .message({"text": "hello / 100% ünïcode"})
+        .meta({"author": "Alice"})
+        .sync()
+    )
+
+    received = events.next_message()
+    assert received.channel == "alice"
+    assert received.subscription is None
+    assert received.message == {"text": "hello / 100% ünïcode"}
+    assert received.publisher == "alice"
+    assert received.user_metadata == {"author": "Alice"}
+    assert received.timetoken == sent.result.timetoken
+    [recorded] = pubnub_server.published("alice")
+    assert recorded.timetoken == sent.result.timetoken
+    assert recorded.meta == {"author": "Alice"}
+
+
+def test_post_publish_and_fire_are_delivered(pubnub_client, pubnub_server):
+    bot = pubnub_client("bot")
+    events = subscribed(bot, channels=["c1"])
+    customer = pubnub_client("customer")
+
+    customer.publish().channel("c1").message(["posted", 1]).use_post(True).sync()
+    customer.fire().channel("c1").message("fired").sync()
+
+    assert events.next_message().message == ["posted", 1]
+    assert events.next_message().message == "fired"
+    posted, fired = pubnub_server.published("c1")
+    assert posted.stored and not fired.stored
+
+
+def test_group_membership_is_evaluated_at_delivery_time(pubnub_client):
+    bot = pubnub_client("bot")
+    bot.add_channel_to_channel_group().channels(["early"]).channel_group("support").sync()
+    events = subscribed(bot, groups=["support"])
+    customer = pubnub_client("customer")
+
+    bot.add_channel_to_channel_group().channels(["late"]).channel_group("support").sync()
+    customer.publish().channel("late").message("joined after connect").sync()
+    customer.publish().channel("outside").message("not in the group").sync()
+    customer.publish().channel("early").message("from the start").sync()
+
+    first, second = events.next_message(), events.next_message()
+    assert (first.channel, first.subscription, first.message) == (
+        "late",
+        "support",
+        "joined after connect",
+    )
+    assert (second.channel, second.message) == ("early", "from the start")
+    assert events.messages.empty()
+
+
+def test_subscribing_from_a_timetoken_delivers_what_came_after_it(pubnub_client, pubnub_server):
+    customer = pubnub_client("customer")
+    before = customer.publish().channel("c").message("old").sync().result.timetoken
+    customer.publish().channel("c").message("missed 1").sync()
+    customer.publish().channel("c").message("missed 2").sync()
+    bot = pubnub_client("bot")
+    events = PubNubEvents()
+    bot.add_listener(events)
+    bot.subscribe().channels(["c"]).with_timetoken(before).execute()
+
+    assert events.next_message().message == "missed 1"
+    assert events.next_message().message == "missed 2"
+
+
+def test_unknown_keys_are_refused(pubnub_server, pubnub_client):
+    stranger = pubnub_client("x", publish_key="pub-c-other")
+
+    with pytest.raises(PubNubException) as refused:
+        stranger.publish().channel("c").message("hi").sync()
+
+    assert refused.value.get_status_code() == 400
+    assert pubnub_server.published("c") == []
+
+
+def test_asyncio_client_publishes_and_receives(pubnub_server: PubNubEmulator):
+    async def scenario() -> tuple[object, int]:
+        config: PNConfiguration = pubnub_config(pubnub_server, "async-bot")
+        client = PubNubAsyncio(config)
+        listener = SubscribeListener()
+        client.add_listener(listener)
+        try:
+            client.subscribe().channels(["room"]).execute()
+            await asyncio.wait_for(listener.wait_for_connect(), 10)
+            envelope = await client.publish().channel("room").message({"n": 1}).future()
+            received = await asyncio.wait_for(listener.wait_for_message_on("room"), 10)
+            return received, envelope.result.timetoken
+        finally:
+            await client.stop()
+
+    received, timetoken = asyncio.run(scenario())
+
+    assert received.message == {"n": 1}
+    assert received.publisher == "async-bot"
+    assert received.timetoken == timetoken
+    assert pubnub_server.published("room")[0].publisher == "async-bot"
