@@ -109,12 +109,12 @@ def pubnub_server(pubnub_server_factory: Callable[..., PubNubEmulator]) -> PubNu
 def pubnub_client(
     pubnub_server: PubNubEmulator,
 ) -> Iterator[Callable[..., PubNub]]:
-    """``pubnub_client(user_id, **config_overrides)``: a threaded SDK client for
-    ``pubnub_server``. All of them are stopped at teardown."""
+    """``pubnub_client(user_id, *, server=None, **config_overrides)``: a threaded SDK client
+    for ``pubnub_server`` (or ``server``). All of them are stopped at teardown."""
     clients: list[PubNub] = []
 
-    def make(user_id: str, **overrides: Any) -> PubNub:
-        client = PubNub(pubnub_config(pubnub_server, user_id, **overrides))
+    def make(user_id: str, *, server: PubNubEmulator | None = None, **overrides: Any) -> PubNub:
+        client = PubNub(pubnub_config(server or pubnub_server, user_id, **overrides))
         clients.append(client)
         return client
 

@@ -6,11 +6,13 @@ import asyncio
 import time
 
 import pytest
+from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio, SubscribeListener
 
 from errbot_pubnub.emulator import PubNubEmulator, timetoken_to_datetime
+from tests.botrunner import wait_for
 from tests.pubnub_fixtures import PubNubEvents, pubnub_config, subscribed
 
 
@@ -130,3 +132,96 @@ def test_asyncio_client_publishes_and_receives(pubnub_server: PubNubEmulator):
     assert received.publisher == "async-bot"
     assert received.timetoken == timetoken
     assert pubnub_server.published("room")[0].publisher == "async-bot"
+
+
+def test_signal_is_delivered_as_a_signal_and_never_stored(pubnub_client, pubnub_server):
+    bot = pubnub_client("bot")
+    events = subscribed(bot, channels=["c"])
+
+    sent = pubnub_client("alice").signal().channel("c").message({"type": "typing"}).sync()
+
+    received = events.next_signal()
+    assert (received.message, received.publisher) == ({"type": "typing"}, "alice")
+    assert received.timetoken == int(sent.result.timetoken)
+    assert events.messages.empty()
+    assert pubnub_server.history("c") == []
+    assert pubnub_server.published("c")[0].signal
+
+
+@pytest.mark.parametrize("use_post", [False, True])
+def test_message_over_32_kib_is_refused(pubnub_client, pubnub_server, use_post):
+    client = pubnub_client("alice")
+    client.publish().channel("c").message("x" * 30_000).use_post(use_post).sync()
+
+    with pytest.raises(PubNubException) as refused:
+        client.publish().channel("c").message("x" * 33_000).use_post(use_post).sync()
+
+    assert refused.value.get_status_code() == 413
+    assert "Message Too Large" in str(refused.value)
+    assert len(pubnub_server.published("c")) == 1
+
+
+def test_signal_over_64_bytes_is_refused(pubnub_client, pubnub_server):
+    client = pubnub_client("alice")
+
+    with pytest.raises(PubNubException) as refused:
+        client.signal().channel("c").message({"text": "y" * 64}).sync()
+
+    assert refused.value.get_status_code() == 413
+    assert pubnub_server.published("c") == []
+
+
+def test_idle_long_polls_are_answered_empty_and_renewed(pubnub_server_factory, pubnub_client):
+    server = pubnub_server_factory(subscribe_timeout=0.1)
+    bot = pubnub_client("bot", server=server)
+    events = subscribed(bot, channels=["c"])
+    wait_for(lambda: server.request_count("subscribe") >= 4)
+
+    server.publish("c", "after a few empty polls")
+
+    assert events.next_message().message == "after a few empty polls"
+
+
+def test_presence_channels_and_groups_are_accepted(pubnub_client):
+    bot = pubnub_client("bot")
+    bot.add_channel_to_channel_group().channels(["in-group"]).channel_group("g").sync()
+    events = PubNubEvents()
+    bot.add_listener(events)
+    bot.subscribe().channels(["direct"]).channel_groups(["g"]).with_presence().execute()
+    events.wait_status(PNStatusCategory.PNConnectedCategory)
+    customer = pubnub_client("customer")
+
+    customer.publish().channel("direct").message(1).sync()
+    customer.publish().channel("in-group").message(2).sync()
+
+    assert [events.next_message().message, events.next_message().message] == [1, 2]
+
+
+def test_a_late_subscriber_catches_up_on_the_last_100_messages_only(pubnub_client, pubnub_server):
+    before = pubnub_client("agent").time().sync().result.value_as_int
+    for i in range(150):
+        pubnub_server.publish("c", i)
+    events = PubNubEvents()
+    bot = pubnub_client("bot")
+    bot.add_listener(events)
+
+    bot.subscribe().channels(["c"]).with_timetoken(before).execute()
+
+    assert [events.next_message().message for _ in range(100)] == list(range(50, 150))
+    pubnub_server.publish("c", "live")
+    assert events.next_message().message == "live"
+
+
+def test_a_large_backlog_arrives_in_answers_of_100(pubnub_server_factory, pubnub_client):
+    server = pubnub_server_factory(catchup_size=500)
+    before = pubnub_client("agent", server=server).time().sync().result.value_as_int
+    for i in range(250):
+        server.publish("c", i)
+    events = PubNubEvents()
+    bot = pubnub_client("bot", server=server)
+    bot.add_listener(events)
+
+    bot.subscribe().channels(["c"]).with_timetoken(before).execute()
+
+    assert [events.next_message().message for _ in range(250)] == list(range(250))
+    assert server.request_count("subscribe") >= 3

@@ -26,11 +26,19 @@ log = logging.getLogger("errbot_pubnub.emulator")
 OperationOf = str | Callable[[web.Request], str]
 OPERATIONS_KEY = web.AppKey("pubnub_operations", dict)
 
+MAX_REQUEST_LINE = 256 * 1024
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(ctx: EmulatorContext, controller: control_routes.Controller) -> web.Application:
-    app = web.Application(middlewares=[emulated_network])
+    app = web.Application(
+        middlewares=[emulated_network],
+        # Publish carries the message in the URL: let an oversized one reach the handler,
+        # which refuses it as PubNub does, instead of failing on the request line.
+        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_REQUEST_LINE},
+        client_max_size=MAX_REQUEST_LINE,
+    )
     app[CONTEXT_KEY] = ctx
     operations: dict[web.AbstractRoute, OperationOf] = {}
     for module in (pubsub_routes, group_routes, history_routes, presence_routes, access_routes):
