@@ -66,6 +66,10 @@ def main(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if secret_key and not publish_key:
+        raise click.UsageError(
+            "--secret-key needs --publish-key: clients sign every request with both."
+        )
     try:
         server = PubNubEmulator(
             host,
