@@ -1,0 +1,132 @@
+"""What the Bridge must know about particular backends to host them side by side.
+
+Errbot's backends were written to own the process: none has a common way to stop, IRC's
+reconnection strategy is one object shared by every IRC connection in the process, and Text
+reads the terminal. Each class here handles one such backend; :func:`quirks_for` picks it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from errbot_bridge.network import Network
+
+log = logging.getLogger(__name__)
+
+
+class StopRequested(Exception):
+    """Raised inside a backend's own loop to end it when the backend offers no other way."""
+
+
+class Quirks:
+    """Defaults for a backend that offers ``stop_serving()`` (or nothing better)."""
+
+    #: When the serve loop ends by itself, stop the whole bot instead of restarting the network.
+    ends_bot_when_done = False
+
+    def prepare(self, network: Network) -> None:
+        """Adapt a freshly loaded backend before its serve loop first runs."""
+
+    def stop(self, network: Network) -> bool:
+        """Ask the serve loop to end; ``False`` when this backend cannot be stopped."""
+        stop_serving = getattr(network.backend, "stop_serving", None)
+        if callable(stop_serving):
+            stop_serving()
+            return True
+        log.warning(
+            'The "%s" network (%s) has no way to stop its serve loop; it is left running until '
+            "the process exits.",
+            network.name,
+            network.backend_name,
+        )
+        return False
+
+
+class TestQuirks(Quirks):
+    """Errbot's ``Test`` backend stops on its quit message."""
+
+    def stop(self, network: Network) -> bool:
+        module = sys.modules.get(type(network.backend).__module__)
+        network.backend.push_message(getattr(module, "QUIT_MESSAGE", "$STOP$"))
+        return True
+
+
+class TextQuirks(Quirks):
+    """``Text`` blocks in ``input()`` on its own thread; the end of input means "quit"."""
+
+    ends_bot_when_done = True
+
+    def stop(self, network: Network) -> bool:
+        log.info(
+            'The "%s" network (Text) is waiting for a line on the terminal and cannot be '
+            "interrupted; the process exits without waiting for it.",
+            network.name,
+        )
+        return False
+
+
+class IRCQuirks(Quirks):
+    """Errbot's ``IRC`` backend runs the ``irc`` library's reactor until an exception ends it.
+
+    Its reconnection strategy is a default argument (one object for every IRC connection in the
+    process, waiting at least 60 s), so each IRC network gets its own, driven by the Bridge's
+    backoff; and the reactor is stopped by raising inside it, as nothing else ends it.
+    """
+
+    def prepare(self, network: Network) -> None:
+        network.backend.conn.recon = _irc_reconnect_strategy(network)
+
+    def stop(self, network: Network) -> bool:
+        reactor = network.backend.conn.reactor
+
+        def end_reactor() -> None:
+            raise StopRequested(f'the "{network.name}" network is stopping')
+
+        with reactor.mutex:
+            reactor.scheduler.execute_after(0, end_reactor)
+        return True
+
+
+def _irc_reconnect_strategy(network: Network) -> Any:
+    from irc.bot import ReconnectStrategy
+
+    class BridgeReconnect(ReconnectStrategy):
+        """Reconnect one IRC network with the Bridge's backoff, until the network stops."""
+
+        def __init__(self) -> None:
+            self.scheduled = False
+
+        def run(self, bot: Any) -> None:
+            if self.scheduled or network.stopping:
+                return
+            self.scheduled = True
+            bot.reactor.scheduler.execute_after(
+                network.next_reconnect_delay(), lambda: self.check(bot)
+            )
+
+        def check(self, bot: Any) -> None:
+            self.scheduled = False
+            if network.stopping or bot.connection.is_connected():
+                return
+            log.info('Reconnecting the "%s" network (IRC).', network.name)
+            self.run(bot)  # in case this attempt fails without a disconnect event
+            bot.jump_server()
+
+    return BridgeReconnect()
+
+
+_BY_MODE: dict[str, type[Quirks]] = {"irc": IRCQuirks, "test": TestQuirks, "text": TextQuirks}
+
+
+def quirks_for(backend: Any) -> Quirks:
+    """The quirks of ``backend``; a backend with ``stop_serving()`` needs none."""
+    if callable(getattr(backend, "stop_serving", None)):
+        return Quirks()
+    try:
+        mode = backend.mode
+    except Exception:  # a backend may only know its mode once connected
+        mode = None
+    return _BY_MODE.get(mode, Quirks)()

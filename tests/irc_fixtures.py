@@ -1,0 +1,204 @@
+"""A real IRC server (``miniircd``) on a free port, and a plain IRC client to talk to the bot.
+
+The server runs as its own process so a test can stop and restart it like a real network
+outage; the client speaks raw IRC over a socket, so nothing of Errbot or the ``irc`` library is
+on the other side of the conversation.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.botrunner import wait_for
+
+HOST = "127.0.0.1"
+# miniircd refuses to run as root unless told to stay root (containers often run tests as root).
+_MINIIRCD = (sys.executable, "-m", "miniircd", *(("--setuid", "root") if os.getuid() == 0 else ()))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class IRCServer:
+    """``miniircd`` listening on 127.0.0.1; ``restart()`` keeps the port, like a real outage."""
+
+    def __init__(self) -> None:
+        self.host = HOST
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> IRCServer:
+        keep_port = bool(self.port)
+        for _ in range(5):  # another test may grab a free port between probe and bind
+            port = self.port if keep_port else free_port()
+            process = subprocess.Popen(
+                [*_MINIIRCD, "--listen", HOST, "--ports", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_for(lambda p=process, n=port: p.poll() is not None or _accepts(n))
+            if process.poll() is None:
+                self._process, self.port = process, port
+                return self
+        raise RuntimeError("miniircd could not listen on a free port")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def identity(self, nickname: str) -> dict[str, object]:
+        """``BOT_IDENTITY`` for Errbot's IRC backend on this server."""
+        return {"nickname": nickname, "server": self.host, "port": self.port}
+
+
+@dataclass(frozen=True)
+class IRCLine:
+    source: str
+    command: str
+    params: tuple[str, ...]
+
+    @property
+    def nick(self) -> str:
+        return self.source.split("!", 1)[0]
+
+
+def parse_line(raw: str) -> IRCLine:
+    source = ""
+    if raw.startswith(":"):
+        source, _, raw = raw[1:].partition(" ")
+    head, _, trailing = raw.partition(" :")
+    words = head.split()
+    params = (*words[1:], trailing) if " :" in raw else tuple(words[1:])
+    return IRCLine(source, words[0].upper() if words else "", params)
+
+
+class IRCClient:
+    """A person on IRC: connects, joins channels, talks, and remembers every line it got."""
+
+    def __init__(self, server: IRCServer, nick: str) -> None:
+        self.nick = nick
+        self._socket = socket.create_connection((server.host, server.port), timeout=10)
+        self._socket.settimeout(None)
+        self._lock = threading.Lock()
+        self._lines: list[IRCLine] = []
+        self._reader = threading.Thread(target=self._read, name=f"irc-{nick}", daemon=True)
+        self._reader.start()
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick} 0 * :{nick}")
+        self.wait_for(lambda line: line.command == "001")
+
+    def send(self, raw: str) -> None:
+        self._socket.sendall(raw.encode() + b"\r\n")
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.wait_for(lambda line: line.command == "366" and channel in line.params)
+
+    def say(self, target: str, text: str) -> None:
+        self.send(f"PRIVMSG {target} :{text}")
+
+    def lines(self) -> list[IRCLine]:
+        with self._lock:
+            return list(self._lines)
+
+    def messages(self, target: str | None = None) -> list[IRCLine]:
+        """PRIVMSGs received, optionally only those sent to ``target`` (a channel or our nick)."""
+        return [
+            line
+            for line in self.lines()
+            if line.command == "PRIVMSG" and (target is None or line.params[0] == target)
+        ]
+
+    def wait_for(self, predicate: Callable[[IRCLine], bool]) -> IRCLine:
+        return wait_for(lambda: next((line for line in self.lines() if predicate(line)), None))
+
+    def wait_for_text(self, target: str, text: str) -> IRCLine:
+        """The first PRIVMSG to ``target`` whose text contains ``text``."""
+        return self.wait_for(
+            lambda line: line.command == "PRIVMSG"
+            and line.params[0] == target
+            and text in line.params[-1]
+        )
+
+    def wait_for_join(self, nick: str, channel: str) -> IRCLine:
+        return self.wait_for(
+            lambda line: line.command == "JOIN" and line.nick == nick and channel in line.params
+        )
+
+    def close(self) -> None:
+        try:
+            self.send("QUIT :bye")
+        except OSError:
+            pass
+        self._socket.close()
+        self._reader.join(timeout=10)
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                data = self._socket.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
+            *complete, buffer = buffer.split(b"\r\n")
+            for raw in complete:
+                line = parse_line(raw.decode(errors="replace"))
+                if line.command == "PING":
+                    self.send(f"PONG :{line.params[-1]}")
+                with self._lock:
+                    self._lines.append(line)
+
+
+@pytest.fixture
+def irc_server() -> Iterator[IRCServer]:
+    """A fresh IRC server for one test (it is cheap: a small process on a free port)."""
+    server = IRCServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def irc_client(irc_server: IRCServer) -> Iterator[Callable[[str], IRCClient]]:
+    """Connect IRC users to ``irc_server``: ``alice = irc_client("alice")``."""
+    clients: list[IRCClient] = []
+
+    def connect(nick: str) -> IRCClient:
+        client = IRCClient(irc_server, nick)
+        clients.append(client)
+        return client
+
+    try:
+        yield connect
+    finally:
+        for client in clients:
+            client.close()
