@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio, SubscribeListener
 
 from errbot_pubnub.emulator import PubNubEmulator, timetoken_to_datetime
+from errbot_pubnub.emulator.timetokens import TimetokenClock
 from tests.botrunner import wait_for
 from tests.pubnub_fixtures import PubNubEvents, pubnub_config, subscribed
 
@@ -225,3 +227,26 @@ def test_a_large_backlog_arrives_in_answers_of_100(pubnub_server_factory, pubnub
 
     assert [events.next_message().message for _ in range(250)] == list(range(250))
     assert server.request_count("subscribe") >= 3
+
+
+def test_timetokens_strictly_increase_even_within_100_ns():
+    clock = TimetokenClock()
+
+    tokens = [clock.next() for _ in range(10_000)]
+
+    assert all(later > earlier for earlier, later in itertools.pairwise(tokens))
+    assert all(len(str(token)) == 17 for token in tokens)
+
+
+def test_clock_never_stamps_below_a_subscriber_cursor(pubnub_client, pubnub_server):
+    ahead = pubnub_client("agent").time().sync().result.value_as_int + 5_000_000  # +0.5 s
+    events = PubNubEvents()
+    bot = pubnub_client("bot")
+    bot.add_listener(events)
+    bot.subscribe().channels(["c"]).with_timetoken(ahead).execute()
+    pubnub_server.wait_for_subscriber("bot", channel="c")
+
+    timetoken = pubnub_server.publish("c", "stamped after the cursor")
+
+    assert timetoken > ahead
+    assert events.next_message().message == "stamped after the cursor"

@@ -49,6 +49,7 @@ async def subscribe(request: web.Request) -> web.Response:
     )
     if since == 0:
         return _subscribe_answer(ctx, keyset.subscribe_key, ctx.clock.next(), [])
+    ctx.clock.advance_past(since)
 
     waiter = Waiter(frozenset(channels), frozenset(groups), user)
     deadline = loop.time() + ctx.settings.subscribe_timeout

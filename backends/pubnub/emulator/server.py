@@ -303,7 +303,9 @@ class PubNubEmulator:
     def request_count(self, operation: str | None = None) -> int:
         """Requests seen for ``operation`` (all PubNub requests when None), faults included."""
         counts = self._ctx.request_counts
-        return sum(counts.values()) if operation is None else counts[operation]
+        if operation is None:
+            return self._in_loop(lambda: sum(counts.values()))
+        return self._in_loop(lambda: counts[operation])
 
     def publish(
         self,

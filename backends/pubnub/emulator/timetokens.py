@@ -10,6 +10,9 @@ import threading
 import time
 from datetime import datetime, timezone
 
+#: How far ahead of the wall clock a client's cursor may pull the clock (10 minutes).
+MAX_CLOCK_LEAD = 10 * 60 * 10_000_000
+
 
 class TimetokenClock:
     """Hands out strictly increasing timetokens that follow the wall clock."""
@@ -22,6 +25,14 @@ class TimetokenClock:
         with self._lock:
             self._last = max(self._last + 1, time.time_ns() // 100)
             return self._last
+
+    def advance_past(self, timetoken: int) -> None:
+        """Never hand out a timetoken at or below one a client already holds as its cursor
+        (a message stamped below it would never reach that client). Cursors from the far
+        future are ignored rather than followed."""
+        if timetoken <= time.time_ns() // 100 + MAX_CLOCK_LEAD:
+            with self._lock:
+                self._last = max(self._last, timetoken)
 
     @property
     def last(self) -> int:
