@@ -57,6 +57,24 @@ def test_everything_set() -> None:
     assert settings.channel_workers == 2
 
 
+@pytest.mark.parametrize(
+    ("origin", "ssl", "expected"),
+    [
+        (None, None, (None, True)),
+        ("ps.pndsn.com", None, ("ps.pndsn.com", True)),
+        ("127.0.0.1:8090", None, ("127.0.0.1:8090", False)),
+        ("localhost:8090", None, ("localhost:8090", False)),
+        ("127.0.0.1:8443", True, ("127.0.0.1:8443", True)),
+        ("https://127.0.0.1:8443/", None, ("127.0.0.1:8443", True)),
+        ("http://pubnub.internal:80", None, ("pubnub.internal:80", False)),
+        ("pubnub.internal", False, ("pubnub.internal", False)),
+    ],
+)
+def test_tls_follows_the_origin_unless_set(origin: Any, ssl: Any, expected: Any) -> None:
+    settings = read_settings(config(PUBNUB_ORIGIN=origin, PUBNUB_SSL=ssl))
+    assert (settings.origin, settings.ssl) == expected
+
+
 def test_comma_separated_groups_from_an_environment_variable() -> None:
     assert read_settings(config(PUBNUB_CHANNEL_GROUP="a, b")).channel_groups == ("a", "b")
 
@@ -111,7 +129,7 @@ def test_a_converter_from_a_test_module() -> None:
             "could not be created: TypeError",
         ),
         ({"PUBNUB_ORIGIN": "a host/with path"}, "PUBNUB_ORIGIN must be a host name"),
-        ({"PUBNUB_SSL": "yes"}, "PUBNUB_SSL must be True or False"),
+        ({"PUBNUB_SSL": "yes"}, "PUBNUB_SSL must be True, False or None (automatic)"),
         ({"PUBNUB_CHANNEL_WORKERS": 0}, "PUBNUB_CHANNEL_WORKERS must be a number of at least 1"),
         ({"PUBNUB_WARNING_INTERVAL": -1}, "PUBNUB_WARNING_INTERVAL must be a number"),
     ],

@@ -175,26 +175,40 @@ def _channel_groups(value: Any) -> tuple[str, ...]:
     return groups
 
 
-def _origin(value: Any, ssl: bool) -> tuple[str | None, bool]:
-    """Accept ``host:port`` or a URL; a scheme decides TLS, so a pasted URL just works."""
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def parse_origin(
+    value: Any, ssl: bool | None, setting: str = "PUBNUB_ORIGIN"
+) -> tuple[str | None, bool]:
+    """``(host[:port] or None, use TLS)`` from an origin and an explicit TLS choice (or None).
+
+    A pasted URL's scheme decides TLS; otherwise TLS is on, except for a loopback origin (the
+    local PubNub server speaks plain HTTP, and PubNub itself is never on loopback).
+    """
     if value is None or value == "":
-        return None, ssl
+        return None, True if ssl is None else ssl
     if not isinstance(value, str):
         raise PubNubConfigurationError(
-            f"PUBNUB_ORIGIN must be a host name such as 'ps.pndsn.com' or '127.0.0.1:8090', "
+            f"{setting} must be a host name such as 'ps.pndsn.com' or '127.0.0.1:8090', "
             f"not {value!r}."
         )
     origin = value.strip().rstrip("/")
-    if origin.startswith("http://"):
-        return origin.removeprefix("http://"), False
-    if origin.startswith("https://"):
-        return origin.removeprefix("https://"), True
+    scheme_tls = None
+    for scheme, tls in (("http://", False), ("https://", True)):
+        if origin.startswith(scheme):
+            origin, scheme_tls = origin.removeprefix(scheme), tls
     if not origin or "/" in origin or " " in origin:
         raise PubNubConfigurationError(
-            f"PUBNUB_ORIGIN must be a host name such as 'ps.pndsn.com' or '127.0.0.1:8090', "
+            f"{setting} must be a host name such as 'ps.pndsn.com' or '127.0.0.1:8090', "
             f"not {value!r}."
         )
-    return origin, ssl
+    if ssl is not None:
+        return origin, ssl
+    if scheme_tls is not None:
+        return origin, scheme_tls
+    host = origin.rsplit(":", 1)[0] if origin.count(":") == 1 else origin
+    return origin, host not in _LOOPBACK_HOSTS
 
 
 def _number(config: Any, name: str, default: float, minimum: float, kind: type) -> Any:
@@ -212,10 +226,12 @@ def read_settings(config: Any) -> PubNubSettings:
     publish_key = _required_key(identity, "publish_key", "PUBNUB_PUBLISH_KEY")
     subscribe_key = _required_key(identity, "subscribe_key", "PUBNUB_SUBSCRIBE_KEY")
     user_id = _optional_str(identity, "user_id") or DEFAULT_USER_ID
-    ssl_setting = getattr(config, "PUBNUB_SSL", True)
-    if not isinstance(ssl_setting, bool):
-        raise PubNubConfigurationError(f"PUBNUB_SSL must be True or False, not {ssl_setting!r}.")
-    origin, ssl = _origin(getattr(config, "PUBNUB_ORIGIN", None), ssl_setting)
+    ssl_setting = getattr(config, "PUBNUB_SSL", None)
+    if ssl_setting is not None and not isinstance(ssl_setting, bool):
+        raise PubNubConfigurationError(
+            f"PUBNUB_SSL must be True, False or None (automatic), not {ssl_setting!r}."
+        )
+    origin, ssl = parse_origin(getattr(config, "PUBNUB_ORIGIN", None), ssl_setting)
     return PubNubSettings(
         publish_key=publish_key,
         subscribe_key=subscribe_key,
