@@ -250,3 +250,14 @@ def test_clock_never_stamps_below_a_subscriber_cursor(pubnub_client, pubnub_serv
 
     assert timetoken > ahead
     assert events.next_message().message == "stamped after the cursor"
+
+
+def test_unsupported_filter_expression_is_refused_not_ignored(pubnub_client):
+    bot = pubnub_client("bot", filter_expression="author != 'bot'")
+    events = PubNubEvents()
+    bot.add_listener(events)
+
+    bot.subscribe().channels(["c"]).execute()
+
+    refused = events.wait_status(PNStatusCategory.PNBadRequestCategory)
+    assert refused.status_code == 400

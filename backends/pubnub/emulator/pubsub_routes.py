@@ -36,6 +36,8 @@ async def subscribe(request: web.Request) -> web.Response:
     groups = params.names(request.query.get("channel-group"))
     if not channels and not groups:
         raise bad_request("Missing channel or channel group", service="Balancer")
+    if request.query.get("filter-expr"):
+        raise bad_request("Filter expressions are not supported by this server")
     await ctx.authorize(request, Requirement(read_channels=channels, read_groups=groups))
     since = params.timetoken(request, "tt", 0) or 0
     user = params.user_id(request)
