@@ -10,8 +10,8 @@ from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from errbot_support.migrations import SCHEMA_VERSION, SchemaError, Upgrade, current_version, migrate
-from errbot_support.records import Relay, State
-from errbot_support.store import Store
+from errbot_support.records import Kind, Relay, State
+from errbot_support.store import NewEntry, Store
 from errbot_support.tables import conversations, entries
 from tests.support_fixtures import *  # noqa: F403
 from tests.support_fixtures import START, customer_message
@@ -162,3 +162,15 @@ def test_a_malformed_column_type_is_not_silently_accepted(store):
     # Naive datetimes are ambiguous; the store refuses them rather than guessing a zone.
     with pytest.raises(Exception, match="naive"):
         store.record_customer_message(customer_message(sent_at=START.replace(tzinfo=None)))
+
+
+def test_a_guarded_entry_is_refused_once_the_conversation_moved_on(store):
+    number = store.record_customer_message(customer_message()).conversation.number
+    store.change(number, states=[State.WAITING], values={"state": "assigned", "agent": "alice"})
+    reply = NewEntry(Kind.REPLY, "answer", START, author="alice")
+    assert store.add_entry(number, reply, states=[State.ASSIGNED], agent="alice") is not None
+    assert store.add_entry(number, reply, states=[State.ASSIGNED], agent="bob") is None
+    store.change(number, states=[State.ASSIGNED], values={"state": "resolved"})
+    assert store.add_entry(number, reply, states=[State.ASSIGNED], agent="alice") is None
+    assert [e.kind for e in store.entries(number)] == [Kind.CUSTOMER, Kind.REPLY]
+    assert store.conversation(number).first_reply_at is None  # only stamped when asked

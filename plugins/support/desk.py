@@ -228,8 +228,7 @@ class Desk:
                 conversation = self.claim(number, agent)
             except AlreadyYours:
                 conversation = self.get(number)
-        else:
-            self._require_owner(conversation, agent)
+        self._require_owner(conversation, agent)
         entry = self.store.add_entry(
             number,
             NewEntry(
@@ -241,7 +240,12 @@ class Desk:
                 delivery=Delivery.PENDING,
             ),
             first_reply=True,
+            states=[State.ASSIGNED],
+            agent=conversation.agent,
         )
+        if entry is None:  # resolved or handed over since it was read
+            self._require_owner(self._open(number), agent)
+            raise ChangedMeanwhile(number)
         return conversation, entry
 
     def begin_notice(self, number: int, text: str, notice: str) -> Entry:

@@ -289,16 +289,38 @@ class Store:
         except IntegrityError as exc:
             raise ConflictError(str(exc.orig)) from exc
 
-    def add_entry(self, number: int, new: NewEntry, *, first_reply: bool = False) -> Entry:
-        """Append to the transcript; ``first_reply`` stamps the conversation's first reply."""
+    def add_entry(
+        self,
+        number: int,
+        new: NewEntry,
+        *,
+        first_reply: bool = False,
+        states: Iterable[State] | None = None,
+        agent: Any = ANY,
+    ) -> Entry | None:
+        """Append to the transcript; ``first_reply`` stamps the conversation's first reply.
+
+        With ``states`` (and ``agent``), the entry is added only if the conversation is still
+        in one of them, checked in the same transaction: a reply cannot slip in after the
+        conversation was resolved or given to someone else. Returns None when it was not.
+        """
+        condition = [conversations.c.id == number]
+        if states is not None:
+            condition.append(conversations.c.state.in_([s.value for s in states]))
+        if agent is not ANY:
+            condition.append(
+                conversations.c.agent.is_(None) if agent is None else conversations.c.agent == agent
+            )
+        stamp = (
+            func.coalesce(conversations.c.first_reply_at, new.created_at)
+            if first_reply
+            else conversations.c.first_reply_at
+        )
         with self.engine.begin() as c:
+            guard = update(conversations).where(and_(*condition)).values(first_reply_at=stamp)
+            if c.execute(guard).rowcount != 1:
+                return None
             entry_id = self._insert_entry(c, number, new)
-            if first_reply:
-                c.execute(
-                    update(conversations)
-                    .where(conversations.c.id == number, conversations.c.first_reply_at.is_(None))
-                    .values(first_reply_at=new.created_at)
-                )
             return _entry(c.execute(select(entries).where(entries.c.id == entry_id)).one())
 
     def set_delivery(self, entry_id: int, delivery: Delivery, error: str | None = None) -> None:

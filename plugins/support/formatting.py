@@ -1,0 +1,177 @@
+"""What agents read in their room: announcements, relays, lists, transcripts, stats.
+
+Light Markdown only (bold, code, quotes): Errbot renders it for each chat network, and it
+stays readable where nothing is rendered (IRC, a terminal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from errbot_support.desk import Durations, Stats, TranscriptPage
+from errbot_support.records import Conversation, Delivery, Entry, Kind, Pending, State
+
+DELAY_WORTH_SAYING = timedelta(minutes=1)
+SNIPPET = 60
+
+
+def duration(span: timedelta) -> str:
+    """A short human duration: 45s, 12m, 3h 05m, 2d 4h."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in (text.splitlines() or [""]))
+
+
+def _attachments(entry: Entry) -> str:
+    lines = [
+        f"\n[attachment] {a.get('name') or 'file'} ({a.get('type') or 'unknown type'}): "
+        f"{a.get('url') or 'no link'}"
+        for a in entry.attachments
+    ]
+    return "".join(lines)
+
+
+def _delay(entry: Entry, now: datetime) -> str:
+    late = now - entry.created_at
+    return f" _(written {duration(late)} ago)_" if late >= DELAY_WORTH_SAYING else ""
+
+
+def relay(pending: Pending, prefix: str, now: datetime) -> str:
+    """A customer message for the agent room; the first one announces the conversation."""
+    entry, conversation = pending.entry, pending.conversation
+    n = conversation.number
+    if entry.opens_conversation:
+        return (
+            f"**#{n}** New conversation with **{conversation.customer_name}** "
+            f"(`{conversation.customer_room}`){_delay(entry, now)}:\n"
+            f"{_quote(entry.body)}{_attachments(entry)}\n"
+            f"Type `{prefix}claim {n}` to take it."
+        )
+    owner = f" ({conversation.agent_name})" if conversation.state is State.ASSIGNED else ""
+    return (
+        f"**#{n}**{owner} **{conversation.customer_name}**{_delay(entry, now)}: "
+        f"{entry.body}{_attachments(entry)}"
+    )
+
+
+def conversation_line(conversation: Conversation, now: datetime) -> str:
+    who = conversation.agent_name if conversation.state is State.ASSIGNED else "waiting"
+    tags = f" [{', '.join(conversation.tags)}]" if conversation.tags else ""
+    return (
+        f"**#{conversation.number}** {who}, {duration(now - conversation.opened_at)}: "
+        f"{conversation.customer_name} (`{conversation.customer_room}`){tags}"
+    )
+
+
+def queue(conversations: list[Conversation], prefix: str, now: datetime) -> str:
+    if not conversations:
+        return "No open conversations."
+    waiting = sum(1 for c in conversations if c.state is State.WAITING)
+    lines = [
+        f"{len(conversations)} open conversation(s), {waiting} waiting:",
+        *(conversation_line(c, now) for c in conversations),
+    ]
+    if waiting:
+        first = next(c for c in conversations if c.state is State.WAITING)
+        lines.append(f"Type `{prefix}claim {first.number}` to take the oldest waiting one.")
+    return "\n".join(lines)
+
+
+def _entry_line(entry: Entry, customer: str) -> str:
+    at = entry.created_at.strftime("%H:%M")
+    if entry.kind is Kind.CUSTOMER:
+        return f"{at} **{entry.author_name}**: {entry.body}{_attachments(entry)}"
+    if entry.kind in (Kind.REPLY, Kind.NOTICE):
+        author = entry.author_name or "(automatic)"
+        status = ""
+        if entry.delivery is Delivery.UNDELIVERED:
+            status = f" [NOT DELIVERED: {entry.delivery_error}]"
+        elif entry.delivery is Delivery.PENDING:
+            status = " [sending]"
+        return f"{at} {author} to {customer}: {entry.body}{status}"
+    if entry.kind is Kind.NOTE:
+        return f"{at} [note] {entry.author_name}: {entry.body}"
+    return f"{at} - {entry.body}"
+
+
+def transcript(page: TranscriptPage, prefix: str, *, heading: str | None = None) -> str:
+    conversation = page.conversation
+    n = conversation.number
+    lines = [
+        heading
+        or (
+            f"**#{n}** {conversation.customer_name} (`{conversation.customer_room}`), "
+            f"{_state(conversation)}, page {page.page}/{page.pages}:"
+        )
+    ]
+    day = None
+    for entry in page.entries:
+        if entry.created_at.date() != day:
+            day = entry.created_at.date()
+            lines.append(f"-- {day.isoformat()} (UTC) --")
+        lines.append(_entry_line(entry, conversation.customer_name))
+    if page.page < page.pages:
+        lines.append(f"More: `{prefix}transcript {n} {page.page + 1}`")
+    elif page.page > 1 and heading is not None:
+        lines.append(f"Earlier: `{prefix}transcript {n} {page.page - 1}`")
+    return "\n".join(lines)
+
+
+def _state(conversation: Conversation) -> str:
+    if conversation.state is State.ASSIGNED:
+        return f"assigned to {conversation.agent_name}"
+    if conversation.state is State.RESOLVED:
+        return f"resolved by {conversation.agent_name}" if conversation.agent_name else "resolved"
+    return "waiting"
+
+
+def history(conversations: Iterable[Conversation]) -> str:
+    found = list(conversations)
+    first = found[0]
+    lines = [f"**{first.customer_name}** (`{first.customer_room}`): {len(found)} conversation(s)"]
+    for c in found:
+        tags = f" [{', '.join(c.tags)}]" if c.tags else ""
+        opened = c.opened_at.strftime("%Y-%m-%d %H:%M")
+        lines.append(f"**#{c.number}** opened {opened} UTC, {_state(c)}{tags}")
+    return "\n".join(lines)
+
+
+def _durations(label: str, summary: Durations) -> str:
+    if not summary.count:
+        return f"{label}: no data yet"
+    return (
+        f"{label}: median {duration(summary.median)}, mean {duration(summary.mean)} "
+        f"({summary.count} conversation(s))"
+    )
+
+
+def stats(summary: Stats, days: int) -> str:
+    by_state = summary.by_state
+    lines = [
+        f"Now: {by_state[State.WAITING]} waiting, {by_state[State.ASSIGNED]} assigned, "
+        f"{by_state[State.RESOLVED]} resolved in all.",
+        f"Last {days} day(s): {summary.opened} opened, {summary.resolved} of them resolved.",
+        _durations("Time to first reply", summary.first_reply),
+        _durations("Time to resolution", summary.resolution),
+    ]
+    for agent in summary.agents:
+        first_reply = duration(agent.first_reply.median) if agent.first_reply.count else "-"
+        resolution = duration(agent.resolution.median) if agent.resolution.count else "-"
+        lines.append(
+            f"{agent.name}: {agent.open_now} open, {agent.resolved} resolved, "
+            f"median first reply {first_reply}, median resolution {resolution}"
+        )
+    return "\n".join(lines)

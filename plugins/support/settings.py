@@ -1,0 +1,139 @@
+"""Read and check the Support plugin's settings from the bot's ``config.py``.
+
+Each problem is one sentence naming the setting: Errbot reports a failed activation to the
+bot admins with the exception's text, and that sentence is all an operator should need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from errbot_support.database import default_url
+
+DEFAULT_ACKNOWLEDGEMENT = (
+    "Thanks for your message! Someone from our team will answer you here shortly."
+)
+DEFAULT_RESOLVED_NOTICE = (
+    "We have marked this conversation as resolved. Write again any time if you need more help."
+)
+DEFAULT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
+DEFAULT_PAGE_SIZE = 15
+DEFAULT_RETRY_INTERVAL = 10.0
+DEFAULT_STATS_DAYS = 7
+
+
+class SettingsError(Exception):
+    """One setting is wrong; ``str()`` is the sentence to show."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    agent_room: str
+    customer_network: str | None
+    db_url: str
+    agents: tuple[str, ...]
+    acknowledgement: str | None
+    resolved_notice: str | None
+    claimed_notice: str | None
+    threads: bool
+    page_size: int
+    retry_interval: float
+    stats_days: int
+
+
+def read_settings(config: Any) -> Settings:
+    """Settings from ``config`` (the bot's configuration module)."""
+    agent_room = getattr(config, "SUPPORT_AGENT_ROOM", None)
+    if not isinstance(agent_room, str) or not agent_room.strip():
+        raise SettingsError(
+            "SUPPORT_AGENT_ROOM is not set: name the room where agents work, "
+            "e.g. SUPPORT_AGENT_ROOM = '#support' (or 'agents:#support' with the Bridge)"
+        )
+    network = getattr(config, "SUPPORT_CUSTOMER_NETWORK", None)
+    if network is not None and (not isinstance(network, str) or not network.strip()):
+        raise SettingsError(
+            "SUPPORT_CUSTOMER_NETWORK must be the name of the Bridge network of the customers "
+            "(e.g. 'customers'), or None on a single backend"
+        )
+    return Settings(
+        agent_room=agent_room.strip(),
+        customer_network=network.strip() if network else None,
+        db_url=_db_url(config),
+        agents=_agents(config),
+        acknowledgement=_text(config, "SUPPORT_ACKNOWLEDGEMENT", DEFAULT_ACKNOWLEDGEMENT),
+        resolved_notice=_text(config, "SUPPORT_RESOLVED_NOTICE", DEFAULT_RESOLVED_NOTICE),
+        claimed_notice=_claimed_notice(config),
+        threads=_flag(config, "SUPPORT_THREADS", False),
+        page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
+        retry_interval=_number(
+            config, "SUPPORT_RETRY_INTERVAL", DEFAULT_RETRY_INTERVAL, float, 0.1
+        ),
+        stats_days=_number(config, "SUPPORT_STATS_DAYS", DEFAULT_STATS_DAYS, int, 1),
+    )
+
+
+def _db_url(config: Any) -> str:
+    url = getattr(config, "SUPPORT_DB_URL", None)
+    if url is None:
+        return default_url(config.BOT_DATA_DIR)
+    try:
+        make_url(url)
+    except (ArgumentError, TypeError, ValueError):
+        raise SettingsError(
+            f"SUPPORT_DB_URL {url!r} is not a database URL: use e.g. "
+            "'sqlite:////var/lib/errbot/support.sqlite' or "
+            "'postgresql+psycopg://user:password@host/dbname', or None for the default"
+        ) from None
+    return url
+
+
+def _agents(config: Any) -> tuple[str, ...]:
+    agents = getattr(config, "SUPPORT_AGENTS", None) or ()
+    if isinstance(agents, str) or not all(isinstance(a, str) and a for a in agents):
+        raise SettingsError(
+            "SUPPORT_AGENTS must be a list of agent identities (names or glob patterns, "
+            "e.g. ['alice', 'bob', 'agents:*']), or empty to accept anyone in the agent room"
+        )
+    return tuple(agents)
+
+
+def _text(config: Any, name: str, default: str | None) -> str | None:
+    value = getattr(config, name, default)
+    if value is None or value is False or value == "":
+        return None  # switched off
+    if not isinstance(value, str):
+        raise SettingsError(f"{name} must be a text, or None to send nothing")
+    return value
+
+
+def _claimed_notice(config: Any) -> str | None:
+    value = _text(config, "SUPPORT_CLAIMED_NOTICE", DEFAULT_CLAIMED_NOTICE)
+    if value is not None:
+        try:
+            value.format(agent="Alice")
+        except (KeyError, IndexError, ValueError):
+            raise SettingsError(
+                "SUPPORT_CLAIMED_NOTICE may only use the placeholder {agent}, "
+                "e.g. '{agent} is looking after your request.'"
+            ) from None
+    return value
+
+
+def _flag(config: Any, name: str, default: bool) -> bool:
+    value = getattr(config, name, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be True or False")
+    return value
+
+
+def _number(config: Any, name: str, default: float, kind: type, minimum: float) -> Any:
+    value = getattr(config, name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise SettingsError(f"{name} must be a number of at least {minimum}")
+    if kind is int and not isinstance(value, int):
+        raise SettingsError(f"{name} must be a whole number of at least {minimum}")
+    return kind(value)

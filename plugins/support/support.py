@@ -1,0 +1,611 @@
+"""The Support plugin: customer conversations relayed to an agent room, run by commands.
+
+This module is thin on purpose: it turns chat messages into desk operations and desk results
+into chat messages. The rules live in ``errbot_support.desk``, the data in
+``errbot_support.store``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from errbot import BotPlugin, botcmd, cmdfilter
+from errbot.backends.base import Identifier, Message, Room, RoomOccupant
+from errbot.botplugin import CommandError
+from sqlalchemy.exc import SQLAlchemyError
+
+from errbot_support import formatting
+from errbot_support.desk import Desk, utc_now
+from errbot_support.errors import SupportError
+from errbot_support.migrations import SchemaError
+from errbot_support.records import Agent, Conversation, CustomerMessage, Entry, Kind
+from errbot_support.settings import Settings, SettingsError, read_settings
+from errbot_support.store import Store
+from errbot_support.threads import ConversationThreads
+
+RECORD_ATTEMPTS = 3
+RESTART_REASON = "the bot stopped before the delivery was confirmed"
+SELF_WORDS = ("me", "myself")
+
+
+def network_of(identifier_or_message: Any) -> str | None:
+    """The Bridge network of an identifier or message; None when the bot is not bridged."""
+    try:
+        from errbot_bridge import network_of as bridge_network_of
+    except ImportError:
+        return None
+    return bridge_network_of(identifier_or_message)
+
+
+def display_name(identifier: Identifier) -> str:
+    for attribute in ("fullname", "nick", "person"):
+        value = getattr(identifier, attribute, None)
+        if value:
+            return str(value)
+    return str(identifier)
+
+
+def same_room(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and str(a).casefold() == str(b).casefold()
+
+
+class Support(BotPlugin):
+    """Customer conversations in an agent room: claim, reply, note, resolve and more."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._settings: Settings | None = None
+        self._desk: Desk | None = None
+        self._agent_room: Room | None = None
+        self._relay_lock = threading.Lock()
+        self._agent_room_down = False
+        self._threads = ConversationThreads()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def activate(self) -> None:
+        try:
+            settings = read_settings(self.bot_config)
+            self._agent_room = self._check_rooms(settings)
+            store = self._open_store(settings)
+        except SettingsError as problem:
+            self.log.error("Support is not active: %s", problem)
+            raise
+        self._settings = settings
+        self._desk = Desk(store)
+        self._threads = ConversationThreads()
+        super().activate()
+        self.start_poller(settings.retry_interval, self._relay_pending)
+        self.log.info(
+            "Support active: agent room %s, customers %s, database %s.",
+            self._agent_room,
+            f"on network {settings.customer_network}"
+            if settings.customer_network
+            else "in every other room",
+            store.engine.url.render_as_string(hide_password=True),
+        )
+
+    def deactivate(self) -> None:
+        desk, self._desk = self._desk, None
+        super().deactivate()
+        if desk is not None:
+            desk.store.close()
+
+    def callback_connect(self) -> None:
+        """Catch up: report deliveries a stop cut short, relay what agents have not seen."""
+        desk = self._desk
+        if desk is None:
+            return
+        for entry in desk.abandon_pending_deliveries(RESTART_REASON):
+            self._report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
+        self._relay_pending()
+
+    def _check_rooms(self, settings: Settings) -> Room:
+        try:
+            room = self.query_room(settings.agent_room)
+        except Exception as exc:
+            raise SettingsError(
+                f"SUPPORT_AGENT_ROOM {settings.agent_room!r} is not a room this bot can reach "
+                f"({exc})"
+            ) from None
+        bridged = network_of(room)
+        if settings.customer_network is None:
+            if bridged is not None:
+                raise SettingsError(
+                    "SUPPORT_CUSTOMER_NETWORK is not set but the bot runs the Bridge: set it to "
+                    "the network of the customers, e.g. SUPPORT_CUSTOMER_NETWORK = 'customers'"
+                )
+            return room
+        if bridged is None:
+            raise SettingsError(
+                f"SUPPORT_CUSTOMER_NETWORK is {settings.customer_network!r} but the bot does not "
+                "run the Bridge backend: set it to None to treat every room other than the "
+                "agent room as a customer chat"
+            )
+        if bridged == settings.customer_network:
+            raise SettingsError(
+                f"SUPPORT_AGENT_ROOM {settings.agent_room!r} is on the customer network "
+                f"{settings.customer_network!r}: put the agent room on the agents' network"
+            )
+        known = self._bridge_networks()
+        if known is not None and settings.customer_network not in known:
+            raise SettingsError(
+                f"SUPPORT_CUSTOMER_NETWORK {settings.customer_network!r} is not a network of the "
+                f"Bridge (it has {', '.join(sorted(known))})"
+            )
+        return room
+
+    def _bridge_networks(self) -> set[str] | None:
+        networks = getattr(self._bot, "networks", None)
+        if callable(networks):
+            networks = networks()
+        if networks is None:
+            return None
+        return {str(n) for n in networks}
+
+    def _open_store(self, settings: Settings) -> Store:
+        try:
+            return Store(settings.db_url)
+        except SchemaError as exc:
+            raise SettingsError(f"SUPPORT_DB_URL: {exc}") from None
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise SettingsError(
+                f"SUPPORT_DB_URL cannot be used ({reason}): check the URL, that the database "
+                "exists and is reachable, and that its driver is installed"
+            ) from None
+
+    # ------------------------------------------------------------------ who is who
+
+    def _prefix(self) -> str:
+        return self.bot_config.BOT_PREFIX
+
+    def _customer_room(self, msg: Message) -> Identifier | None:
+        """The customer chat ``msg`` was written in, or None if it is not from a customer."""
+        settings = self._settings
+        if settings is None:
+            return None
+        if settings.customer_network is not None:
+            if network_of(msg) != settings.customer_network:
+                return None
+        elif not msg.is_group or same_room(msg.to, self._agent_room):
+            return None
+        if isinstance(msg.frm, RoomOccupant):
+            return msg.frm.room
+        return msg.to if msg.is_group else msg.frm
+
+    def _in_agent_room(self, msg: Message) -> bool:
+        return msg.is_group and same_room(msg.to, self._agent_room)
+
+    def _is_agent(self, msg: Message) -> bool:
+        patterns = self._settings.agents if self._settings else ()
+        if patterns:
+            names = {
+                str(value).casefold()
+                for value in (
+                    getattr(msg.frm, "aclattr", None),
+                    getattr(msg.frm, "person", None),
+                    getattr(msg.frm, "nick", None),
+                    msg.frm,
+                )
+                if value
+            }
+            return any(fnmatch.fnmatchcase(n, p.casefold()) for n in names for p in patterns)
+        return self._in_agent_room(msg) or self._is_occupant_of_agent_room(msg.frm)
+
+    def _is_occupant_of_agent_room(self, person: Identifier) -> bool:
+        """Best effort: not every backend can list a room's occupants."""
+        try:
+            occupants = self._agent_room.occupants
+        except Exception:
+            return False
+        wanted = getattr(person, "person", None)
+        return wanted is not None and any(getattr(o, "person", None) == wanted for o in occupants)
+
+    @staticmethod
+    def _agent(msg: Message) -> Agent:
+        frm = msg.frm
+        key = getattr(frm, "nick", None) or getattr(frm, "person", None) or str(frm)
+        return Agent(key=str(key).casefold(), name=display_name(frm))
+
+    def _named_agent(self, name: str, requester: Agent) -> Agent:
+        wanted = name.lstrip("@")
+        if wanted.casefold() in SELF_WORDS:
+            return requester
+        patterns = self._settings.agents
+        if patterns and not any(
+            fnmatch.fnmatchcase(wanted.casefold(), p.casefold()) for p in patterns
+        ):
+            raise CommandError(f"{wanted} is not one of the agents listed in SUPPORT_AGENTS.")
+        return Agent(key=wanted.casefold(), name=wanted)
+
+    @cmdfilter
+    def support_access(self, msg: Message, cmd: str, args: Any, dry_run: bool) -> tuple:
+        """Customers run no command at all; support commands are for agents only.
+
+        A refused command does nothing and says nothing: a customer's "!claim 1" is relayed
+        to the agents as text by ``callback_message``.
+        """
+        if self._customer_room(msg) is not None:
+            if not dry_run:
+                self.log.info("Refused command %r from customer %s.", cmd, msg.frm)
+            return None, None, None
+        if self._owns_command(cmd) and not self._is_agent(msg):
+            if not dry_run:
+                self.log.info("Refused support command %r from non-agent %s.", cmd, msg.frm)
+            return None, None, None
+        return msg, cmd, args
+
+    def _owns_command(self, cmd: str | None) -> bool:
+        command = self._bot.all_commands.get(cmd) if cmd else None
+        return getattr(command, "__self__", None) is self
+
+    # ------------------------------------------------------------------ customers
+
+    def callback_message(self, msg: Message) -> None:
+        if self._desk is None:
+            return
+        room = self._customer_room(msg)
+        if room is not None:
+            self._from_customer(msg, room)
+        elif self._settings.threads and self._in_agent_room(msg):
+            self._from_agent_thread(msg)
+
+    def _from_customer(self, msg: Message, room: Identifier) -> None:
+        """Record first (the backend may acknowledge the message once this returns), relay next."""
+        incoming = self._customer_message(msg, room)
+        recorded = None
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                recorded = self._desk.receive(incoming)
+                break
+            except SQLAlchemyError as exc:
+                self.log.warning("Recording a message from %s failed: %s", room, exc)
+                if attempt == RECORD_ATTEMPTS:
+                    self._report_unrecorded(incoming, exc)
+                    return
+                time.sleep(0.2 * attempt)
+        if recorded.duplicate:
+            self.log.info("Message %s in %s was already recorded.", incoming.source_id, room)
+        self._relay_pending()
+        if recorded.opened and self._settings.acknowledgement:
+            self._notify_customer(
+                recorded.conversation, self._settings.acknowledgement, "acknowledgement"
+            )
+
+    def _customer_message(self, msg: Message, room: Identifier) -> CustomerMessage:
+        extras = msg.extras or {}
+        sent_at = extras.get("sent_at")
+        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
+            sent_at = utc_now()
+        message_id = extras.get("message_id")
+        attachments = extras.get("attachments") or ()
+        return CustomerMessage(
+            room=str(room),
+            customer_id=str(msg.frm),
+            customer_name=display_name(msg.frm),
+            body=msg.body or "",
+            sent_at=sent_at.astimezone(timezone.utc),
+            source_id=str(message_id) if message_id is not None else None,
+            attachments=tuple(a for a in attachments if isinstance(a, dict)),
+        )
+
+    def _report_unrecorded(self, incoming: CustomerMessage, exc: Exception) -> None:
+        """The database refused the message: agents still see it, admins learn why."""
+        text = (
+            f"A message from **{incoming.customer_name}** (`{incoming.room}`) could not be "
+            f"recorded ({type(exc).__name__}); it belongs to no conversation until the "
+            f"database is fixed:\n> {incoming.body}"
+        )
+        try:
+            self._send_agents(text)
+        finally:
+            self.warn_admins(f"Support: the conversation database refused a message: {exc}")
+
+    def _relay_pending(self) -> None:
+        """Relay recorded messages to the agent room, oldest first, each until it succeeds.
+
+        Runs after each customer message and on a poller: when the agents' network is down,
+        messages wait in the store and follow, in order, once it is back.
+        """
+        desk = self._desk
+        if desk is None:
+            return
+        with self._relay_lock:
+            while True:
+                batch = desk.unrelayed(limit=50)
+                if not batch:
+                    break
+                for pending in batch:
+                    text = formatting.relay(pending, self._prefix(), desk.clock())
+                    try:
+                        self._send_agents(
+                            text,
+                            pending.conversation.number,
+                            starts_thread=pending.entry.opens_conversation,
+                        )
+                    except Exception as exc:
+                        self._agent_room_unreachable(exc)
+                        return
+                    desk.mark_relayed(pending.entry)
+            if self._agent_room_down:
+                self._agent_room_down = False
+                self.log.info("The agent room %s is reachable again.", self._agent_room)
+
+    def _agent_room_unreachable(self, exc: Exception) -> None:
+        if self._agent_room_down:
+            return
+        self._agent_room_down = True
+        self.log.warning(
+            "Cannot post to the agent room %s (%s); customer messages are kept and will "
+            "be relayed when it is back.",
+            self._agent_room,
+            exc,
+        )
+        try:
+            self.warn_admins(
+                f"Support: the agent room {self._agent_room} is unreachable ({exc}); customer "
+                "messages are kept and will be relayed when it is back."
+            )
+        except Exception:
+            self.log.exception("Could not tell the admins either.")
+
+    def _send_agents(self, text: str, number: int | None = None, *, starts_thread=False) -> None:
+        """Post to the agent room (in the conversation's thread where threads are on)."""
+        message = self._bot.build_message(text)
+        message.to = self._agent_room
+        message.frm = self.bot_identifier
+        if self._settings.threads and number is not None and not starts_thread:
+            message.parent = self._threads.parent_of(number)
+        self._bot.send_message(message)
+        if self._settings.threads and number is not None and starts_thread:
+            self._threads.started(number, message)
+
+    def _notify_customer(self, conversation: Conversation, text: str, notice: str) -> bool:
+        entry = self._desk.begin_notice(conversation.number, text, notice)
+        kind = "resolved" if notice == "resolved" else None
+        return self._deliver(conversation, entry, author=None, kind=kind)
+
+    def _deliver(
+        self, conversation: Conversation, entry: Entry, *, author: str | None, kind: str | None
+    ) -> bool:
+        """Send a recorded reply or notice to the customer; report it if that fails."""
+        message = self._bot.build_message(entry.body)
+        message.frm = self.bot_identifier
+        if author:
+            message.extras["author"] = author
+        if kind:
+            message.extras["kind"] = kind
+        try:
+            message.to = self.build_identifier(conversation.customer_room)
+            self._bot.send_message(message)
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            self.log.warning("Delivery to %s failed: %s", conversation.customer_room, reason)
+            self._desk.undelivered(entry, reason)
+            self._report_undelivered(conversation, entry, reason)
+            return False
+        self._desk.delivered(entry)
+        return True
+
+    def _report_undelivered(self, conversation: Conversation, entry: Entry, reason: str) -> None:
+        what = (
+            f"the reply by {entry.author_name}"
+            if entry.kind is Kind.REPLY
+            else f"the automatic {entry.notice or 'message'}"
+        )
+        text = (
+            f"**#{conversation.number}** NOT DELIVERED: {what} did not reach "
+            f"{conversation.customer_name} ({reason}):\n> {entry.body}"
+        )
+        if entry.kind is Kind.REPLY:
+            text += f"\nSend it again with `{self._prefix()}reply {conversation.number} ...`"
+        try:
+            self._send_agents(text, conversation.number)
+        except Exception:
+            self.log.exception("Could not report an undelivered message to the agent room.")
+
+    def _from_agent_thread(self, msg: Message) -> None:
+        """An agent wrote in a conversation's thread: that is a reply to the customer."""
+        if msg.body.startswith(self._prefix()) or not self._is_agent(msg):
+            return
+        number = self._threads.conversation_of(msg)
+        if number is None:
+            return
+        try:
+            self._reply(msg, number, msg.body)
+        except (SupportError, CommandError) as refused:
+            reason = refused.text(self._prefix()) if isinstance(refused, SupportError) else refused
+            self._send_agents(str(reason), number)
+
+    # ------------------------------------------------------------------ commands
+
+    def _desk_or_fail(self) -> Desk:
+        if self._desk is None:
+            raise CommandError("The Support plugin is not active.")
+        return self._desk
+
+    def _usage(self, usage: str, problem: str | None = None) -> CommandError:
+        lead = f"{problem} " if problem else ""
+        return CommandError(f"{lead}Usage: `{self._prefix()}{usage}`")
+
+    def _parse(self, args: str, usage: str, *, rest: bool = False) -> tuple[int, str]:
+        """``N`` or ``#N`` first, then (with ``rest``) the remaining text."""
+        parts = (args or "").strip().split(None, 1)
+        if not parts:
+            raise self._usage(usage, "Which conversation?")
+        number = parts[0].lstrip("#")
+        if not number.isdigit():
+            raise self._usage(usage, f"'{parts[0]}' is not a conversation number.")
+        text = parts[1].strip() if len(parts) > 1 else ""
+        if rest and not text:
+            raise self._usage(usage, "Something is missing.")
+        if not rest and text:
+            raise self._usage(usage, f"Unexpected '{text}'.")
+        return int(number), text
+
+    def _run(self, operation, *args: Any) -> Any:
+        try:
+            return operation(*args)
+        except SupportError as refused:
+            raise CommandError(refused.text(self._prefix())) from None
+
+    @botcmd
+    def claim(self, msg: Message, args: str) -> str:
+        """Take a waiting conversation and see it so far: claim <number>"""
+        desk = self._desk_or_fail()
+        number, _ = self._parse(args, "claim <number>")
+        agent = self._agent(msg)
+        conversation = self._run(desk.claim, number, agent)
+        if self._settings.claimed_notice:
+            self._notify_customer(
+                conversation, self._settings.claimed_notice.format(agent=agent.name), "claimed"
+            )
+        page = desk.transcript(number, 0, self._settings.page_size)
+        return formatting.transcript(
+            page,
+            self._prefix(),
+            heading=(
+                f"**#{number}** is yours, {agent.name}. {conversation.customer_name} "
+                f"(`{conversation.customer_room}`) so far:"
+            ),
+        )
+
+    @botcmd
+    def reply(self, msg: Message, args: str) -> str | None:
+        """Answer the customer (the only way text reaches them): reply <number> <text>"""
+        number, text = self._parse(args, "reply <number> <text>", rest=True)
+        return self._reply(msg, number, text)
+
+    def _reply(self, msg: Message, number: int, text: str) -> str | None:
+        desk = self._desk_or_fail()
+        agent = self._agent(msg)
+        before = self._run(desk.get, number)
+        conversation, entry = self._run(desk.begin_reply, number, agent, text)
+        delivered = self._deliver(conversation, entry, author=agent.name, kind=None)
+        if delivered and before.agent is None:
+            return f"**#{number}** is now yours, {agent.name}."
+        if not delivered and not self._in_agent_room(msg):
+            return f"**#{number}**: your reply was NOT delivered; the agent room has the details."
+        return None
+
+    @botcmd
+    def note(self, msg: Message, args: str) -> str:
+        """Add an internal note, never sent to the customer: note <number> <text>"""
+        desk = self._desk_or_fail()
+        number, text = self._parse(args, "note <number> <text>", rest=True)
+        self._run(desk.note, number, self._agent(msg), text)
+        return f"**#{number}**: note saved (agents only)."
+
+    @botcmd
+    def resolve(self, msg: Message, args: str) -> str:
+        """Close a conversation; the customer's next message opens a new one: resolve <number>"""
+        desk = self._desk_or_fail()
+        number, _ = self._parse(args, "resolve <number>")
+        agent = self._agent(msg)
+        conversation = self._run(desk.resolve, number, agent)
+        if self._settings.resolved_notice:
+            self._notify_customer(conversation, self._settings.resolved_notice, "resolved")
+        took = formatting.duration(conversation.resolved_at - conversation.opened_at)
+        return f"**#{number}** resolved by {agent.name} after {took}."
+
+    @botcmd
+    def release(self, msg: Message, args: str) -> str:
+        """Put your conversation back in the queue for someone else: release <number>"""
+        desk = self._desk_or_fail()
+        number, _ = self._parse(args, "release <number>")
+        self._run(desk.release, number, self._agent(msg))
+        return f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
+
+    @botcmd
+    def transfer(self, msg: Message, args: str) -> str:
+        """Give a conversation to another agent ('me' to take it over): transfer <number> <agent>"""
+        desk = self._desk_or_fail()
+        usage = "transfer <number> <agent>"
+        number, target = self._parse(args, usage, rest=True)
+        if len(target.split()) != 1:
+            raise self._usage(usage, "Name one agent.")
+        agent = self._agent(msg)
+        to = self._named_agent(target, agent)
+        self._run(desk.transfer, number, agent, to)
+        return f"**#{number}** is now {to.name}'s (given by {agent.name})."
+
+    @botcmd
+    def reopen(self, msg: Message, args: str) -> str:
+        """Bring a resolved conversation back, assigned to you: reopen <number>"""
+        desk = self._desk_or_fail()
+        number, _ = self._parse(args, "reopen <number>")
+        agent = self._agent(msg)
+        self._run(desk.reopen, number, agent)
+        return f"**#{number}** is open again and yours, {agent.name}."
+
+    @botcmd
+    def queue(self, msg: Message, args: str) -> str:
+        """List open conversations, waiting ones first, with their age and agent: queue"""
+        desk = self._desk_or_fail()
+        if args.strip():
+            raise self._usage("queue", f"Unexpected '{args.strip()}'.")
+        return formatting.queue(desk.queue(), self._prefix(), desk.clock())
+
+    @botcmd
+    def transcript(self, msg: Message, args: str) -> str:
+        """Show a conversation, page by page: transcript <number> [page]"""
+        desk = self._desk_or_fail()
+        usage = "transcript <number> [page]"
+        parts = (args or "").split()
+        page = 1
+        if len(parts) == 2 and parts[1].isdigit() and int(parts[1]) >= 1:
+            page = int(parts[1])
+        elif len(parts) != 1:
+            raise self._usage(usage, "Give a conversation number and optionally a page.")
+        number, _ = self._parse(parts[0], usage)
+        found = self._run(desk.transcript, number, page, self._settings.page_size)
+        return formatting.transcript(found, self._prefix())
+
+    @botcmd
+    def customer(self, msg: Message, args: str) -> str:
+        """A customer's conversations, past and present: customer <name, id, room or #number>"""
+        desk = self._desk_or_fail()
+        wanted = (args or "").strip()
+        if not wanted:
+            raise self._usage("customer <name, id, room or #number>", "Which customer?")
+        key: str | int = wanted
+        if wanted.startswith("#") and wanted[1:].isdigit():
+            key = int(wanted[1:])
+        found = self._run(desk.customer_history, key)
+        return formatting.history(found)
+
+    @botcmd
+    def tag(self, msg: Message, args: str) -> str:
+        """Tag a conversation: tag <number> <tag> [more tags]"""
+        desk = self._desk_or_fail()
+        number, text = self._parse(args, "tag <number> <tag> [more tags]", rest=True)
+        conversation, added = self._run(desk.tag, number, self._agent(msg), text.split())
+        return f"**#{number}** tags: {', '.join(conversation.tags) or 'none'}" + (
+            "" if added else " (nothing new)"
+        )
+
+    @botcmd
+    def untag(self, msg: Message, args: str) -> str:
+        """Remove tags from a conversation: untag <number> <tag> [more tags]"""
+        desk = self._desk_or_fail()
+        number, text = self._parse(args, "untag <number> <tag> [more tags]", rest=True)
+        conversation, removed = self._run(desk.untag, number, self._agent(msg), text.split())
+        return f"**#{number}** tags: {', '.join(conversation.tags) or 'none'}" + (
+            "" if removed else " (it had none of those)"
+        )
+
+    @botcmd
+    def stats(self, msg: Message, args: str) -> str:
+        """Volume by state, time to first reply and to resolution, per agent: stats [days]"""
+        desk = self._desk_or_fail()
+        text = (args or "").strip()
+        if text and not (text.isdigit() and int(text) >= 1):
+            raise self._usage("stats [days]", f"'{text}' is not a number of days.")
+        days = int(text) if text else self._settings.stats_days
+        summary = desk.stats(since=desk.clock() - timedelta(days=days))
+        return formatting.stats(summary, days)

@@ -1,0 +1,336 @@
+"""The Support plugin in a real bot on Errbot's Test backend (one backend, no Bridge).
+
+On a single backend, every room other than the agent room is a customer chat. Customers and
+agents are simulated by handing messages to the bot's ``callback_message``, as a backend does.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from errbot_support.records import Delivery, Kind, Relay, State
+from tests.botrunner import wait_for
+from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, support_bot
+
+
+@pytest.fixture
+def desk_bot(tmp_path):
+    with support_bot(tmp_path) as bot:
+        yield bot
+
+
+def test_a_new_conversation_is_announced_acknowledged_and_followed_in_order(desk_bot):
+    desk_bot.customer("dana-chat", "Hello, my order is late")
+    announcement = desk_bot.to(AGENT_ROOM)[0].body
+    assert announcement.startswith("**#1** New conversation with **dana** (`dana-chat`)")
+    assert "> Hello, my order is late" in announcement
+    assert "Type `!claim 1` to take it." in announcement
+    assert desk_bot.bodies("dana-chat") == [
+        "Thanks for your message! Someone from our team will answer you here shortly."
+    ]
+
+    desk_bot.customer("dana-chat", "It was order 42")
+    desk_bot.customer("dana-chat", "Any news?")
+    assert desk_bot.bodies(AGENT_ROOM)[1:] == [
+        "**#1** **dana**: It was order 42",
+        "**#1** **dana**: Any news?",
+    ]
+    assert len(desk_bot.to("dana-chat")) == 1  # acknowledged once, when it opened
+
+
+def test_claim_shows_the_conversation_so_far_and_replies_carry_the_agent_name(desk_bot):
+    desk_bot.customer("dana-chat", "first")
+    desk_bot.customer("dana-chat", "second")
+    answer = desk_bot.command("alice", "!claim 1")
+    assert answer.startswith("**#1** is yours, alice. dana (`dana-chat`) so far:")
+    assert answer.index("**dana**: first") < answer.index("**dana**: second")
+
+    assert desk_bot.command("bob", "!claim 1") == "#1 was claimed by alice."
+
+    desk_bot.say("alice", "!reply 1 Your parcel left today.")
+    reply = desk_bot.wait_sent(lambda s: s.to == "dana-chat" and "parcel" in s.body)
+    assert reply.extras == {"author": "alice"}
+    wait_for(lambda: desk_bot.desk.store.entries(1)[-1].delivery is Delivery.DELIVERED)
+    desk_bot.customer("dana-chat", "thanks!")
+    assert desk_bot.bodies(AGENT_ROOM)[-1] == "**#1** (alice) **dana**: thanks!"
+
+
+def test_a_reply_to_a_waiting_conversation_claims_it(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    assert desk_bot.command("bob", "!reply 1 Hello!") == "**#1** is now yours, bob."
+    assert desk_bot.desk.get(1).agent == "bob"
+    assert desk_bot.command("alice", "!reply 1 me too") == (
+        "#1 is bob's conversation. Ask them, or take it over with `!transfer 1 me`."
+    )
+    assert desk_bot.bodies("dana-chat")[-1] == "Hello!"
+
+
+def test_notes_never_reach_the_customer(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    desk_bot.command("alice", "!claim 1")
+    assert desk_bot.command("alice", "!note 1 refund approved by finance") == (
+        "**#1**: note saved (agents only)."
+    )
+    desk_bot.command("alice", "!resolve 1")
+    assert all("refund" not in body for body in desk_bot.bodies("dana-chat"))
+    [note] = [e for e in desk_bot.desk.store.entries(1) if e.kind is Kind.NOTE]
+    assert (note.body, note.author_name, note.delivery) == (
+        "refund approved by finance",
+        "alice",
+        None,
+    )
+    assert "[note] alice: refund approved by finance" in desk_bot.command("bob", "!transcript 1")
+
+
+def test_resolve_notifies_the_customer_and_the_next_message_opens_a_new_conversation(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    desk_bot.command("alice", "!claim 1")
+    assert desk_bot.command("alice", "!resolve 1").startswith("**#1** resolved by alice after ")
+    notice = desk_bot.to("dana-chat")[-1]
+    assert notice.extras == {"kind": "resolved"}
+    assert notice.body.startswith("We have marked this conversation as resolved.")
+
+    assert desk_bot.command("alice", "!reply 1 one more thing") == (
+        "#1 is resolved; the customer's next message opens a new conversation. "
+        "`!reopen 1` to continue this one."
+    )
+    assert desk_bot.command("alice", "!reply 7 hello?") == (
+        "There is no conversation #7: `!queue` lists the open ones."
+    )
+    desk_bot.customer("dana-chat", "actually, another question")
+    assert desk_bot.conversation_of("dana-chat") == 1  # the first announcement
+    assert desk_bot.bodies(AGENT_ROOM)[-1].startswith("**#2** New conversation with **dana**")
+
+
+def test_release_transfer_and_reopen(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    desk_bot.command("alice", "!claim 1")
+    assert desk_bot.command("bob", "!release 1").startswith("#1 is alice's conversation.")
+    assert desk_bot.command("alice", "!release 1") == (
+        "**#1** is back in the queue: `!claim 1` to take it."
+    )
+    assert desk_bot.command("alice", "!transfer 1 bob") == "**#1** is now bob's (given by alice)."
+    assert desk_bot.command("carol", "!transfer 1 me") == "**#1** is now carol's (given by carol)."
+    desk_bot.command("carol", "!resolve 1")
+    assert desk_bot.command("bob", "!reopen 1") == "**#1** is open again and yours, bob."
+    conversation = desk_bot.desk.get(1)
+    assert (conversation.state, conversation.agent) == (State.ASSIGNED, "bob")
+
+
+def test_queue_transcript_customer_tags_and_stats(desk_bot):
+    desk_bot.customer("dana-chat", "first")
+    desk_bot.customer("erin-chat", "hello")
+    desk_bot.command("alice", "!claim 1")
+    queue = desk_bot.command("bob", "!queue").splitlines()
+    assert queue[0] == "2 open conversation(s), 1 waiting:"
+    assert queue[1].startswith("**#2** waiting, ") and queue[1].endswith("erin (`erin-chat`)")
+    assert queue[2].startswith("**#1** alice, ")
+    assert queue[3] == "Type `!claim 2` to take the oldest waiting one."
+
+    for i in range(20):
+        desk_bot.customer("dana-chat", f"line {i}")
+    first_page = desk_bot.command("bob", "!transcript 1")
+    assert "page 1/2" in first_page and "More: `!transcript 1 2`" in first_page
+    assert "line 19" in desk_bot.command("bob", "!transcript #1 2")
+    assert desk_bot.command("bob", "!transcript 1 3") == "#1 has 2 page(s) of transcript, not 3."
+
+    assert desk_bot.command("alice", "!tag 1 VIP billing") == "**#1** tags: billing, vip"
+    assert desk_bot.command("alice", "!untag 1 billing") == "**#1** tags: vip"
+    assert "[vip]" in desk_bot.command("bob", "!queue")
+
+    desk_bot.command("alice", "!resolve 1")
+    desk_bot.customer("dana-chat", "back again")
+    history = desk_bot.command("bob", "!customer dana").splitlines()
+    assert history[0] == "**dana** (`dana-chat`): 2 conversation(s)"
+    assert "resolved by alice [vip]" in history[1] and history[2].endswith("waiting")
+    assert desk_bot.command("bob", "!customer #3") == "\n".join(history)
+
+    stats = desk_bot.command("bob", "!stats").splitlines()
+    assert stats[0] == "Now: 2 waiting, 0 assigned, 1 resolved in all."
+    assert stats[1] == "Last 7 day(s): 3 opened, 1 of them resolved."
+    assert stats[3].startswith("Time to resolution: median ")
+    assert stats[4].startswith("alice: 0 open, 1 resolved")
+
+
+ARGUMENT_ERRORS = [
+    ("!claim", "Which conversation? Usage: `!claim <number>`"),
+    ("!claim one", "'one' is not a conversation number. Usage: `!claim <number>`"),
+    ("!claim 1 2", "Unexpected '2'. Usage: `!claim <number>`"),
+    ("!reply 1", "Something is missing. Usage: `!reply <number> <text>`"),
+    ("!note", "Which conversation? Usage: `!note <number> <text>`"),
+    ("!transfer 1", "Something is missing. Usage: `!transfer <number> <agent>`"),
+    ("!transfer 1 bob carol", "Name one agent. Usage: `!transfer <number> <agent>`"),
+    ("!tag 1 no/slash", "'no/slash' is not a tag: use letters, digits, '-' or '_'"),
+    ("!transcript", "Give a conversation number and optionally a page."),
+    ("!customer", "Which customer? Usage: `!customer <name, id, room or #number>`"),
+    ("!customer nobody", "No conversation with a customer named or identified 'nobody'."),
+    ("!stats soon", "'soon' is not a number of days. Usage: `!stats [days]`"),
+    ("!queue now", "Unexpected 'now'. Usage: `!queue`"),
+    ("!resolve 9", "There is no conversation #9: `!queue` lists the open ones."),
+]
+
+
+def test_argument_errors_say_what_to_type(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    answers = {command: desk_bot.command("alice", command) for command, _ in ARGUMENT_ERRORS}
+    wrong = {
+        c: answers[c] for c, expected in ARGUMENT_ERRORS if not answers[c].startswith(expected)
+    }
+    assert wrong == {}
+
+
+def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told_who(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    mark = len(desk_bot.sent)
+    barrier = threading.Barrier(2)
+
+    def claim(agent):
+        barrier.wait()
+        desk_bot.say(agent, "!claim 1")
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(claim, ["alice", "bob"]))
+    wait_for(lambda: len(desk_bot.to(COMMAND_REPLIES)) == 2)
+    answers = sorted(s.body for s in desk_bot.sent[mark:] if s.to == COMMAND_REPLIES)
+    winner = desk_bot.desk.get(1).agent
+    loser = "bob" if winner == "alice" else "alice"
+    assert answers[0] == f"#1 was claimed by {winner}."
+    assert answers[1].startswith(f"**#1** is yours, {winner}.")
+    assert loser not in answers[1]
+
+
+def test_customers_cannot_run_commands_their_text_is_relayed(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    for text in ("!claim 1", "!resolve 1", "!reply 1 I approve my refund", "!help", "!status"):
+        desk_bot.customer("dana-chat", text)
+    wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) == 6)
+    assert desk_bot.bodies(AGENT_ROOM)[1:] == [
+        "**#1** **dana**: !claim 1",
+        "**#1** **dana**: !resolve 1",
+        "**#1** **dana**: !reply 1 I approve my refund",
+        "**#1** **dana**: !help",
+        "**#1** **dana**: !status",
+    ]
+    # A command that did run would have answered by now: an agent's command, sent after the
+    # customer's, is answered and nothing else was.
+    assert desk_bot.command("alice", "!queue").startswith("1 open conversation(s), 1 waiting")
+    assert len(desk_bot.to(COMMAND_REPLIES)) == 1
+    assert len(desk_bot.to("dana-chat")) == 1  # the acknowledgement only
+    assert desk_bot.desk.get(1).state is State.WAITING
+
+
+def test_people_outside_the_agent_room_cannot_run_support_commands(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    desk_bot.say("mallory", "!claim 1", room=None)  # a direct message, not in the agent room
+    desk_bot.say("mallory", "!reply 1 hello", room=None)
+    assert desk_bot.command("alice", "!queue").startswith("1 open conversation(s), 1 waiting")
+    assert len(desk_bot.to(COMMAND_REPLIES)) == 1
+    assert desk_bot.desk.get(1).agent is None
+
+
+def test_an_agent_list_lets_listed_agents_work_from_anywhere_and_nobody_else(tmp_path):
+    with support_bot(tmp_path, SUPPORT_AGENTS=["alice", "b*"]) as bot:
+        bot.customer("dana-chat", "hi")
+        assert bot.command("alice", "!claim 1", room=None).startswith("**#1** is yours, alice.")
+        bot.say("mallory", "!release 1")  # in the agent room but not listed
+        assert bot.command("alice", "!transfer 1 carol") == (
+            "carol is not one of the agents listed in SUPPORT_AGENTS."
+        )
+        assert bot.command("alice", "!transfer 1 bob") == "**#1** is now bob's (given by alice)."
+        assert all("mallory" not in s.body for s in bot.to(COMMAND_REPLIES))
+
+
+def test_a_burst_from_many_customers_arrives_complete_and_in_order(desk_bot):
+    customers = [f"c{i}-chat" for i in range(6)]
+    per_customer = 15
+
+    def write(room):
+        for i in range(per_customer):
+            desk_bot.customer(room, f"{room} message {i}")
+
+    with ThreadPoolExecutor(len(customers)) as pool:
+        list(pool.map(write, customers))
+
+    relayed = desk_bot.bodies(AGENT_ROOM)
+    assert len(relayed) == len(customers) * per_customer
+    for room in customers:
+        mine = [re.search(rf"{room} message (\d+)", body) for body in relayed]
+        assert [int(m.group(1)) for m in mine if m] == list(range(per_customer))
+    assert len(desk_bot.desk.queue()) == len(customers)
+
+
+def test_simultaneous_first_messages_open_one_conversation(desk_bot):
+    barrier = threading.Barrier(4)
+
+    def first(i):
+        barrier.wait()
+        desk_bot.customer("fay-chat", f"hello {i}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(first, range(4)))
+    announcements = [b for b in desk_bot.bodies(AGENT_ROOM) if "New conversation" in b]
+    assert len(announcements) == 1
+    assert len(desk_bot.bodies(AGENT_ROOM)) == 4
+    assert len(desk_bot.bodies("fay-chat")) == 1  # one acknowledgement
+
+
+def test_a_redelivered_message_is_relayed_once(desk_bot):
+    for _ in range(3):
+        desk_bot.customer("dana-chat", "only once", message_id="17150000000000001")
+    desk_bot.customer("dana-chat", "next", message_id="17150000000000002")
+    assert desk_bot.bodies(AGENT_ROOM)[1:] == ["**#1** **dana**: next"]
+
+
+def test_messages_wait_while_the_agent_room_is_unreachable_then_follow_in_order(desk_bot):
+    desk_bot.refuse(AGENT_ROOM, "agents' network is down")
+    written = datetime.now(timezone.utc) - timedelta(minutes=5)
+    desk_bot.customer("dana-chat", "are you there?", sent_at=written)
+    desk_bot.customer("dana-chat", "hello??")
+    desk_bot.customer("erin-chat", "me too")
+    assert desk_bot.to(AGENT_ROOM) == []
+    assert [p.entry.relay for p in desk_bot.desk.unrelayed()] == [Relay.RECORDED] * 3
+    warning = desk_bot.wait_sent(lambda s: s.to == "admin")
+    assert "agent room support is unreachable (agents' network is down)" in warning.body
+    assert len(desk_bot.to("admin")) == 1  # told once, not once per message
+
+    desk_bot.accept(AGENT_ROOM)  # the relay poller retries on its own
+    wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) == 3)
+    relayed = desk_bot.bodies(AGENT_ROOM)
+    assert relayed[0].startswith("**#1** New conversation with **dana** (`dana-chat`) _(written 5m")
+    assert relayed[1] == "**#1** **dana**: hello??"
+    assert relayed[2].startswith("**#2** New conversation with **erin**")
+    assert desk_bot.desk.unrelayed() == []
+
+
+def test_an_undelivered_reply_is_reported_on_its_conversation(desk_bot):
+    desk_bot.customer("dana-chat", "hi")
+    desk_bot.command("alice", "!claim 1")
+    desk_bot.refuse("dana-chat", "publish failed after 3 attempts: HTTP 503")
+    mark = desk_bot.say("alice", "!reply 1 Here is your refund")
+    report = desk_bot.wait_sent(lambda s: s.to == AGENT_ROOM, after=mark).body
+    assert report == (
+        "**#1** NOT DELIVERED: the reply by alice did not reach dana (publish failed after 3 "
+        "attempts: HTTP 503):\n> Here is your refund\nSend it again with `!reply 1 ...`"
+    )
+    reply = next(e for e in desk_bot.desk.store.entries(1) if e.kind is Kind.REPLY)
+    assert reply.delivery is Delivery.UNDELIVERED
+    assert "[NOT DELIVERED: publish failed" in desk_bot.command("alice", "!transcript 1")
+
+
+def test_texts_to_customers_can_be_switched_off_or_changed(tmp_path):
+    with support_bot(
+        tmp_path,
+        SUPPORT_ACKNOWLEDGEMENT=None,
+        SUPPORT_RESOLVED_NOTICE="",
+        SUPPORT_CLAIMED_NOTICE="{agent} is looking after you.",
+    ) as bot:
+        bot.customer("dana-chat", "hi")
+        bot.command("alice", "!claim 1")
+        bot.command("alice", "!resolve 1")
+        [claimed] = bot.to("dana-chat")
+        assert (claimed.body, claimed.extras) == ("alice is looking after you.", {})
