@@ -30,6 +30,7 @@ from errbot_pubnub.message import Attachment, MessageKind, PubNubMessage
 from errbot_pubnub.outbound import Publisher, PublishError
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
+from errbot_pubnub.sdk_stop import stop_client
 from errbot_pubnub.settings import PubNubConfigurationError, PubNubSettings, read_settings
 from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
 from pubnub.exceptions import PubNubException
@@ -170,10 +171,7 @@ class PubNubBackend(ErrBot):
             self.disconnect_callback()
         pubnub, self.pubnub = self.pubnub, None
         if pubnub is not None:
-            try:
-                pubnub.stop()
-            except Exception:
-                log.exception("Stopping the PubNub SDK failed")
+            stop_client(pubnub)
         self._publisher = None
         self.connection.set(states.STOPPED)
 
@@ -205,7 +203,7 @@ class PubNubBackend(ErrBot):
         ):
             detail = _status_detail(status)
             if self.connection.set(states.RECONNECTING, detail):
-                log.warning("PubNub connection lost (%s); reconnecting", detail)
+                log.warning("PubNub connection problem (%s); the SDK retries", detail)
         else:
             log.debug("PubNub status %s: %s", category, _status_detail(status))
 

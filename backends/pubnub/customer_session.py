@@ -14,6 +14,7 @@ from typing import Any
 
 from errbot_pubnub.converters import MessageConverter
 from errbot_pubnub.message import MessageKind, PubNubMessage
+from errbot_pubnub.sdk_stop import stop_client
 from pubnub.callbacks import SubscribeCallback
 from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
@@ -143,7 +144,7 @@ class CustomerSession:
                 f"(HTTP {exc.get_status_code()}): check that it belongs to the keyset."
             ) from exc
         finally:
-            admin.stop()
+            stop_client(admin)
         return envelope.result.token
 
     def _register_channel(self) -> None:
@@ -209,7 +210,7 @@ class CustomerSession:
     def stop(self) -> None:
         pubnub, self.pubnub = self.pubnub, None
         if pubnub is not None:
-            pubnub.stop()
+            stop_client(pubnub)
 
 
 def describe(message: PubNubMessage) -> str:

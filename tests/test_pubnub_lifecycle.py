@@ -1,0 +1,195 @@
+"""Starting and stopping: real ``errbot`` processes stopped by signals, refused subscriptions,
+and the ``PubNub`` admin plugin on a bot that does not use PubNub."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from errbot.bootstrap import setup_bot
+from pubnub.pubnub import PubNub
+
+from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.settings import PubNubConfigurationError
+from tests.botrunner import make_config, wait_for
+from tests.pubnub_fixtures import (
+    PUBLISH_KEY,
+    SECRET_KEY,
+    SUBSCRIBE_KEY,
+    pubnub_config,
+    stop_clients,
+    subscribed,
+)
+
+ERRBOT = str(Path(sys.executable).parent / "errbot")
+# Errbot's command thread pool lives until the process exits (Errbot closes it at exit).
+ERRBOT_POOL_THREAD = re.compile(
+    r"Thread-\d+ \((worker|_handle_workers|_handle_tasks|_handle_results)\)"
+)
+
+
+def write_config(directory: Path, server: PubNubEmulator) -> Path:
+    config = directory / "config.py"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            import logging
+            BACKEND = "PubNub"
+            BOT_DATA_DIR = {str(directory / "data")!r}
+            BOT_EXTRA_PLUGIN_DIR = None
+            BOT_LOG_FILE = None
+            BOT_LOG_LEVEL = logging.INFO
+            BOT_ADMINS = ("ops/admin",)
+            BOT_IDENTITY = {{
+                "publish_key": {PUBLISH_KEY!r},
+                "subscribe_key": {SUBSCRIBE_KEY!r},
+                "user_id": "support",
+            }}
+            PUBNUB_CHANNEL_GROUP = "support"
+            PUBNUB_ORIGIN = {server.origin!r}
+            """
+        )
+    )
+    (directory / "data").mkdir()
+    return config
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_real_bot_promptly(
+    tmp_path: Path, pubnub_server: PubNubEmulator, pubnub_client: Any, stop_signal: int
+) -> None:
+    config = write_config(tmp_path, pubnub_server)
+    bot = subprocess.Popen(
+        [ERRBOT, "-c", str(config)],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log_lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [log_lines.put(line) for line in bot.stderr or ()], daemon=True
+    ).start()
+    try:
+        customer = pubnub_client("nina")
+        customer.add_channel_to_channel_group().channels(["nina"]).channel_group("support").sync()
+        events = subscribed(customer, channels=["nina"])
+        pubnub_server.wait_for_subscriber("support", group="support", timeout=30)
+        wait_for(lambda: _answers(customer, events), timeout=30)
+        before_signal = log_lines.qsize()
+        bot.send_signal(stop_signal)
+        assert bot.wait(20) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait(10)
+    output = "".join(list(log_lines.queue)[before_signal:])
+    assert "Traceback" not in output  # the stop itself is clean (start-up is not this test's)
+    assert "Shutdown" in output or "Bye" in output
+
+
+def _answers(customer: PubNub, events: Any) -> bool:
+    """Ask ``!echo ready`` until the bot's plugins are up and answer it."""
+    customer.publish().channel("nina").message({"text": "!echo ready"}).sync()
+    try:
+        while True:
+            message = events.next_message(timeout=1)
+            if message.publisher == "support":
+                return message.message["text"] == "ready"
+    except queue.Empty:
+        return False
+
+
+def test_a_refused_subscription_stops_start_up_with_one_sentence(
+    tmp_path: Path, pubnub_server_factory: Any
+) -> None:
+    server = pubnub_server_factory(secret_key=SECRET_KEY)
+    token = server.issue_token(
+        {"ttl": 60, "permissions": {"resources": {"groups": {"other": 1}}, "uuid": "support"}}
+    )
+    config = make_config(
+        tmp_path,
+        BOT_IDENTITY={
+            "publish_key": PUBLISH_KEY,
+            "subscribe_key": SUBSCRIBE_KEY,
+            "token": token,
+        },
+        PUBNUB_ORIGIN=server.origin,
+    )
+    bot = setup_bot("PubNub", logging.getLogger("errbot"), config)
+    outcome: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            bot.serve_forever()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    (error,) = outcome
+    assert isinstance(error, PubNubConfigurationError)
+    assert str(error).startswith(
+        "PubNub refused to subscribe 'support' to channel group(s) support (403 Forbidden"
+    )
+    assert str(error).endswith(
+        "check BOT_IDENTITY keys and that the token in BOT_IDENTITY['token'] grants read on "
+        "these groups."
+    )
+    assert bot.connection.state == "stopped"
+
+
+def test_no_sdk_thread_outlives_a_stopped_bot(
+    tmp_path: Path, pubnub_server: PubNubEmulator
+) -> None:
+    from tests.botrunner import running_bot
+
+    before = set(threading.enumerate())
+    config = make_config(
+        tmp_path,
+        BOT_IDENTITY={"publish_key": PUBLISH_KEY, "subscribe_key": SUBSCRIBE_KEY},
+        PUBNUB_ORIGIN=pubnub_server.origin,
+    )
+    with running_bot("PubNub", config) as running:
+        customer = PubNub(pubnub_config(pubnub_server, "olga"))
+        try:
+            customer.publish().channel("olga").message("hi").sync()
+        finally:
+            stop_clients([customer])
+        assert running.bot.connection.state == "connected"
+
+    def leftovers() -> list[str]:
+        return sorted(
+            t.name
+            for t in set(threading.enumerate()) - before
+            if t.is_alive() and not ERRBOT_POOL_THREAD.fullmatch(t.name)
+        )
+
+    try:
+        wait_for(lambda: not leftovers(), timeout=5)
+    except AssertionError:
+        raise AssertionError(f"threads left: {leftovers()}") from None
+
+
+class TestCompanionWithoutPubNub:
+    """The ``PubNub`` plugin is loaded on every bot (Errbot finds it with the backend)."""
+
+    def test_status_says_the_bot_is_not_on_pubnub(self, testbot: Any) -> None:
+        testbot.push_message("!pubnub status")
+        assert testbot.pop_message() == (
+            "This bot is not connected to PubNub: its backend is test, not PubNub."
+        )
+        testbot.push_message("!pubnub undelivered")
+        assert "not connected to PubNub" in testbot.pop_message()
