@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -14,11 +15,13 @@ from pathlib import Path
 import pytest
 from errbot.backends.base import Message
 from errbot.backends.test import TestOccupant
+from errbot.bootstrap import setup_bot
+from errbot.core import ErrBot
 
 from errbot_support.desk import Desk
 from errbot_support.records import Agent, CustomerMessage
 from errbot_support.store import Store
-from tests.botrunner import RunningBot, make_config, running_bot, wait_for
+from tests.botrunner import RunningBot, make_config, wait_for
 
 START = datetime(2024, 5, 6, 9, 0, tzinfo=timezone.utc)
 
@@ -108,13 +111,14 @@ class SupportBot:
     """Drives a bot like chat users would and records everything it sends.
 
     The Test backend only queues the text of what a bot sends; the recorder wraps the bot's
-    ``send_message`` to keep each message's target and extras too. ``refuse`` makes sends to
-    a target raise, as a network that is down does.
+    ``send_message`` (before the bot starts, so start-up messages are kept too) to keep each
+    message's target and extras. ``refuse`` makes sends to a target raise, as a network that
+    is down does.
     """
 
-    def __init__(self, running: RunningBot) -> None:
-        self.running = running
-        self.bot = running.bot
+    def __init__(self, bot: ErrBot) -> None:
+        self.bot = bot
+        self.running = RunningBot(bot)
         self.sent: list[Sent] = []
         self.refused: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -232,5 +236,10 @@ def support_active(running: RunningBot) -> bool:
 @contextmanager
 def support_bot(data_dir: Path, **overrides) -> Iterator[SupportBot]:
     """A Test-backend bot with the Support plugin active, stopped on exit."""
-    with running_bot("Test", support_config(data_dir, **overrides), ready=support_active) as r:
-        yield SupportBot(r)
+    config = support_config(data_dir, **overrides)
+    harness = SupportBot(setup_bot("Test", logging.getLogger("errbot"), config))
+    harness.running.start(ready=lambda: support_active(harness.running))
+    try:
+        yield harness
+    finally:
+        harness.running.stop()

@@ -6,6 +6,8 @@ agents are simulated by handing messages to the bot's ``callback_message``, as a
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from errbot_support.records import Delivery, Kind, Relay, State
-from tests.botrunner import wait_for
-from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, support_bot
+from errbot_support.records import Agent, Delivery, Kind, Relay, State
+from tests.botrunner import running_bot, wait_for
+from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, support_bot, support_config
 
 
 @pytest.fixture
@@ -334,3 +336,62 @@ def test_texts_to_customers_can_be_switched_off_or_changed(tmp_path):
         bot.command("alice", "!resolve 1")
         [claimed] = bot.to("dana-chat")
         assert (claimed.body, claimed.extras) == ("alice is looking after you.", {})
+
+
+def test_a_restart_in_the_middle_of_a_conversation_loses_nothing(tmp_path):
+    with support_bot(tmp_path) as bot:
+        bot.customer("dana-chat", "hello")
+        bot.command("alice", "!claim 1")
+        bot.say("alice", "!reply 1 Looking into it")
+        wait_for(lambda: bot.bodies("dana-chat")[-1:] == ["Looking into it"])
+        bot.refuse(AGENT_ROOM)  # the agents stop hearing the bot just before it stops...
+        bot.customer("dana-chat", "written just before the stop")
+        # ...and a reply is being sent at the very moment the bot stops.
+        bot.desk.begin_reply(1, Agent("alice", "alice"), "cut short by the stop")
+
+    with support_bot(tmp_path) as bot:  # a new bot on the same database
+        relayed = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "just before" in s.body)
+        assert relayed.body == "**#1** (alice) **dana**: written just before the stop"
+        report = bot.wait_sent(lambda s: "cut short" in s.body).body
+        assert report.startswith(
+            "**#1** NOT DELIVERED: the reply by alice did not reach dana (the bot stopped "
+            "before the delivery was confirmed)"
+        )
+        bot.customer("dana-chat", "still there?")
+        assert bot.bodies(AGENT_ROOM)[-1] == "**#1** (alice) **dana**: still there?"
+        bot.say("alice", "!reply 1 Yes, here is the answer.")
+        wait_for(lambda: bot.bodies("dana-chat") == ["Yes, here is the answer."])
+        assert bot.command("bob", "!queue").splitlines()[1].startswith("**#1** alice, ")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sentence"),
+    [
+        ({"SUPPORT_AGENT_ROOM": None}, "SUPPORT_AGENT_ROOM is not set: name the room"),
+        (
+            {"SUPPORT_DB_URL": "sqlite:////no/such/folder/support.sqlite"},
+            "SUPPORT_DB_URL cannot be used (unable to open database file)",
+        ),
+        (
+            {"SUPPORT_CUSTOMER_NETWORK": "customers"},
+            "SUPPORT_CUSTOMER_NETWORK is 'customers' but the bot does not run the Bridge",
+        ),
+        ({"SUPPORT_PAGE_SIZE": 0}, "SUPPORT_PAGE_SIZE must be a number of at least 1"),
+    ],
+)
+def test_bad_settings_stop_the_plugin_with_one_sentence_to_the_admins(
+    tmp_path, overrides, sentence
+):
+    config = support_config(tmp_path, **overrides)
+    with running_bot("Test", config) as running:
+        told = []
+
+        def admins_told():
+            with contextlib.suppress(queue.Empty):
+                told.append(running.bot.pop_message(timeout=0.1))
+            return any(sentence in text for text in told)
+
+        wait_for(admins_told)
+        assert not running.plugin("Support").is_activated
+        [line] = [line for text in told for line in text.splitlines() if sentence in line]
+        assert line.startswith("Error: Support failed to activate: ")
