@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,6 +13,7 @@ from errbot_pubnub import ChatSDKMessageConverter, DefaultMessageConverter
 from errbot_pubnub.settings import PubNubConfigurationError, load_converter, read_settings
 from tests.pubnub_converters import ShoutingConverter
 
+TEMPLATE = Path(__file__).resolve().parent.parent / "config_template.py"
 KEYS = {"publish_key": "pub-c-1", "subscribe_key": "sub-c-1"}
 
 
@@ -138,3 +141,38 @@ def test_each_mistake_is_one_sentence_naming_the_setting(
     settings: dict[str, Any], expected: str
 ) -> None:
     assert expected in refusal(**settings)
+
+
+def test_config_template_reads_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERRBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PUBNUB_PUBLISH_KEY", "pub-c-live")
+    monkeypatch.setenv("PUBNUB_SUBSCRIBE_KEY", "sub-c-live")
+    monkeypatch.setenv("PUBNUB_SECRET_KEY", "sec-c-live")
+    monkeypatch.setenv("PUBNUB_USER_ID", "helpdesk")
+    monkeypatch.setenv("PUBNUB_CHANNEL_GROUP", "support-eu,support-us")
+    monkeypatch.setenv("PUBNUB_MESSAGE_CONVERTER", "errbot_pubnub.ChatSDKMessageConverter")
+    monkeypatch.delenv("PUBNUB_ORIGIN", raising=False)
+    settings = read_settings(SimpleNamespace(**runpy.run_path(str(TEMPLATE), run_name="config")))
+    assert (settings.publish_key, settings.subscribe_key, settings.secret_key) == (
+        "pub-c-live",
+        "sub-c-live",
+        "sec-c-live",
+    )
+    assert settings.user_id == "helpdesk"
+    assert settings.channel_groups == ("support-eu", "support-us")
+    assert isinstance(settings.converter, ChatSDKMessageConverter)
+    assert (settings.origin, settings.ssl) == (None, True)  # real keys: PubNub itself
+
+
+def test_config_template_defaults_to_the_local_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERRBOT_DATA_DIR", str(tmp_path))
+    for name in ("PUBLISH_KEY", "SUBSCRIBE_KEY", "SECRET_KEY", "TOKEN", "ORIGIN", "CHANNEL_GROUP"):
+        monkeypatch.delenv(f"PUBNUB_{name}", raising=False)
+    settings = read_settings(SimpleNamespace(**runpy.run_path(str(TEMPLATE), run_name="config")))
+    assert (settings.origin, settings.ssl) == ("127.0.0.1:8090", False)
+    assert settings.channel_groups == ("support",)
+    assert settings.access == "none (open keyset)"
