@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from errbot_pubnub import (
     datetime_to_timetoken,
     timetoken_to_datetime,
 )
+from errbot_pubnub.settings import load_converter
 
 SENT = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=timezone.utc)
 TIMETOKEN = datetime_to_timetoken(SENT)
@@ -276,3 +279,43 @@ def test_message_model_checks_kind_and_time() -> None:
     )
     assert message.time_utc == datetime(2024, 1, 1, 10, tzinfo=timezone.utc)
     assert message.time_utc.utcoffset() == timedelta(0)
+
+
+# --- The README's example ----------------------------------------------------------------------
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_python_blocks(section: str) -> list[str]:
+    text = README.read_text()
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", body, flags=re.DOTALL)
+
+
+def test_the_readme_converter_example_works_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module, config_line, usage = _readme_python_blocks("Writing a custom message converter")
+    package = tmp_path / "myapp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pubnub_converter.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config: dict[str, Any] = {}
+    exec(config_line, config)
+    converter = load_converter(config["PUBNUB_MESSAGE_CONVERTER"])
+    exec(usage, {})
+    closed = converter.convert_from_pubnub(received({"type": "closed"}))
+    assert closed is not None
+    assert closed.kind is MessageKind.RESOLVED
+    assert converter.convert_from_pubnub(received({"type": "typing"})) is None
+    with pytest.raises(UndecodablePayload, match="no 'body' text"):
+        converter.convert_from_pubnub(received({"type": "chat"}))
+    reply = PubNubMessage(kind=MessageKind.FROM_AGENT, text="On its way", time_utc=SENT)
+    assert converter.convert_to_pubnub(reply) == {
+        "type": "chat",
+        "body": "On its way",
+        "sent": SENT.timestamp(),
+        "images": [],
+    }
