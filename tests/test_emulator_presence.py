@@ -19,6 +19,8 @@ def test_subscribers_are_here_until_they_leave(pubnub_client, pubnub_server):
     subscribed(bob, channels=["room"])
 
     both = alice.here_now().channels(["room"]).sync().result
+    # A subscribe arriving after the leave would make bob present again, as on PubNub.
+    pubnub_server.wait_for_subscriber("bob", channel="room")
     bob.unsubscribe().channels(["room"]).execute()
     wait_for(lambda: pubnub_server.here_now("room") == ["alice"])
     after = alice.here_now().channels(["room"]).sync().result
