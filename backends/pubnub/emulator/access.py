@@ -15,11 +15,13 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import cbor2
+
+from errbot_pubnub.emulator.state import PRESENCE_SUFFIX
 
 READ = 1
 WRITE = 2
@@ -30,19 +32,7 @@ GET = 32
 UPDATE = 64
 JOIN = 128
 
-PERMISSION_NAMES = {
-    READ: "read",
-    WRITE: "write",
-    MANAGE: "manage",
-    DELETE: "delete",
-    CREATE: "create",
-    GET: "get",
-    UPDATE: "update",
-    JOIN: "join",
-}
-
 MAX_TTL_MINUTES = 43_200
-PRESENCE_SUFFIX = "-pnpres"
 
 # Grant request section -> token wire key.
 _RESOURCE_KEYS = {
@@ -295,11 +285,3 @@ def _read_resources(section: Any) -> dict[str, dict[str, int]]:
         for key, value in section.items()
         if isinstance(value, Mapping)
     }
-
-
-def describe_bits(bits: int) -> list[str]:
-    return [name for bit, name in PERMISSION_NAMES.items() if bits & bit]
-
-
-def all_names(*lists: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(name for names in lists for name in names))

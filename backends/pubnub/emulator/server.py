@@ -141,7 +141,7 @@ class PubNubEmulator:
             await self._listen(self._requested_port)
             started.set_result(None)
             await self._stopping.wait()
-            self._wake_waiters(down=True)
+            self._drop_waiting_polls()
         finally:
             await self._runner.cleanup()
 
@@ -200,8 +200,7 @@ class PubNubEmulator:
         self._in_loop_async(self.come_back_async())
 
     async def go_down_async(self, refuse_connections: bool, seconds: float | None) -> None:
-        self._ctx.down = True
-        self._wake_waiters(down=True)
+        self._drop_waiting_polls()
         if refuse_connections and self._site is not None:
             await self._site.stop()
             self._site = None
@@ -224,9 +223,9 @@ class PubNubEmulator:
         self._ctx.down = False
         log.info("PubNub emulator is back on %s", self.origin)
 
-    def _wake_waiters(self, *, down: bool) -> None:
-        if down:
-            self._ctx.down = True
+    def _drop_waiting_polls(self) -> None:
+        """Mark the server down and wake every long-poll, which then loses its connection."""
+        self._ctx.down = True
         for keyset in self._ctx.keysets.values():
             for waiter in keyset.waiters():
                 waiter.event.set()
@@ -360,7 +359,7 @@ class PubNubEmulator:
                 )
             if not keysets:
                 if create:
-                    raise ValueError("no keyset in use yet: pass subscribe_key=")
+                    raise ValueError("no subscribe key in use yet: pass subscribe_key=")
                 return None
             key = keysets[0]
         if create:
