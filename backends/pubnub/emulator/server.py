@@ -77,6 +77,7 @@ class PubNubEmulator:
         self._site: web.TCPSite | None = None
         self._stopping: asyncio.Event | None = None
         self._come_back_timer: asyncio.TimerHandle | None = None
+        self._come_back_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -149,10 +150,7 @@ class PubNubEmulator:
         assert self._runner is not None
         self._site = web.TCPSite(self._runner, self.host, port, reuse_address=True)
         await self._site.start()
-        server = self._site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self._port = sockets[0].getsockname()[1] if sockets else port
+        self._port = self._runner.addresses[0][1]
 
     # --- addresses ------------------------------------------------------------------------
 
@@ -209,10 +207,12 @@ class PubNubEmulator:
             self._come_back_timer = None
         if seconds is not None:
             loop = asyncio.get_running_loop()
-            self._come_back_timer = loop.call_later(
-                seconds, lambda: loop.create_task(self.come_back_async())
-            )
+            self._come_back_timer = loop.call_later(seconds, self._come_back_later)
         log.info("PubNub emulator is down (refusing connections: %s)", refuse_connections)
+
+    def _come_back_later(self) -> None:
+        self._come_back_timer = None
+        self._come_back_task = asyncio.get_running_loop().create_task(self.come_back_async())
 
     async def come_back_async(self) -> None:
         if self._come_back_timer is not None:
