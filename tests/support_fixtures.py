@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import re
 import threading
 from collections.abc import Iterator
@@ -11,17 +12,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from errbot.backends.base import Message
 from errbot.backends.test import TestOccupant
 from errbot.bootstrap import setup_bot
 from errbot.core import ErrBot
+from pubnub.pubnub import PubNub
 
+from errbot_pubnub.emulator import PubNubEmulator
 from errbot_support.desk import Desk
 from errbot_support.records import Agent, CustomerMessage
 from errbot_support.store import Store
 from tests.botrunner import RunningBot, make_config, wait_for
+from tests.bridge_fixtures import CORE_PLUGINS
+from tests.pubnub_fixtures import (
+    PUBLISH_KEY,
+    SUBSCRIBE_KEY,
+    PubNubEvents,
+    pubnub_config,
+    stop_clients,
+    subscribed,
+)
 
 START = datetime(2024, 5, 6, 9, 0, tzinfo=timezone.utc)
 
@@ -116,13 +129,16 @@ class SupportBot:
     is down does.
     """
 
-    def __init__(self, bot: ErrBot) -> None:
+    def __init__(self, bot: ErrBot, agents: ErrBot | None = None) -> None:
         self.bot = bot
+        # Where agents are: the bot itself, or the Bridge network hosting the agent room
+        # (what is recorded then is what really reached that network).
+        self.agents = agents if agents is not None else bot
         self.running = RunningBot(bot)
         self.sent: list[Sent] = []
         self.refused: dict[str, str] = {}
         self._lock = threading.Lock()
-        send_message = self.bot.send_message
+        send_message = self.agents.send_message
 
         def recording_send_message(message: Message) -> None:
             target = str(message.to)
@@ -136,7 +152,7 @@ class SupportBot:
                 )
             send_message(message)
 
-        self.bot.send_message = recording_send_message
+        self.agents.send_message = recording_send_message
 
     @property
     def plugin(self):
@@ -185,12 +201,12 @@ class SupportBot:
         """
         mark = len(self.sent)
         if room is None:
-            frm = self.bot.build_identifier(agent)
-            message = Message(text, frm=frm, to=self.bot.bot_identifier)
+            frm = self.agents.build_identifier(agent)
+            message = Message(text, frm=frm, to=self.agents.bot_identifier)
         else:
-            chat = self.bot.query_room(room)
+            chat = self.agents.query_room(room)
             message = Message(text, frm=TestOccupant(agent, chat), to=chat)
-        self.bot.callback_message(message)
+        self.agents.callback_message(message)
         return mark
 
     def command(self, agent: str, text: str, *, room: str | None = AGENT_ROOM) -> str:
@@ -243,3 +259,124 @@ def support_bot(data_dir: Path, **overrides) -> Iterator[SupportBot]:
         yield harness
     finally:
         harness.running.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Bridged bots: customers on the local PubNub server (official SDK), agents on another network
+# --------------------------------------------------------------------------------------------
+
+GROUP = "support"
+SUPPORT_USER = "support"
+
+
+def customers_network(server: PubNubEmulator) -> dict[str, Any]:
+    """The ``BRIDGE_BACKENDS`` entry of the customers: PubNub, where nobody runs commands."""
+    return {
+        "BACKEND": "PubNub",
+        "BOT_IDENTITY": {
+            "publish_key": PUBLISH_KEY,
+            "subscribe_key": SUBSCRIBE_KEY,
+            "user_id": SUPPORT_USER,
+        },
+        "PUBNUB_CHANNEL_GROUP": GROUP,
+        "PUBNUB_ORIGIN": server.origin,
+        "PUBNUB_SSL": False,
+        "BRIDGE_COMMANDS": False,
+    }
+
+
+def bridged_config(data_dir: Path, server: PubNubEmulator, agents: dict[str, Any], **overrides):
+    settings: dict[str, Any] = {
+        "BRIDGE_BACKENDS": {"agents": agents, "customers": customers_network(server)},
+        "CORE_PLUGINS": CORE_PLUGINS,
+        "BOT_ADMINS": ("agents:admin",),
+        "BRIDGE_RECONNECT_DELAY": 0.1,
+        "BRIDGE_RECONNECT_MAX_DELAY": 0.5,
+        "BRIDGE_START_TIMEOUT": 30,
+        "SUPPORT_AGENT_ROOM": f"agents:{AGENT_ROOM}",
+        "SUPPORT_CUSTOMER_NETWORK": "customers",
+        "SUPPORT_RETRY_INTERVAL": 0.2,
+    }
+    settings.update(overrides)
+    return make_config(data_dir, **settings)
+
+
+@contextmanager
+def bridged_support_bot(
+    data_dir: Path, server: PubNubEmulator, **overrides: Any
+) -> Iterator[SupportBot]:
+    """Customers on PubNub, agents on Errbot's Test backend, one bridged bot."""
+    config = bridged_config(data_dir, server, {"BACKEND": "Test"}, **overrides)
+    bridge = setup_bot("Bridge", logging.getLogger("errbot"), config)
+    harness = SupportBot(bridge, agents=bridge.hosted_backends()["agents"])
+    harness.running.start(ready=lambda: support_active(harness.running))
+    try:
+        yield harness
+    finally:
+        harness.running.stop()
+
+
+class Customer:
+    """A customer app on the official PubNub SDK: its own channel in the support group."""
+
+    def __init__(self, server: PubNubEmulator, user_id: str) -> None:
+        self.user_id = user_id
+        self.channel = f"{user_id}-support"
+        self.client = PubNub(pubnub_config(server, user_id))
+        self.client.add_channel_to_channel_group().channels([self.channel]).channel_group(
+            GROUP
+        ).sync()
+        self.events: PubNubEvents = subscribed(self.client, channels=[self.channel])
+        self._received: list[Any] = []
+
+    @property
+    def room(self) -> str:
+        """The customer's room as the bridged bot names it."""
+        return f"customers:{self.channel}"
+
+    def write(self, text: str) -> int:
+        payload = {
+            "kind": "from_customer",
+            "time": datetime.now(timezone.utc).isoformat(),
+            "text": text,
+        }
+        return int(
+            self.client.publish().channel(self.channel).message(payload).sync().result.timetoken
+        )
+
+    def received(self) -> list[Any]:
+        """Everything the support side published to this customer so far, oldest first."""
+        while True:
+            try:
+                message = self.events.messages.get_nowait()
+            except queue.Empty:
+                return list(self._received)
+            if message.publisher == SUPPORT_USER:
+                self._received.append(message)
+
+    def texts(self) -> list[str]:
+        return [m.message["text"] for m in self.received()]
+
+    def wait_for(self, text: str) -> Any:
+        """The first message received whose text contains ``text``."""
+        return wait_for(
+            lambda: next((m for m in self.received() if text in m.message["text"]), None)
+        )
+
+    def stop(self) -> None:
+        stop_clients([self.client])
+
+
+@pytest.fixture
+def customers(pubnub_server: PubNubEmulator) -> Iterator[Any]:
+    """``customers("dana")``: customer apps on ``pubnub_server``, stopped at teardown."""
+    made: list[Customer] = []
+
+    def make(user_id: str) -> Customer:
+        customer = Customer(pubnub_server, user_id)
+        made.append(customer)
+        return customer
+
+    yield make
+    for customer in made:
+        customer.stop()

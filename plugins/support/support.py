@@ -41,7 +41,16 @@ def network_of(identifier_or_message: Any) -> str | None:
     return bridge_network_of(identifier_or_message)
 
 
+def own_identity(identifier: Identifier) -> Identifier:
+    """The identifier as its own network knows it: the Bridge prefixes ``person`` with the
+    network name, which is noise in a name shown to people or typed by them."""
+    if network_of(identifier) is not None:
+        return getattr(identifier, "inner", identifier)
+    return identifier
+
+
 def display_name(identifier: Identifier) -> str:
+    identifier = own_identity(identifier)
     for attribute in ("fullname", "nick", "person"):
         value = getattr(identifier, attribute, None)
         if value:
@@ -184,13 +193,15 @@ class Support(BotPlugin):
     def _is_agent(self, msg: Message) -> bool:
         patterns = self._settings.agents if self._settings else ()
         if patterns:
+            own = own_identity(msg.frm)
             names = {
                 str(value).casefold()
+                for identity in (msg.frm, own)
                 for value in (
-                    getattr(msg.frm, "aclattr", None),
-                    getattr(msg.frm, "person", None),
-                    getattr(msg.frm, "nick", None),
-                    msg.frm,
+                    getattr(identity, "aclattr", None),
+                    getattr(identity, "person", None),
+                    getattr(identity, "nick", None),
+                    identity,
                 )
                 if value
             }
@@ -208,7 +219,7 @@ class Support(BotPlugin):
 
     @staticmethod
     def _agent(msg: Message) -> Agent:
-        frm = msg.frm
+        frm = own_identity(msg.frm)
         key = getattr(frm, "nick", None) or getattr(frm, "person", None) or str(frm)
         return Agent(key=str(key).casefold(), name=display_name(frm))
 
