@@ -7,6 +7,7 @@ on the other side of the conversation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -140,9 +141,9 @@ class IRCClient:
     def wait_for_text(self, target: str, text: str) -> IRCLine:
         """The first PRIVMSG to ``target`` whose text contains ``text``."""
         return self.wait_for(
-            lambda line: line.command == "PRIVMSG"
-            and line.params[0] == target
-            and text in line.params[-1]
+            lambda line: (
+                line.command == "PRIVMSG" and line.params[0] == target and text in line.params[-1]
+            )
         )
 
     def wait_for_join(self, nick: str, channel: str) -> IRCLine:
@@ -151,10 +152,8 @@ class IRCClient:
         )
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the server may already be gone
             self.send("QUIT :bye")
-        except OSError:
-            pass
         self._socket.close()
         self._reader.join(timeout=10)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -21,12 +22,12 @@ from errbot.backends.base import ONLINE, Identifier, Message, Room
 from errbot.core import ErrBot
 from errbot.utils import split_string_after
 
-from errbot_bridge.hooks import install_hooks
+from errbot_bridge.hooks import Hooks
 from errbot_bridge.identifiers import BridgeIdentifier, register_builder
 from errbot_bridge.loader import load_backend
 from errbot_bridge.network import Network, NetworkStatus
 from errbot_bridge.quirks import StopRequested
-from errbot_bridge.settings import read_settings, split_network
+from errbot_bridge.settings import BridgeConfigurationError, read_settings, split_network
 from errbot_bridge.translate import network_of
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,10 @@ class Bridge(ErrBot):
     def __init__(self, config: Any) -> None:
         self._settings = read_settings(config)
         # Backends are built before ErrBot.__init__ writes into the shared configuration.
-        backends = [(s, load_backend(s)) for s in self._settings.networks]
+        built = []
+        for settings in self._settings.networks:
+            hooks = Hooks(self, settings.name)
+            built.append((settings, hooks, load_backend(settings, hooks)))
         super().__init__(config)
         self._events: queue.Queue[Network | None] = queue.Queue()
         self._stop_requested = threading.Event()
@@ -59,9 +63,9 @@ class Bridge(ErrBot):
         self._joined_generation: dict[str, int] = {}
         self._announced: dict[str, bool] = {}
         self._networks: dict[str, Network] = {}
-        for settings, backend in backends:
+        for settings, hooks, backend in built:
             network = Network(settings, backend, self._events.put, self._network_finished)
-            install_hooks(network, self)
+            hooks.network = network
             self._networks[settings.name] = network
         self._name_storage_namespaces()
         # The Bridge joins each network's rooms whenever that network (re)connects.
@@ -95,6 +99,7 @@ class Bridge(ErrBot):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
+        previous_sigterm = self._handle_sigterm()
         try:
             if not self._stop_requested.is_set():
                 for network in self._networks.values():
@@ -106,12 +111,25 @@ class Bridge(ErrBot):
             self._stop_networks()
             self.disconnect_callback()
             self.shutdown()
+            if previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, previous_sigterm)
             log.info("The Bridge has stopped.")
+        for network in self._networks.values():
+            if network.fatal:
+                raise BridgeConfigurationError(
+                    f'BRIDGE_BACKENDS["{network.name}"]: {network.fatal}'
+                )
 
     def stop_serving(self) -> None:
         """End :meth:`serve_forever` promptly; safe to call from any thread, more than once."""
         self._stop_requested.set()
         self._events.put(None)  # wakes the supervisor
+
+    def _handle_sigterm(self) -> Any:
+        """SIGTERM (systemd, docker stop) stops the bot like Ctrl-C: every network cleanly."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        return signal.signal(signal.SIGTERM, lambda *_: self.stop_serving())
 
     def _supervise(self) -> None:
         started = time.monotonic()
@@ -183,11 +201,12 @@ class Bridge(ErrBot):
 
     def _stop_networks(self) -> None:
         self._stop_requested.set()
-        for network in self._networks.values():
-            network.request_stop()
+        stoppable = {n.name: n.request_stop() for n in self._networks.values()}
         deadline = time.monotonic() + self._settings.stop_timeout
         for network in self._networks.values():
-            if not network.join(max(0.0, deadline - time.monotonic())):
+            # A backend that cannot be interrupted (Text in input()) is not waited for.
+            wait = max(0.0, deadline - time.monotonic()) if stoppable[network.name] else 0.0
+            if not network.join(wait) and stoppable[network.name]:
                 log.warning(
                     'The "%s" network (%s) did not stop within %g s; leaving it behind.',
                     network.name,

@@ -9,6 +9,7 @@ backend each get a fresh copy of its classes.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from errbot.backend_plugin_manager import (
@@ -20,13 +21,14 @@ from errbot.bootstrap import CORE_BACKENDS
 from errbot.core import ErrBot
 from errbot.utils import collect_roots, entry_point_plugins
 
+from errbot_bridge.hooks import Hooks, hosted_class
 from errbot_bridge.settings import BridgeConfigurationError, NetworkSettings
 
 log = logging.getLogger(__name__)
 
 
-def load_backend(settings: NetworkSettings) -> ErrBot:
-    """Build the backend of one network with its private configuration."""
+def load_backend(settings: NetworkSettings, hooks: Hooks) -> ErrBot:
+    """Build the backend of one network with its private configuration, reporting to ``hooks``."""
     where = f'BRIDGE_BACKENDS["{settings.name}"]'
     extra_dirs = _extra_dirs(settings.config)
     try:
@@ -45,7 +47,9 @@ def load_backend(settings: NetworkSettings) -> ErrBot:
             f"(installed: {known})."
         ) from None
     try:
-        backend = manager.load_plugin()
+        backend = hosted_class(_backend_class(manager), hooks)(settings.config)
+    except BridgeConfigurationError:
+        raise
     except SystemExit as exc:  # Telegram exits on a missing token, our backends on bad settings
         detail = str(exc) if exc.code not in (None, 0, 1, -1) else ""
         raise BridgeConfigurationError(
@@ -59,6 +63,21 @@ def load_backend(settings: NetworkSettings) -> ErrBot:
         ) from None
     log.info('Loaded the %s backend for the "%s" network.', settings.backend_name, settings.name)
     return backend
+
+
+def _backend_class(manager: BackendPluginManager) -> type:
+    """What ``BackendPluginManager.load_plugin`` does, short of building the instance."""
+    info = manager.plugin_info
+    folder = str(info.location.parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    classes = info.load_plugin_classes("errbot.backends", ErrBot)
+    if len(classes) != 1:
+        raise BridgeConfigurationError(
+            f"The {info.name} backend module {info.module}.py defines {len(classes)} Errbot "
+            "backend classes instead of exactly one."
+        )
+    return classes[0][1]
 
 
 def available_backends(extra_dirs: list[str]) -> list[str]:

@@ -54,7 +54,9 @@ class Network:
         self._reconnections = 0
         self._last_error: str | None = None
         self.generation = 0  # counts connections, so each one gets its rooms joined once
+        self.fatal: str | None = None  # why the backend refused to start, if it did
         self._stopping = threading.Event()
+        self._stoppable = True
         self._thread: threading.Thread | None = None
         self.storage_namespace = f"{settings.name}_backend"
 
@@ -150,15 +152,16 @@ class Network:
     def request_stop(self) -> bool:
         """Ask the serve loop to end; ``False`` when the backend cannot be interrupted."""
         if self._stopping.is_set():
-            return True
+            return self._stoppable
         self._stopping.set()
         if self._thread is None or not self._thread.is_alive():
             return True
         try:
-            return self.quirks.stop(self)
+            self._stoppable = self.quirks.stop(self)
         except Exception:
             log.exception('Stopping the "%s" network failed.', self.name)
-            return False
+            self._stoppable = False
+        return self._stoppable
 
     def join(self, timeout: float) -> bool:
         if self._thread is not None:
@@ -176,7 +179,7 @@ class Network:
                 self.mark_disconnected(reason)
                 if self._stopping.is_set():
                     break
-                if self.quirks.ends_bot_when_done:
+                if self.fatal or self.quirks.ends_bot_when_done:
                     self._on_finished(self, reason)
                     break
                 delay = self.next_reconnect_delay()
@@ -198,7 +201,20 @@ class Network:
         self._reopen_storage()
         try:
             self.backend.serve_forever()
-        except BaseException as exc:  # SystemExit too: a backend must not end the whole bot
+        except SystemExit as exc:
+            if not self._ever_connected and str(exc):
+                # Refused before it ever connected (PubNub on a 403): a configuration problem,
+                # like a bad setting at start-up, so the bot stops with the backend's sentence.
+                self.fatal = str(exc)
+                return self.fatal
+            log.error(
+                'The "%s" network (%s) tried to end the process: %s',
+                self.name,
+                self.backend_name,
+                exc,
+            )
+            return f"SystemExit: {exc}"
+        except BaseException as exc:  # a backend must never end the whole bot
             if self._stopping.is_set():
                 return "stopped"
             log.exception(

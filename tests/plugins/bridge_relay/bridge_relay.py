@@ -22,6 +22,7 @@ class BridgeRelay(BotPlugin):
         self.deactivations = 0
         self.commands_run = 0
         self.seen: list[tuple[str | None, str, str]] = []
+        self.messages: list[Any] = []
         self.joined: list[tuple[str, str]] = []
         self.relay_errors: list[str] = []
         self._lock = threading.Lock()
@@ -41,6 +42,7 @@ class BridgeRelay(BotPlugin):
     def callback_message(self, msg: Any) -> None:
         with self._lock:
             self.seen.append((network_of(msg), str(msg.frm), msg.body))
+            self.messages.append(msg)
         if msg.body.startswith(self._bot.prefix):
             return
         where = str(msg.to) if msg.is_group else str(msg.frm)
