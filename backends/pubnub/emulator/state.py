@@ -16,6 +16,9 @@ from errbot_pubnub.emulator.presence import Presence
 
 PRESENCE_SUFFIX = "-pnpres"
 
+#: Publishes remembered per keyset (timetoken and channel) to find what a subscriber missed.
+RECENT_INDEX = 10_000
+
 
 @dataclass(frozen=True)
 class PublishedMessage:
@@ -95,8 +98,15 @@ class Waiter:
 class Keyset:
     """Channels, groups, subscribers and presence of one subscribe key."""
 
-    def __init__(self, subscribe_key: str, retention: int, group_capacity: int) -> None:
+    def __init__(
+        self,
+        subscribe_key: str,
+        retention: int,
+        group_capacity: int,
+        recent_index: int = RECENT_INDEX,
+    ) -> None:
         self.subscribe_key = subscribe_key
+        self._recent: deque[tuple[int, str]] = deque(maxlen=recent_index)
         self.retention = retention
         self.group_capacity = group_capacity
         self.channels: dict[str, ChannelLog] = {}
@@ -113,6 +123,7 @@ class Keyset:
         if log is None:
             log = self.channels[message.channel] = ChannelLog(self.retention)
         log.append(message)
+        self._recent.append((message.timetoken, message.channel))
         for waiter in self._waiters_for(message.channel):
             waiter.event.set()
 
@@ -135,8 +146,13 @@ class Keyset:
     ) -> list[tuple[PublishedMessage, str | None]]:
         """What a subscriber at ``timetoken`` has not had yet, oldest first, with the group
         (or None for a direct channel subscription) that matched each message."""
+        recent = self._published_since(timetoken)
+        if recent is None:
+            routes = self.routes(channels, groups)
+        else:
+            routes = self._routes_among(recent, set(channels), set(groups))
         found: list[tuple[PublishedMessage, str | None]] = []
-        for channel, match in self.routes(channels, groups).items():
+        for channel, match in routes.items():
             log = self.channels.get(channel)
             if log is None or not log.live or log.live[-1].timetoken <= timetoken:
                 continue
@@ -147,9 +163,44 @@ class Keyset:
     def routes(self, channels: Iterable[str], groups: Iterable[str]) -> dict[str, str | None]:
         """Every channel a subscription hears, evaluated now, with the group that brings it."""
         routes: dict[str, str | None] = dict.fromkeys(channels)
-        for group in groups:
+        for group in sorted(groups):
             for channel in self.expand_group(group):
                 routes.setdefault(channel, group)
+        return routes
+
+    def _published_since(self, timetoken: int) -> set[str] | None:
+        """Channels published on after ``timetoken``, or None when the index of recent
+        publishes no longer reaches back that far.
+
+        Waking a subscriber of big channel groups must not mean scanning every channel of
+        every group: the index names the few channels worth looking at.
+        """
+        recent = self._recent
+        if len(recent) == recent.maxlen and recent[0][0] > timetoken:
+            return None
+        channels: set[str] = set()
+        for published_at, channel in reversed(recent):
+            if published_at <= timetoken:
+                break
+            channels.add(channel)
+        return channels
+
+    def _routes_among(
+        self, candidates: set[str], channels: set[str], groups: set[str]
+    ) -> dict[str, str | None]:
+        routes: dict[str, str | None] = {}
+        for channel in candidates:
+            if channel in channels:
+                routes[channel] = None
+                continue
+            if channel.endswith(PRESENCE_SUFFIX):
+                base = channel[: -len(PRESENCE_SUFFIX)]
+                owners = [g + PRESENCE_SUFFIX for g in self._groups_of_channel.get(base, ())]
+            else:
+                owners = list(self._groups_of_channel.get(channel, ()))
+            matched = sorted(g for g in owners if g in groups)
+            if matched:
+                routes[channel] = matched[0]
         return routes
 
     def expand_group(self, group: str) -> list[str]:
