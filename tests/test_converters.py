@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,14 @@ def test_the_readme_converter_example_works_as_documented(
     (package / "__init__.py").write_text("")
     (package / "pubnub_converter.py").write_text(module)
     monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        _check_readme_example(config_line, usage)
+    finally:  # imported from a temporary folder: forget them
+        for name in ("myapp.pubnub_converter", "myapp"):
+            sys.modules.pop(name, None)
+
+
+def _check_readme_example(config_line: str, usage: str) -> None:
     config: dict[str, Any] = {}
     exec(config_line, config)
     converter = load_converter(config["PUBNUB_MESSAGE_CONVERTER"])

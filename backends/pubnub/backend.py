@@ -166,6 +166,7 @@ class PubNubBackend(ErrBot):
 
     def _disconnect(self, activated: bool) -> None:
         """Stop in an order that loses nothing: input first, plugins, then the connection."""
+        log.info("Stopping the PubNub backend")
         self.inbound.stop(STOP_TIMEOUT)
         if activated:
             self.disconnect_callback()

@@ -121,7 +121,7 @@ class Publisher:
             part = _leading_part(message, text[:length])
             return encoded_size(channel, self._convert(channel, part), meta) <= self._max_bytes
 
-        low, high = 1, len(text)
+        low, high = 1, min(len(text), self._max_bytes)  # a character takes at least a byte
         if not fits(low):
             raise MessageTooLarge(channel, "not even one character of the text fits the limit")
         while low < high:  # binary search for the longest prefix that fits
