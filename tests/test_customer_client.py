@@ -193,7 +193,12 @@ def test_ctrl_c_exits_cleanly(pubnub_server: PubNubEmulator, clients: Any) -> No
     client = clients(pubnub_server, "--pubnub-user-id", "wes")
     assert "Connected as 'wes'" in client.read(client.stderr)
     client.process.send_signal(signal.SIGINT)
-    assert client.process.wait(20) == 130
+    try:
+        status = client.process.wait(30)
+    except subprocess.TimeoutExpired:
+        client.kill()
+        raise AssertionError(f"still running after SIGINT; stderr: {client.errors()}") from None
+    assert status == 130
     assert "Traceback" not in client.errors()
 
 

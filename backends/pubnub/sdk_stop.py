@@ -26,6 +26,12 @@ def stop_client(pubnub: PubNub) -> None:
     manager = getattr(pubnub, "_subscription_manager", None)
     try:
         if manager is not None:
+            reconnection = getattr(manager, "_reconnection_manager", None)
+            if reconnection is not None:
+                reconnection.stop_heartbeat_timer()
+                # The aborted long-poll may be reported as a network error: it must not make
+                # the SDK poll the server and subscribe again after this stop.
+                reconnection.start_polling = _stay_stopped
             manager.stop()
         session = getattr(handler, "_session", None)
         if session is not None:
@@ -36,3 +42,7 @@ def stop_client(pubnub: PubNub) -> None:
         pubnub.stop()
     except Exception:
         log.exception("Stopping the PubNub SDK failed")
+
+
+def _stay_stopped() -> None:
+    log.debug("Not reconnecting: this PubNub client was stopped")
