@@ -58,7 +58,8 @@ class InboundPipeline:
         self._membership = membership
         self._lanes: ChannelLanes[Inbound] = ChannelLanes(self.handle, workers)
         self._accepting = threading.Event()
-        self.delivered = 0
+        self._delivered = 0
+        self._count_lock = threading.Lock()
 
     def start(self) -> None:
         self._lanes.start()
@@ -78,6 +79,11 @@ class InboundPipeline:
 
     def pending(self) -> int:
         return self._lanes.pending()
+
+    @property
+    def delivered(self) -> int:
+        """Messages handed to Errbot since start."""
+        return self._delivered
 
     def wait_idle(self, timeout: float) -> bool:
         return self._lanes.wait_idle(timeout)
@@ -131,7 +137,8 @@ class InboundPipeline:
             log.exception("Delivering %s/%s to Errbot failed", inbound.channel, inbound.timetoken)
             self._keep_undelivered(inbound, f"delivery failed: {type(exc).__name__}: {exc}")
             return
-        self.delivered += 1
+        with self._count_lock:
+            self._delivered += 1
 
     def to_errbot(self, inbound: Inbound, converted: PubNubMessage) -> Message:
         """The Errbot message, with the extras every plugin can rely on."""
