@@ -14,14 +14,29 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from errbot_support.records import Delivery, Kind, State
-from tests.botrunner import wait_for
+from tests.botrunner import running_bot, wait_for
+from tests.bridge_fixtures import irc_network
 from tests.support_fixtures import *  # noqa: F403
-from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, bridged_support_bot
+from tests.support_fixtures import (
+    AGENT_ROOM,
+    COMMAND_REPLIES,
+    bridged_config,
+    bridged_support_bot,
+    support_active,
+)
 
 ACK = "Thanks for your message! Someone from our team will answer you here shortly."
 RESOLVED = (
     "We have marked this conversation as resolved. Write again any time if you need more help."
 )
+
+
+def plain_lines(client, channel: str) -> list[str]:
+    """What ``client`` read in ``channel``, without IRC's bold/colour/reset control codes."""
+    return [
+        re.sub(r"\x03\d{0,2}(,\d{1,2})?|[\x02\x0f\x1d\x1f]", "", line.params[-1])
+        for line in client.messages(channel)
+    ]
 
 
 @pytest.fixture
@@ -125,9 +140,9 @@ def test_two_agents_claiming_at_once(desk_bot, customers):
         list(pool.map(claim, ["alice", "bob"]))
     wait_for(lambda: len(desk_bot.to(COMMAND_REPLIES)) == 2)
     winner = desk_bot.desk.get(1).agent
-    answers = sorted(desk_bot.bodies(COMMAND_REPLIES))
-    assert answers[0] == f"#1 was claimed by {winner}."
-    assert answers[1].startswith(f"**#1** is yours, {winner}.")
+    won, lost = sorted(desk_bot.bodies(COMMAND_REPLIES))
+    assert lost == f"Too late: {winner} claimed #1 first."
+    assert won.startswith(f"**#1** is yours, {winner}.")
 
 
 def test_a_burst_from_several_customers_arrives_once_each_and_in_order(desk_bot, customers):
@@ -194,3 +209,53 @@ def test_a_restart_in_the_middle_of_a_bridged_conversation(tmp_path, pubnub_serv
         assert bot.command("alice", "!resolve 1").startswith("**#1** resolved by alice")
         hana.wait_for("marked this conversation as resolved")
     assert hana.texts() == [ACK, "Checking now.", "Unlocked, you can log in again.", RESOLVED]
+
+
+def test_a_full_conversation_with_agents_on_a_real_irc_server(
+    tmp_path, pubnub_server, customers, irc_server, irc_client
+):
+    channel = "#support"
+    alice, bob = irc_client("alice"), irc_client("bob")
+    alice.join(channel)
+    bob.join(channel)
+    agents = irc_network(irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,))
+    config = bridged_config(tmp_path, pubnub_server, agents, SUPPORT_AGENT_ROOM=f"agents:{channel}")
+    with running_bot("Bridge", config, ready=support_active):
+        alice.wait_for_join("helpdesk", channel)
+        dana = customers("dana")
+        dana.write("Hello, I cannot log in")
+        alice.wait_for_text(channel, "New conversation with")
+        alice.wait_for_text(channel, " Hello, I cannot log in")
+        alice.wait_for_text(channel, "Type !claim 1 to take it.")
+
+        alice.say(channel, "!claim 1")
+        alice.wait_for_text(channel, "is yours, alice")
+        bob.say(channel, "!claim 1")
+        bob.wait_for_text(channel, "Too late: alice claimed #1 first.")
+
+        alice.say(channel, "!reply 1 Hi Dana, I am resetting your password.")
+        reply = dana.wait_for("resetting your password")
+        assert reply.user_metadata == {"author": "alice"}
+        alice.say(channel, "!note 1 password reset requested by phone")
+        alice.wait_for_text(channel, "note saved")
+
+        dana.write("!resolve 1")  # a customer's command is only text for the agents
+        dana.write("It works now, thanks!")
+        alice.wait_for_text(channel, "It works now, thanks!")
+
+        bob.say(channel, "!transcript 1")
+        bob.wait_for_text(channel, "[note] alice: password reset requested by phone")
+        alice.say(channel, "!resolve 1")
+        alice.wait_for_text(channel, "resolved by alice after")
+        dana.wait_for("marked this conversation as resolved")
+
+    assert dana.texts() == [ACK, "Hi Dana, I am resetting your password.", RESOLVED]
+    seen = plain_lines(alice, channel)
+    relayed = [
+        "#1 New conversation with dana (customers:dana-support):",
+        " Hello, I cannot log in",
+        "#1 (alice) dana: !resolve 1",
+        "#1 (alice) dana: It works now, thanks!",
+    ]
+    assert [seen.count(line) for line in relayed] == [1, 1, 1, 1]  # each once, in order
+    assert [seen.index(line) for line in relayed] == sorted(seen.index(line) for line in relayed)

@@ -45,7 +45,7 @@ def test_claim_refusals_say_why(desk):
     desk.claim(n, ALICE)
     with pytest.raises(AlreadyYours):
         desk.claim(n, Agent("ALICE", "Alice"))  # keys compare case-insensitively
-    with pytest.raises(AlreadyClaimed, match="claimed by Alice"):
+    with pytest.raises(AlreadyClaimed, match="Alice claimed"):
         desk.claim(n, BOB)
     with pytest.raises(UnknownConversation):
         desk.claim(999, BOB)
@@ -73,7 +73,9 @@ def test_two_agents_claiming_at_once_one_wins_the_others_are_told_who(desk):
     winners = [o for o in outcomes if not isinstance(o, AlreadyClaimed)]
     assert len(winners) == 1
     winner = winners[0].agent_name
-    assert all(str(o) == f"#{n} was claimed by {winner}." for o in outcomes if o not in winners)
+    assert all(
+        str(o) == f"Too late: {winner} claimed #{n} first." for o in outcomes if o not in winners
+    )
     assert desk.get(n).agent_name == winner
 
 

@@ -52,7 +52,7 @@ def test_claim_shows_the_conversation_so_far_and_replies_carry_the_agent_name(de
     assert answer.startswith("**#1** is yours, alice. dana (`dana-chat`) so far:")
     assert answer.index("**dana**: first") < answer.index("**dana**: second")
 
-    assert desk_bot.command("bob", "!claim 1") == "#1 was claimed by alice."
+    assert desk_bot.command("bob", "!claim 1") == "Too late: alice claimed #1 first."
 
     desk_bot.say("alice", "!reply 1 Your parcel left today.")
     reply = desk_bot.wait_sent(lambda s: s.to == "dana-chat" and "parcel" in s.body)
@@ -67,7 +67,7 @@ def test_a_reply_to_a_waiting_conversation_claims_it(desk_bot):
     assert desk_bot.command("bob", "!reply 1 Hello!") == "**#1** is now yours, bob."
     assert desk_bot.desk.get(1).agent == "bob"
     assert desk_bot.command("alice", "!reply 1 me too") == (
-        "#1 is bob's conversation. Ask them, or take it over with `!transfer 1 me`."
+        "Conversation #1 is bob's. Ask them, or take it over with `!transfer 1 me`."
     )
     assert desk_bot.bodies("dana-chat")[-1] == "Hello!"
 
@@ -98,7 +98,7 @@ def test_resolve_notifies_the_customer_and_the_next_message_opens_a_new_conversa
     assert notice.body.startswith("We have marked this conversation as resolved.")
 
     assert desk_bot.command("alice", "!reply 1 one more thing") == (
-        "#1 is resolved; the customer's next message opens a new conversation. "
+        "Conversation #1 is resolved; the customer's next message opens a new conversation. "
         "`!reopen 1` to continue this one."
     )
     assert desk_bot.command("alice", "!reply 7 hello?") == (
@@ -112,7 +112,7 @@ def test_resolve_notifies_the_customer_and_the_next_message_opens_a_new_conversa
 def test_release_transfer_and_reopen(desk_bot):
     desk_bot.customer("dana-chat", "hi")
     desk_bot.command("alice", "!claim 1")
-    assert desk_bot.command("bob", "!release 1").startswith("#1 is alice's conversation.")
+    assert desk_bot.command("bob", "!release 1").startswith("Conversation #1 is alice's.")
     assert desk_bot.command("alice", "!release 1") == (
         "**#1** is back in the queue: `!claim 1` to take it."
     )
@@ -139,7 +139,10 @@ def test_queue_transcript_customer_tags_and_stats(desk_bot):
     first_page = desk_bot.command("bob", "!transcript 1")
     assert "page 1/2" in first_page and "More: `!transcript 1 2`" in first_page
     assert "line 19" in desk_bot.command("bob", "!transcript #1 2")
-    assert desk_bot.command("bob", "!transcript 1 3") == "#1 has 2 page(s) of transcript, not 3."
+    assert (
+        desk_bot.command("bob", "!transcript 1 3")
+        == "Conversation #1 has 2 page(s) of transcript, not 3."
+    )
 
     assert desk_bot.command("alice", "!tag 1 VIP billing") == "**#1** tags: billing, vip"
     assert desk_bot.command("alice", "!untag 1 billing") == "**#1** tags: vip"
@@ -198,12 +201,12 @@ def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told_who(desk_bot
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(claim, ["alice", "bob"]))
     wait_for(lambda: len(desk_bot.to(COMMAND_REPLIES)) == 2)
-    answers = sorted(s.body for s in desk_bot.sent[mark:] if s.to == COMMAND_REPLIES)
+    won, lost = sorted(s.body for s in desk_bot.sent[mark:] if s.to == COMMAND_REPLIES)
     winner = desk_bot.desk.get(1).agent
     loser = "bob" if winner == "alice" else "alice"
-    assert answers[0] == f"#1 was claimed by {winner}."
-    assert answers[1].startswith(f"**#1** is yours, {winner}.")
-    assert loser not in answers[1]
+    assert lost == f"Too late: {winner} claimed #1 first."
+    assert won.startswith(f"**#1** is yours, {winner}.")
+    assert loser not in won
 
 
 def test_customers_cannot_run_commands_their_text_is_relayed(desk_bot):
@@ -395,3 +398,9 @@ def test_bad_settings_stop_the_plugin_with_one_sentence_to_the_admins(
         assert not running.plugin("Support").is_activated
         [line] = [line for text in told for line in text.splitlines() if sentence in line]
         assert line.startswith("Error: Support failed to activate: ")
+
+
+def test_the_bot_joins_the_agent_room_before_relaying(desk_bot):
+    desk_bot.customer("dana-chat", "hello")
+    assert desk_bot.bot.query_room(AGENT_ROOM).joined
+    assert len(desk_bot.to(AGENT_ROOM)) == 1

@@ -1,7 +1,8 @@
 """Why a desk operation was refused, worded for the agent who asked.
 
 Each error knows how to say what happened and what to type instead; the command prefix is
-passed in because it is a setting of the bot, not of the desk.
+passed in because it is a setting of the bot, not of the desk. No sentence starts with "#":
+Markdown would make the line a heading.
 """
 
 from __future__ import annotations
@@ -27,57 +28,63 @@ class UnknownConversation(SupportError):
 
 class ConversationResolved(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} is resolved.")
+        super().__init__(f"Conversation #{conversation.number} is resolved.")
         self.conversation = conversation
 
     def text(self, prefix: str) -> str:
         n = self.conversation.number
         return (
-            f"#{n} is resolved; the customer's next message opens a new conversation. "
-            f"`{prefix}reopen {n}` to continue this one."
+            f"Conversation #{n} is resolved; the customer's next message opens a new "
+            f"conversation. `{prefix}reopen {n}` to continue this one."
         )
 
 
 class NotYours(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} is {conversation.agent_name}'s conversation.")
+        super().__init__(f"Conversation #{conversation.number} is {conversation.agent_name}'s.")
         self.conversation = conversation
 
     def text(self, prefix: str) -> str:
         n = self.conversation.number
         return (
-            f"#{n} is {self.conversation.agent_name}'s conversation. Ask them, or take it over "
-            f"with `{prefix}transfer {n} me`."
+            f"Conversation #{n} is {self.conversation.agent_name}'s. Ask them, or take it "
+            f"over with `{prefix}transfer {n} me`."
         )
 
 
 class AlreadyClaimed(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} was claimed by {conversation.agent_name}.")
+        super().__init__(
+            f"Too late: {conversation.agent_name} claimed #{conversation.number} first."
+        )
         self.conversation = conversation
 
 
 class AlreadyAssigned(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} is already {conversation.agent_name}'s.")
+        super().__init__(
+            f"Conversation #{conversation.number} is already {conversation.agent_name}'s."
+        )
         self.conversation = conversation
 
 
 class AlreadyYours(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} is already yours.")
+        super().__init__(f"Conversation #{conversation.number} is already yours.")
         self.conversation = conversation
 
 
 class NotAssigned(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} is not assigned to anyone.")
+        super().__init__(f"Conversation #{conversation.number} is not assigned to anyone.")
         self.conversation = conversation
 
 
 class NotResolved(SupportError):
     def __init__(self, conversation: Conversation) -> None:
-        super().__init__(f"#{conversation.number} is still open, there is nothing to reopen.")
+        super().__init__(
+            f"Conversation #{conversation.number} is still open, there is nothing to reopen."
+        )
         self.conversation = conversation
 
 
@@ -96,19 +103,19 @@ class OpenElsewhere(SupportError):
 
 class ChangedMeanwhile(SupportError):
     def __init__(self, number: int) -> None:
-        super().__init__(f"#{number} changed while you typed; look again and retry.")
+        super().__init__(f"Conversation #{number} changed while you typed; look again and retry.")
         self.number = number
 
     def text(self, prefix: str) -> str:
         return (
-            f"#{self.number} changed while you typed: `{prefix}transcript {self.number}` "
-            "shows where it stands."
+            f"Conversation #{self.number} changed while you typed: "
+            f"`{prefix}transcript {self.number}` shows where it stands."
         )
 
 
 class NoSuchPage(SupportError):
     def __init__(self, number: int, page: int, pages: int) -> None:
-        super().__init__(f"#{number} has {pages} page(s) of transcript, not {page}.")
+        super().__init__(f"Conversation #{number} has {pages} page(s) of transcript, not {page}.")
         self.number, self.page, self.pages = number, page, pages
 
 

@@ -72,6 +72,7 @@ class Support(BotPlugin):
         self._agent_room: Room | None = None
         self._relay_lock = threading.Lock()
         self._agent_room_down = False
+        self._in_agent_room_confirmed = False
         self._threads = ConversationThreads()
 
     # ------------------------------------------------------------------ lifecycle
@@ -87,6 +88,7 @@ class Support(BotPlugin):
         self._settings = settings
         self._desk = Desk(store)
         self._threads = ConversationThreads()
+        self._in_agent_room_confirmed = False
         super().activate()
         self.start_poller(settings.retry_interval, self._relay_pending)
         self.log.info(
@@ -329,7 +331,7 @@ class Support(BotPlugin):
         with self._relay_lock:
             while True:
                 batch = desk.unrelayed(limit=50)
-                if not batch:
+                if not batch or not self._bot_in_agent_room():
                     break
                 for pending in batch:
                     text = formatting.relay(pending, self._prefix(), desk.clock())
@@ -347,7 +349,36 @@ class Support(BotPlugin):
                 self._agent_room_down = False
                 self.log.info("The agent room %s is reachable again.", self._agent_room)
 
+    def _bot_in_agent_room(self) -> bool:
+        """Whether the bot is in the agent room, joining it if not; checked after a start or an
+        outage only, since on some networks the check is a remote call.
+
+        Relaying into a room the bot has not (re)joined yet would be lost on networks that
+        refuse messages from outside a room (most IRC servers), without any error.
+        """
+        if self._in_agent_room_confirmed:
+            return True
+        room = self._agent_room
+        try:
+            if not room.joined:
+                room.join(username=getattr(self.bot_config, "CHATROOM_FN", None))
+            joined = room.joined
+        except Exception as exc:  # not every backend can tell; then assume it is there
+            self.log.debug("Cannot tell whether the bot is in %s: %s", room, exc)
+            joined = True
+        self._in_agent_room_confirmed = bool(joined)
+        if not joined:
+            self.log.info("Waiting to be in the agent room %s before relaying.", room)
+        return self._in_agent_room_confirmed
+
+    def callback_room_joined(self, room: Room, identifier=None, invited_by=None) -> None:
+        """Someone, maybe the bot after an outage, joined the agent room: let the next relay
+        look again (the poller relays; this may run on the network's own thread)."""
+        if same_room(room, self._agent_room):
+            self._in_agent_room_confirmed = False
+
     def _agent_room_unreachable(self, exc: Exception) -> None:
+        self._in_agent_room_confirmed = False
         if self._agent_room_down:
             return
         self._agent_room_down = True
