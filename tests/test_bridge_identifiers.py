@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from errbot.backends.base import Message, Person, Room, RoomOccupant
+from errbot.backends.base import Card, Message, Person, Room, RoomOccupant
 from errbot.bootstrap import setup_bot
 
 from errbot_bridge import (
@@ -136,3 +136,31 @@ def test_hosted_backends_are_found_by_name_or_class(bot: Any) -> None:
     assert list(bot.hosted_backends()) == ["tests", "console"]
     assert find_backends(bot, "Test") == [bot.networks["tests"].backend]
     assert find_backends(bot, "IRC") == []
+
+
+def test_replies_and_threads_go_back_to_the_backends_own_message(bot: Any) -> None:
+    tests = bot.networks["tests"]
+    inner = Message("question", frm=tests.backend.build_identifier("alice"))
+    inner.to = tests.backend.bot_identifier
+    inbound = tests.translate.message(inner)
+    assert str(inbound.frm) == "tests:alice" and inbound.extras is inner.extras
+
+    reply = bot.build_reply(inbound, "answer")
+    assert network_of(reply) == "tests" and reply.body == "answer"
+    answer = bot.build_message("in the thread")
+    answer.to, answer.parent = inbound.frm, inbound
+    outgoing = tests.translate.outgoing(answer.clone())  # plugins send clones (split parts)
+    assert outgoing.parent is inner  # the backend gets its own message back, not a copy
+    assert outgoing.to is inbound.frm.inner and outgoing.body == "in the thread"
+
+    console = bot.networks["console"]
+    elsewhere = console.translate.message(Message("hi", frm=console.backend.build_identifier("@x")))
+    answer.parent = elsewhere  # a thread cannot span two networks
+    assert tests.translate.outgoing(answer).parent is None
+
+
+def test_cards_stay_cards_on_their_way_out(bot: Any) -> None:
+    card = Card(body="details", title="Order 42", to=bot.build_identifier("tests:alice"))
+    outgoing = bot.networks["tests"].translate.outgoing(card)
+    assert isinstance(outgoing, Card) and outgoing.title == "Order 42"
+    assert outgoing.to == bot.build_identifier("tests:alice").inner

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from errbot.backends.base import Card
 
 from errbot_bridge import NetworkUnavailableError, network_of
 from tests.botrunner import RunningBot, running_bot, wait_for
@@ -124,6 +125,12 @@ def test_admin_warnings_reach_admins_on_every_network(bot: RunningBot, people: A
     bot.bot.warn_admins("disk almost full")
     assert console_of(bot).expect("disk almost full")
     assert boss.wait_for_text("boss", "disk almost full")
+
+
+def test_cards_reach_the_network_of_their_recipient(bot: RunningBot) -> None:
+    admin = bot.bot.build_identifier("tests:admin")
+    bot.bot.send_card(Card(body="two items", title="Order 42", to=admin))
+    assert "two items" in console_of(bot).expect("Order 42")
 
 
 def test_backend_specific_attributes_stay_reachable(bot: RunningBot) -> None:

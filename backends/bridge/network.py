@@ -191,6 +191,7 @@ class Network:
                 )
                 self._stopping.wait(delay)
         finally:
+            self.quirks.finish(self)
             try:
                 loop.close()
             except Exception:

@@ -7,14 +7,20 @@ reads the terminal. Each class here handles one such backend; :func:`quirks_for`
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import select
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from errbot_bridge.network import Network
 
 log = logging.getLogger(__name__)
+
+_POLL_INTERVAL = 0.2  # how often a stopped line reader notices it was stopped
 
 
 class StopRequested(Exception):
@@ -29,6 +35,9 @@ class Quirks:
 
     def prepare(self, network: Network) -> None:
         """Adapt a freshly loaded backend before its serve loop first runs."""
+
+    def finish(self, network: Network) -> None:
+        """Undo what :meth:`prepare` changed, once the serve loop has ended for good."""
 
     def stop(self, network: Network) -> bool:
         """Ask the serve loop to end; ``False`` when this backend cannot be stopped."""
@@ -55,17 +64,87 @@ class TestQuirks(Quirks):
 
 
 class TextQuirks(Quirks):
-    """``Text`` blocks in ``input()`` on its own thread; the end of input means "quit"."""
+    """``Text`` reads the terminal with ``input()`` on its own thread; end of input means "quit".
+
+    A blocked ``input()`` cannot be interrupted. On a terminal that only leaves the thread
+    behind at exit; but when standard input is a pipe, the blocked read holds the lock of
+    ``sys.stdin`` and the interpreter aborts at exit ("could not acquire lock for
+    <_io.BufferedReader name='<stdin>'>"). So, on a pipe, Text reads through a line reader
+    that can be stopped.
+    """
 
     ends_bot_when_done = True
 
+    def __init__(self) -> None:
+        self._reader: StoppableLines | None = None
+        self._replaced: Any = None
+
+    def prepare(self, network: Network) -> None:
+        stdin = sys.stdin
+        try:
+            interactive = stdin is None or stdin.isatty()
+            descriptor = stdin.fileno() if stdin is not None else -1
+        except (OSError, ValueError, AttributeError):  # replaced or closed: leave it alone
+            return
+        if interactive or descriptor < 0:
+            return
+        self._replaced = stdin
+        self._reader = StoppableLines(descriptor, getattr(stdin, "encoding", None) or "utf-8")
+        sys.stdin = self._reader
+
     def stop(self, network: Network) -> bool:
-        log.info(
-            'The "%s" network (Text) is waiting for a line on the terminal and cannot be '
-            "interrupted; the process exits without waiting for it.",
-            network.name,
-        )
+        if self._reader is None:
+            log.info(
+                'The "%s" network (Text) is waiting for a line on the terminal and cannot be '
+                "interrupted; the process exits without waiting for it.",
+                network.name,
+            )
+            return False
+        self._reader.stop()  # it stays sys.stdin until Text is done: a later input() ends too
+        return True
+
+    def finish(self, network: Network) -> None:
+        if self._reader is not None and sys.stdin is self._reader:
+            sys.stdin = self._replaced
+
+
+class StoppableLines(io.TextIOBase):
+    """Lines read from a file descriptor until :meth:`stop`, which reads as end of input."""
+
+    def __init__(self, descriptor: int, encoding: str) -> None:
+        super().__init__()
+        self._descriptor = descriptor
+        self._encoding = encoding
+        self._pending = b""
+        self._stopped = threading.Event()
+
+    @property
+    def encoding(self) -> str:
+        return self._encoding
+
+    def readable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
         return False
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def readline(self, size: int | None = -1) -> str:
+        while b"\n" not in self._pending:
+            if self._stopped.is_set():
+                return ""
+            ready, _, _ = select.select([self._descriptor], [], [], _POLL_INTERVAL)
+            if not ready:
+                continue
+            chunk = os.read(self._descriptor, 4096)
+            if not chunk:  # end of input: hand over what is left, then ""
+                rest, self._pending = self._pending, b""
+                return rest.decode(self._encoding, errors="replace")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return (line + b"\n").decode(self._encoding, errors="replace")
 
 
 class IRCQuirks(Quirks):
