@@ -137,6 +137,7 @@ class SupportBot:
         self.running = RunningBot(bot)
         self.sent: list[Sent] = []
         self.refused: dict[str, str] = {}
+        self.thread_stamps = False  # True: stamp sent messages like Slack (threads cannot run here)
         self._lock = threading.Lock()
         send_message = self.agents.send_message
 
@@ -147,6 +148,9 @@ class SupportBot:
             if reason:
                 raise ConnectionError(reason)
             with self._lock:
+                if self.thread_stamps and target == AGENT_ROOM:
+                    # What errbot-backend-slackv3 does after posting: keep Slack's timestamp.
+                    message.extras["ts"] = [f"1700000000.{len(self.sent):06d}"]
                 self.sent.append(
                     Sent(target, message.body, dict(message.extras), message.parent, message)
                 )
@@ -194,7 +198,9 @@ class SupportBot:
         )
         self.bot.callback_message(message)
 
-    def say(self, agent: str, text: str, *, room: str | None = AGENT_ROOM) -> int:
+    def say(
+        self, agent: str, text: str, *, room: str | None = AGENT_ROOM, extras: dict | None = None
+    ) -> int:
         """An agent writes (in the agent room, or directly to the bot with ``room=None``).
 
         Returns how many messages had been sent before, to wait for what follows.
@@ -202,10 +208,10 @@ class SupportBot:
         mark = len(self.sent)
         if room is None:
             frm = self.agents.build_identifier(agent)
-            message = Message(text, frm=frm, to=self.agents.bot_identifier)
+            message = Message(text, frm=frm, to=self.agents.bot_identifier, extras=extras)
         else:
             chat = self.agents.query_room(room)
-            message = Message(text, frm=TestOccupant(agent, chat), to=chat)
+            message = Message(text, frm=TestOccupant(agent, chat), to=chat, extras=extras)
         self.agents.callback_message(message)
         return mark
 

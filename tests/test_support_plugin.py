@@ -19,6 +19,8 @@ from errbot_support.records import Agent, Delivery, Kind, Relay, State
 from tests.botrunner import running_bot, wait_for
 from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, support_bot, support_config
 
+ACK = "Thanks for your message! Someone from our team will answer you here shortly."
+
 
 @pytest.fixture
 def desk_bot(tmp_path):
@@ -404,3 +406,38 @@ def test_the_bot_joins_the_agent_room_before_relaying(desk_bot):
     desk_bot.customer("dana-chat", "hello")
     assert desk_bot.bot.query_room(AGENT_ROOM).joined
     assert len(desk_bot.to(AGENT_ROOM)) == 1
+
+
+def test_with_threads_each_conversation_has_its_own_and_a_thread_reply_reaches_the_customer(
+    tmp_path,
+):
+    """Errbot's Test backend has no threads: the recorder stamps posted messages the way
+    errbot-backend-slackv3 does, and agents' thread messages carry Slack's ``thread_ts``."""
+    with support_bot(tmp_path, SUPPORT_THREADS=True) as bot:
+        bot.thread_stamps = True
+        bot.customer("dana-chat", "first")
+        bot.customer("erin-chat", "hello")
+        bot.customer("dana-chat", "second")
+        dana_root, erin_root, follow_up = bot.to(AGENT_ROOM)
+        assert (dana_root.parent, erin_root.parent) == (None, None)
+        assert follow_up.parent is dana_root.message
+
+        dana_thread = {"slack_event": {"thread_ts": dana_root.extras["ts"][0]}}
+        bot.say("alice", "Hi Dana, I am on it.", extras=dana_thread)
+        wait_for(lambda: bot.bodies("dana-chat")[-1:] == ["Hi Dana, I am on it."])
+        assert bot.to("dana-chat")[-1].extras == {"author": "alice"}
+        assert bot.desk.get(1).agent == "alice"  # replying in the thread claimed it
+        claimed = bot.wait_sent(lambda s: "is now yours" in s.body)
+        assert (claimed.body, claimed.parent) == ("**#1** is now yours, alice.", dana_root.message)
+
+        bot.say("alice", "!note 1 commands in a thread stay commands", extras=dana_thread)
+        bot.say("bob", "chatting in the room, outside any thread")
+        assert bot.command("bob", "!queue").startswith("2 open conversation(s), 1 waiting")
+        assert bot.bodies("dana-chat")[-1] == "Hi Dana, I am on it."
+        assert bot.bodies("erin-chat") == [ACK]
+        bot.say("bob", "this goes nowhere", extras={"slack_event": {"thread_ts": "0.0"}})
+        refused = bot.say("bob", "not mine", extras=dana_thread)
+        notice = bot.wait_sent(lambda s: s.to == AGENT_ROOM, after=refused)
+        assert notice.body.startswith("Conversation #1 is alice's.")
+        assert notice.parent is dana_root.message
+        assert bot.bodies("dana-chat")[-1] == "Hi Dana, I am on it."

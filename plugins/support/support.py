@@ -459,10 +459,11 @@ class Support(BotPlugin):
         if number is None:
             return
         try:
-            self._reply(msg, number, msg.body)
-        except (SupportError, CommandError) as refused:
-            reason = refused.text(self._prefix()) if isinstance(refused, SupportError) else refused
-            self._send_agents(str(reason), number)
+            said = self._reply(msg, number, msg.body)
+        except CommandError as refused:
+            said = str(refused)
+        if said:
+            self._send_agents(said, number)
 
     # ------------------------------------------------------------------ commands
 
