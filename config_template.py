@@ -85,6 +85,106 @@ PUBNUB_WARNING_INTERVAL = 300
 # Bridge backend
 # ---------------------------------------------------------------------------------------------
 
+# "Bridge" runs several backends ("networks") in one bot: customers on PubNub, agents where they
+# already chat. ERRBOT_BACKEND=PubNub runs the PubNub backend alone instead.
+BACKEND = os.environ.get("ERRBOT_BACKEND", "Bridge")
+
+# Where agents work: "Text" (this terminal) or "IRC" (IRC_SERVER, IRC_PORT, IRC_NICKNAME).
+_AGENT_NETWORKS = {
+    "Text": {
+        "BACKEND": "Text",
+        "BOT_IDENTITY": {"username": "@support"},
+        "CHATROOM_PRESENCE": ("#support",),
+    },
+    "IRC": {
+        "BACKEND": "IRC",
+        "BOT_IDENTITY": {
+            "nickname": os.environ.get("IRC_NICKNAME", "support-bot"),
+            "server": os.environ.get("IRC_SERVER", "127.0.0.1"),
+            "port": int(os.environ.get("IRC_PORT", "6667")),
+        },
+        "CHATROOM_PRESENCE": ("#support",),
+    },
+}
+_AGENTS = os.environ.get("BRIDGE_AGENTS_BACKEND", "Text")
+if _AGENTS not in _AGENT_NETWORKS:
+    raise SystemExit(f"BRIDGE_AGENTS_BACKEND must be one of {', '.join(_AGENT_NETWORKS)}.")
+
+# Each network runs with its own copy of this whole file, its entry's settings applied on top.
+# Identifiers carry their network ("agents:#support", "customers:alice-support/alice"); one
+# written without a prefix belongs to the FIRST network.
+BRIDGE_BACKENDS = {
+    "agents": _AGENT_NETWORKS[_AGENTS],
+    "customers": {
+        "BACKEND": "PubNub",
+        "BOT_IDENTITY": PUBNUB_IDENTITY,
+        # Customers only talk: a "!command" from them reaches plugins as text and runs nothing.
+        "BRIDGE_COMMANDS": False,
+    },
+}
+
+# Bot admins, each "<network>:<pattern>" so it can never match someone on another network. On
+# the terminal you are "@admin"; on IRC, name the host too: "agents:alice!*@trusted.example".
+BOT_ADMINS = tuple(
+    admin.strip()
+    for admin in os.environ.get(
+        "BRIDGE_ADMINS", "agents:@admin" if _AGENTS == "Text" else ""
+    ).split(",")
+    if admin.strip()
+)
+
+# Plugins start once every network is connected, or after this many seconds (None: wait forever;
+# admins are told which network is missing).
+BRIDGE_START_TIMEOUT = 120
+
+# A network that drops reconnects on its own, waiting 1 s, then twice as long each time, at most
+# 60 s (either can also be set per network, inside its BRIDGE_BACKENDS entry).
+BRIDGE_RECONNECT_DELAY = 1.0
+BRIDGE_RECONNECT_MAX_DELAY = 60.0
+
+# How long a stop (Ctrl-C, SIGTERM) waits for the networks to finish.
+BRIDGE_STOP_TIMEOUT = 5.0
+
 # ---------------------------------------------------------------------------------------------
 # Support plugin
 # ---------------------------------------------------------------------------------------------
+
+# The room where conversations appear and agents work. With the Bridge, prefix it with the
+# agents' network ("agents:#support"); on a single backend, only the room ("#support").
+SUPPORT_AGENT_ROOM = os.environ.get("SUPPORT_AGENT_ROOM", "agents:#support")
+
+# The Bridge network whose rooms are customer chats. Its BRIDGE_BACKENDS entry must say
+# "BRIDGE_COMMANDS": False, so that a customer's "!resolve 1" is relayed as text and never
+# parsed as a command. None on a single backend: every room other than the agent room is then a
+# customer chat (set SUPPRESS_CMD_NOT_FOUND = True there, so "!anything" gets no answer).
+SUPPORT_CUSTOMER_NETWORK = os.environ.get("SUPPORT_CUSTOMER_NETWORK", "customers") or None
+
+# Where conversations are stored: None for an SQLite file (support.sqlite) in BOT_DATA_DIR, or
+# any SQLAlchemy URL, e.g. "postgresql+psycopg://support:secret@db/support" (install the
+# "postgresql" extra). Tables are created, or upgraded, when the plugin starts.
+SUPPORT_DB_URL = os.environ.get("SUPPORT_DB_URL") or None
+
+# Who may run the agent commands: empty for anyone in the agent room, or identities and glob
+# patterns (nick, user id or "network:..." form) who may then also work from direct messages.
+SUPPORT_AGENTS = [
+    agent.strip() for agent in os.environ.get("SUPPORT_AGENTS", "").split(",") if agent.strip()
+]
+
+# Texts sent to customers; None sends nothing. The claimed notice may name the agent: {agent}.
+SUPPORT_ACKNOWLEDGEMENT = (
+    "Thanks for your message! Someone from our team will answer you here shortly."
+)
+SUPPORT_RESOLVED_NOTICE = (
+    "We have marked this conversation as resolved. Write again any time if you need more help."
+)
+SUPPORT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
+
+# One thread per conversation in the agent room, where the agents' chat has threads (Slack);
+# an agent's message in a conversation's thread then goes to the customer as a reply.
+SUPPORT_THREADS = False
+
+# Transcript lines per page of `!transcript`; seconds between two attempts to relay messages the
+# agent room could not take; days covered by `!stats` without an argument.
+SUPPORT_PAGE_SIZE = 15
+SUPPORT_RETRY_INTERVAL = 10
+SUPPORT_STATS_DAYS = 7

@@ -7,15 +7,18 @@ agents are simulated by handing messages to the bot's ``callback_message``, as a
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import queue
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from errbot_support.records import Agent, Delivery, Kind, Relay, State
+from errbot_support.settings import read_settings
 from tests.botrunner import running_bot, wait_for
 from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, support_bot, support_config
 
@@ -441,3 +444,14 @@ def test_with_threads_each_conversation_has_its_own_and_a_thread_reply_reaches_t
         assert notice.body.startswith("Conversation #1 is alice's.")
         assert notice.parent is dana_root.message
         assert bot.bodies("dana-chat")[-1] == "Hi Dana, I am on it."
+
+
+def test_the_configuration_template_gives_valid_support_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("ERRBOT_DATA_DIR", str(tmp_path))
+    template = Path(__file__).resolve().parent.parent / "config_template.py"
+    spec = importlib.util.spec_from_file_location("support_config_template", template)
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    settings = read_settings(config)
+    assert (settings.agent_room, settings.customer_network) == ("agents:#support", "customers")
+    assert settings.db_url == f"sqlite:///{tmp_path / 'support.sqlite'}"
