@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -174,3 +176,51 @@ def test_only_a_configured_network_counts_as_a_prefix() -> None:
     # An IRC mask with an IPv6 host, or an unknown prefix, is an unprefixed identifier.
     assert split_network("bob!b@2001:db8::1", names) == (None, "bob!b@2001:db8::1")
     assert split_network("#support", names) == (None, "#support")
+
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "config_template.py"
+
+
+def template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **environment: str) -> Any:
+    monkeypatch.setenv("ERRBOT_DATA_DIR", str(tmp_path))
+    for name in ("ERRBOT_BACKEND", "BRIDGE_AGENTS_BACKEND", "BRIDGE_ADMINS", "PUBNUB_PUBLISH_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return SimpleNamespace(**runpy.run_path(str(TEMPLATE), run_name="config"))
+
+
+def test_config_template_bridges_terminal_agents_and_pubnub_customers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = template(tmp_path, monkeypatch)
+    assert config.BACKEND == "Bridge"
+    agents, customers = read_settings(config).networks
+    assert (agents.name, agents.backend_name) == ("agents", "Text")
+    assert (customers.name, customers.backend_name) == ("customers", "PubNub")
+    assert agents.commands and not customers.commands
+    assert agents.config.BOT_ADMINS == ("@admin",) and customers.config.BOT_ADMINS == ()
+    assert customers.config.BOT_IDENTITY["user_id"] == "support"
+
+
+def test_config_template_puts_agents_on_irc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = template(
+        tmp_path,
+        monkeypatch,
+        BRIDGE_AGENTS_BACKEND="IRC",
+        IRC_SERVER="irc.example.org",
+        IRC_PORT="6697",
+        BRIDGE_ADMINS="agents:alice!*@trusted.example, agents:bob!*@trusted.example",
+    )
+    agents = read_settings(config).networks[0]
+    assert agents.config.BOT_IDENTITY == {
+        "nickname": "support-bot",
+        "server": "irc.example.org",
+        "port": 6697,
+    }
+    assert agents.config.BOT_ADMINS == ("alice!*@trusted.example", "bob!*@trusted.example")
+    assert agents.config.CHATROOM_PRESENCE == ("#support",)
+    with pytest.raises(SystemExit, match="BRIDGE_AGENTS_BACKEND must be one of Text, IRC"):
+        template(tmp_path, monkeypatch, BRIDGE_AGENTS_BACKEND="Slack")
