@@ -224,3 +224,32 @@ def test_config_template_puts_agents_on_irc(
     assert agents.config.CHATROOM_PRESENCE == ("#support",)
     with pytest.raises(SystemExit, match="BRIDGE_AGENTS_BACKEND must be one of Text, IRC"):
         template(tmp_path, monkeypatch, BRIDGE_AGENTS_BACKEND="Slack")
+
+
+def test_two_networks_on_one_backend_keep_their_own_settings(tmp_path: Path) -> None:
+    def irc(nickname: str, pattern: str) -> dict[str, Any]:
+        identity = {"nickname": nickname, "server": "127.0.0.1", "port": 6667}
+        return {"BACKEND": "IRC", "BOT_IDENTITY": identity, "IRC_ACL_PATTERN": pattern}
+
+    config = make_config(
+        tmp_path,
+        BRIDGE_BACKENDS={"staff": irc("staffbot", "{nick}@{host}"), "ops": irc("opsbot", "{nick}")},
+        BOT_ADMINS=("staff:alice@*",),
+        CORE_PLUGINS=("ACLs",),
+    )
+    bot = setup_bot("Bridge", logging.getLogger("errbot"), config)
+    staff, ops = bot.networks["staff"], bot.networks["ops"]
+    # Errbot loads the backend module once per network, so class-level settings stay apart.
+    assert type(staff.backend) is not type(ops.backend)
+    assert bot.build_identifier("staff:alice!a@host.example").aclattr == "staff:alice@host.example"
+    assert bot.build_identifier("ops:alice!a@host.example").aclattr == "ops:alice"
+    assert (str(bot.bot_identifier_on("staff")), str(bot.bot_identifier_on("ops"))) == (
+        "staff:staffbot!staffbot@127.0.0.1",
+        "ops:opsbot!opsbot@127.0.0.1",
+    )
+    # Their backend storage does not collide either.
+    assert (staff.storage_namespace, ops.storage_namespace) == (
+        "irc_backend_staff",
+        "irc_backend_ops",
+    )
+    bot.shutdown()

@@ -244,6 +244,11 @@ class Bridge(ErrBot):
         for network in self._networks.values():
             network.open_storage(self.storage_plugin)
 
+    def shutdown(self) -> None:
+        for network in self._networks.values():
+            network.close_storage()
+        super().shutdown()
+
     def _name_storage_namespaces(self) -> None:
         """A backend alone on its kind keeps the namespace it has outside a bridge."""
         modes: dict[str, list[Network]] = {}

@@ -144,6 +144,14 @@ class Network:
         if plugin is not None and not self.backend.is_open_storage():
             self.backend.open_storage(plugin, self.storage_namespace)
 
+    def close_storage(self) -> None:
+        """Close what the backend's own shutdown did not (a Shelf left open can corrupt)."""
+        try:
+            if self.backend.is_open_storage():
+                self.backend.close_storage()
+        except Exception:
+            log.exception('Closing the storage of the "%s" network failed.', self.name)
+
     def start(self) -> None:
         self.quirks.prepare(self)
         self._thread = threading.Thread(target=self._serve, name=f"bridge-{self.name}", daemon=True)
