@@ -7,16 +7,19 @@ repeats plain messages between a customer's channel and the agents.
 
 from __future__ import annotations
 
+import logging
 import queue
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from errbot.bootstrap import setup_bot
 from pubnub.pubnub import PubNub
 
-from errbot_bridge import NetworkUnavailableError, network_of
+from errbot_bridge import BridgeConfigurationError, NetworkUnavailableError, network_of
 from errbot_pubnub import PublishError
 from errbot_pubnub.emulator import PubNubEmulator
 from tests.botrunner import RunningBot, running_bot, wait_for
@@ -24,6 +27,7 @@ from tests.bridge_fixtures import TestConsole, bridge_config, irc_network
 from tests.irc_fixtures import IRCClient, IRCServer
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
+    SECRET_KEY,
     SUBSCRIBE_KEY,
     PubNubEvents,
     pubnub_config,
@@ -263,3 +267,35 @@ def test_customers_on_pubnub_and_agents_on_irc(
         assert all(network.join(0) and not network.connected for network in networks)
     finally:
         agent.close()
+
+
+def test_a_network_refused_at_start_stops_the_bot_with_its_sentence(
+    tmp_path: Path, pubnub_server_factory: Any
+) -> None:
+    server = pubnub_server_factory(secret_key=SECRET_KEY)
+    token = server.issue_token(
+        {"ttl": 60, "permissions": {"resources": {"groups": {"other": 1}}, "uuid": SUPPORT}}
+    )
+    customers = customers_network(server, DESK_GROUP)
+    customers["BOT_IDENTITY"] = {**customers["BOT_IDENTITY"], "token": token}
+    config = bridge_config(tmp_path, {"customers": customers, "tests": {"BACKEND": "Test"}})
+    bot = setup_bot("Bridge", logging.getLogger("errbot"), config)
+    outcome: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            bot.serve_forever()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    (error,) = outcome
+    assert isinstance(error, BridgeConfigurationError)
+    assert str(error).startswith(
+        "BRIDGE_BACKENDS[\"customers\"]: PubNub refused to subscribe 'support' to channel group(s)"
+    )
+    assert bot.plugin_manager.get_plugin_obj_by_name("BridgeRelay").activations == 0
+    assert all(network.join(0) for network in bot.networks.values())
