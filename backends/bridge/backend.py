@@ -359,12 +359,12 @@ class Bridge(ErrBot):
         return network.translate.message(reply)
 
     def prefix_groupchat_reply(self, message: Message, identifier: Identifier) -> None:
+        # The mention is written the way the network of the person mentioned writes it (the
+        # message itself may go to another network, so only its text is handed over).
         network = self._owner(identifier, "mention")
-        inner = network.translate.outgoing(message)
-        network.backend.prefix_groupchat_reply(
-            inner, network.translate.inner_identifier(identifier)
-        )
-        message.body = inner.body
+        text = Message(body=message.body)
+        network.backend.prefix_groupchat_reply(text, network.translate.inner_identifier(identifier))
+        message.body = text.body
 
     def is_from_self(self, msg: Message) -> bool:
         network = self._network_of_message(msg)

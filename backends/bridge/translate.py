@@ -51,13 +51,13 @@ class BridgedMessage(Message):
             partial=original.partial,
             flow=getattr(original, "_flow", None),
         )
+        for key, value in vars(original).items():  # e.g. IRC's msg.nick
+            if not key.startswith("_") and key != "ctx":
+                setattr(self, key, value)
         self._extras = original.extras  # shared: backends and plugins read the same dict
         self.ctx = original.ctx
         self.network = network
         self.original = original
-        for key, value in vars(original).items():  # e.g. IRC's msg.nick
-            if not key.startswith("_") and key != "ctx":
-                setattr(self, key, value)
 
 
 class Translator:
