@@ -100,6 +100,19 @@ def test_messages_are_relayed_both_ways(bot: RunningBot, people: Any) -> None:
     assert (network, sender, body) == ("agents", "agents:bob!bob@127.0.0.1", "hello admin")
 
 
+def test_replies_mention_people_the_way_their_network_does(bot: RunningBot, people: Any) -> None:
+    heidi = people("heidi")
+    heidi.say("#relay", "ping me")
+    wait_for(lambda: any(m.body == "ping me" for m in relay(bot).messages))
+    asked = next(m for m in relay(bot).messages if m.body == "ping me")
+    bot.bot.send(asked.frm.room, "pong", in_reply_to=asked, groupchat_nick_reply=True)
+    assert heidi.wait_for_text("#relay", "heidi: pong")
+
+
+def test_room_events_reach_plugins_with_their_network(bot: RunningBot) -> None:
+    assert ("agents:#relay", "agents:errbot!errbot@127.0.0.1") in relay(bot).joined
+
+
 def test_an_unknown_command_is_answered_on_its_own_network(bot: RunningBot, people: Any) -> None:
     carol = people("carol")
     carol.say("#relay", "!nosuchcommand")
