@@ -215,9 +215,12 @@ class SupportBot:
         self.agents.callback_message(message)
         return mark
 
-    def command(self, agent: str, text: str, *, room: str | None = AGENT_ROOM) -> str:
-        """Run a command and return the bot's answer to it."""
-        mark = self.say(agent, text, room=room)
+    def command(
+        self, agent: str, text: str, *, room: str | None = AGENT_ROOM, extras: dict | None = None
+    ) -> str:
+        """Run a command and return the bot's answer to it (one command at a time: commands
+        run on Errbot's thread pool, so answers to overlapping ones could come in any order)."""
+        mark = self.say(agent, text, room=room, extras=extras)
         return self.wait_sent(lambda s: s.to == COMMAND_REPLIES, after=mark).body
 
     def wait_sent(self, predicate, *, after: int = 0, timeout: float = 20.0) -> Sent:
@@ -340,12 +343,14 @@ class Customer:
         """The customer's room as the bridged bot names it."""
         return f"customers:{self.channel}"
 
-    def write(self, text: str) -> int:
-        payload = {
+    def write(self, text: str, attachments: list[dict[str, str]] | None = None) -> int:
+        payload: dict[str, Any] = {
             "kind": "from_customer",
             "time": datetime.now(timezone.utc).isoformat(),
             "text": text,
         }
+        if attachments:
+            payload["attachments"] = attachments
         return int(
             self.client.publish().channel(self.channel).message(payload).sync().result.timetoken
         )

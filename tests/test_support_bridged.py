@@ -66,9 +66,11 @@ def test_an_agents_day_with_every_command(desk_bot, customers):
     assert desk_bot.command("alice", "!note 1 carrier lost it, refund") == (
         "**#1**: note saved (agents only)."
     )
-    dana.write("Thank you")
-    assert desk_bot.wait_sent(lambda s: "Thank you" in s.body).body == (
-        "**#1** (alice) **dana**: Thank you"
+    photo = {"name": "label.jpg", "url": "https://files.example/label.jpg", "type": "image/jpeg"}
+    dana.write("Here is the label", attachments=[photo])
+    assert desk_bot.wait_sent(lambda s: "the label" in s.body).body == (
+        "**#1** (alice) **dana**: Here is the label\n"
+        "[attachment] label.jpg (image/jpeg): https://files.example/label.jpg"
     )
     assert desk_bot.command("alice", "!tag 1 refund carrier") == "**#1** tags: carrier, refund"
     assert desk_bot.command("alice", "!untag 1 carrier") == "**#1** tags: refund"
@@ -76,6 +78,7 @@ def test_an_agents_day_with_every_command(desk_bot, customers):
     transcript = desk_bot.command("bob", "!transcript 1")
     assert "[note] alice: carrier lost it, refund" in transcript
     assert "alice to dana: Sorry about that, let me check." in transcript
+    assert "[attachment] label.jpg (image/jpeg): https://files.example/label.jpg" in transcript
 
     assert desk_bot.command("alice", "!transfer 1 bob") == "**#1** is now bob's (given by alice)."
     assert desk_bot.command("bob", "!release 1").startswith("**#1** is back in the queue")

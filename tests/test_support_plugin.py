@@ -433,7 +433,10 @@ def test_with_threads_each_conversation_has_its_own_and_a_thread_reply_reaches_t
         claimed = bot.wait_sent(lambda s: "is now yours" in s.body)
         assert (claimed.body, claimed.parent) == ("**#1** is now yours, alice.", dana_root.message)
 
-        bot.say("alice", "!note 1 commands in a thread stay commands", extras=dana_thread)
+        note = bot.command(
+            "alice", "!note 1 commands in a thread stay commands", extras=dana_thread
+        )
+        assert note == "**#1**: note saved (agents only)."
         bot.say("bob", "chatting in the room, outside any thread")
         assert bot.command("bob", "!queue").startswith("2 open conversation(s), 1 waiting")
         assert bot.bodies("dana-chat")[-1] == "Hi Dana, I am on it."

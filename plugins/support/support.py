@@ -7,7 +7,6 @@ into chat messages. The rules live in ``errbot_support.desk``, the data in
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -21,6 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from errbot_support import formatting
 from errbot_support.desk import Desk, utc_now
 from errbot_support.errors import SupportError
+from errbot_support.identities import (
+    agent_of,
+    display_name,
+    matches_any,
+    network_of,
+    same_room,
+)
 from errbot_support.migrations import SchemaError
 from errbot_support.records import Agent, Conversation, CustomerMessage, Entry, Kind
 from errbot_support.settings import Settings, SettingsError, read_settings
@@ -30,36 +36,6 @@ from errbot_support.threads import ConversationThreads
 RECORD_ATTEMPTS = 3
 RESTART_REASON = "the bot stopped before the delivery was confirmed"
 SELF_WORDS = ("me", "myself")
-
-
-def network_of(identifier_or_message: Any) -> str | None:
-    """The Bridge network of an identifier or message; None when the bot is not bridged."""
-    try:
-        from errbot_bridge import network_of as bridge_network_of
-    except ImportError:
-        return None
-    return bridge_network_of(identifier_or_message)
-
-
-def own_identity(identifier: Identifier) -> Identifier:
-    """The identifier as its own network knows it: the Bridge prefixes ``person`` with the
-    network name, which is noise in a name shown to people or typed by them."""
-    if network_of(identifier) is not None:
-        return getattr(identifier, "inner", identifier)
-    return identifier
-
-
-def display_name(identifier: Identifier) -> str:
-    identifier = own_identity(identifier)
-    for attribute in ("fullname", "nick", "person"):
-        value = getattr(identifier, attribute, None)
-        if value:
-            return str(value)
-    return str(identifier)
-
-
-def same_room(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and str(a).casefold() == str(b).casefold()
 
 
 class Support(BotPlugin):
@@ -74,6 +50,7 @@ class Support(BotPlugin):
         self._agent_room_down = False
         self._in_agent_room_confirmed = False
         self._threads = ConversationThreads()
+        self._interrupted: list[Entry] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -89,6 +66,8 @@ class Support(BotPlugin):
         self._desk = Desk(store)
         self._threads = ConversationThreads()
         self._in_agent_room_confirmed = False
+        # Sending is synchronous: whatever is still pending now was cut short by a stop.
+        self._interrupted = self._desk.abandon_pending_deliveries(RESTART_REASON)
         super().activate()
         self.start_poller(settings.retry_interval, self._relay_pending)
         self.log.info(
@@ -111,7 +90,8 @@ class Support(BotPlugin):
         desk = self._desk
         if desk is None:
             return
-        for entry in desk.abandon_pending_deliveries(RESTART_REASON):
+        interrupted, self._interrupted = self._interrupted, []
+        for entry in interrupted:
             self._report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
         self._relay_pending()
 
@@ -195,19 +175,7 @@ class Support(BotPlugin):
     def _is_agent(self, msg: Message) -> bool:
         patterns = self._settings.agents if self._settings else ()
         if patterns:
-            own = own_identity(msg.frm)
-            names = {
-                str(value).casefold()
-                for identity in (msg.frm, own)
-                for value in (
-                    getattr(identity, "aclattr", None),
-                    getattr(identity, "person", None),
-                    getattr(identity, "nick", None),
-                    identity,
-                )
-                if value
-            }
-            return any(fnmatch.fnmatchcase(n, p.casefold()) for n in names for p in patterns)
+            return matches_any(msg.frm, patterns)
         return self._in_agent_room(msg) or self._is_occupant_of_agent_room(msg.frm)
 
     def _is_occupant_of_agent_room(self, person: Identifier) -> bool:
@@ -221,18 +189,14 @@ class Support(BotPlugin):
 
     @staticmethod
     def _agent(msg: Message) -> Agent:
-        frm = own_identity(msg.frm)
-        key = getattr(frm, "nick", None) or getattr(frm, "person", None) or str(frm)
-        return Agent(key=str(key).casefold(), name=display_name(frm))
+        return agent_of(msg.frm)
 
     def _named_agent(self, name: str, requester: Agent) -> Agent:
         wanted = name.lstrip("@")
         if wanted.casefold() in SELF_WORDS:
             return requester
         patterns = self._settings.agents
-        if patterns and not any(
-            fnmatch.fnmatchcase(wanted.casefold(), p.casefold()) for p in patterns
-        ):
+        if patterns and not matches_any(wanted, patterns):
             raise CommandError(f"{wanted} is not one of the agents listed in SUPPORT_AGENTS.")
         return Agent(key=wanted.casefold(), name=wanted)
 
@@ -270,11 +234,14 @@ class Support(BotPlugin):
 
     def _from_customer(self, msg: Message, room: Identifier) -> None:
         """Record first (the backend may acknowledge the message once this returns), relay next."""
+        desk = self._desk
+        if desk is None:
+            return
         incoming = self._customer_message(msg, room)
         recorded = None
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                recorded = self._desk.receive(incoming)
+                recorded = desk.receive(incoming)
                 break
             except SQLAlchemyError as exc:
                 self.log.warning("Recording a message from %s failed: %s", room, exc)
@@ -331,8 +298,10 @@ class Support(BotPlugin):
         with self._relay_lock:
             while True:
                 batch = desk.unrelayed(limit=50)
-                if not batch or not self._bot_in_agent_room():
+                if not batch:
                     break
+                if not self._bot_in_agent_room():
+                    return
                 for pending in batch:
                     text = formatting.relay(pending, self._prefix(), desk.clock())
                     try:
@@ -408,7 +377,10 @@ class Support(BotPlugin):
             self._threads.started(number, message)
 
     def _notify_customer(self, conversation: Conversation, text: str, notice: str) -> bool:
-        entry = self._desk.begin_notice(conversation.number, text, notice)
+        desk = self._desk
+        if desk is None:
+            return False
+        entry = desk.begin_notice(conversation.number, text, notice)
         kind = "resolved" if notice == "resolved" else None
         return self._deliver(conversation, entry, author=None, kind=kind)
 
@@ -416,6 +388,9 @@ class Support(BotPlugin):
         self, conversation: Conversation, entry: Entry, *, author: str | None, kind: str | None
     ) -> bool:
         """Send a recorded reply or notice to the customer; report it if that fails."""
+        desk = self._desk
+        if desk is None:  # stopping: the entry stays pending and is reported at the next start
+            return False
         message = self._bot.build_message(entry.body)
         message.frm = self.bot_identifier
         if author:
@@ -428,10 +403,10 @@ class Support(BotPlugin):
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             self.log.warning("Delivery to %s failed: %s", conversation.customer_room, reason)
-            self._desk.undelivered(entry, reason)
+            desk.undelivered(entry, reason)
             self._report_undelivered(conversation, entry, reason)
             return False
-        self._desk.delivered(entry)
+        desk.delivered(entry)
         return True
 
     def _report_undelivered(self, conversation: Conversation, entry: Entry, reason: str) -> None:
