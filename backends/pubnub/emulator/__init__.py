@@ -19,7 +19,8 @@ From a shell: ``python -m errbot_pubnub.emulator --port 8090`` (or ``errbot-pubn
 
 ``PubNubEmulator(host="127.0.0.1", port=0, *, secret_key=None, publish_key=None,
 subscribe_key=None, group_capacity=2000, retention=1000, subscribe_timeout=280.0,
-catchup_size=100, catchup_seconds=1200.0, max_message_size=32768, max_signal_size=64)``
+catchup_size=100, catchup_seconds=1200.0, max_message_size=32768, max_signal_size=64,
+message_persistence=True)``
 
 - ``start()`` / ``stop()`` (or ``with``): serve on a background thread with its own event
   loop; ``start()`` returns once listening. ``port``, ``origin``, ``url``, ``running``.
@@ -45,7 +46,8 @@ driven from another process with :class:`RemoteEmulator`.
 Limits (defaults as PubNub's): 32 KiB per message, 64 bytes per signal, 2,000 channels per
 group, 100 messages per history call for one channel and 25 for several, at most 100
 messages per subscribe answer, live catch-up of the last 100 messages per channel younger
-than 20 minutes; ``retention`` messages kept per channel.
+than 20 minutes; ``retention`` messages kept per channel. With ``message_persistence=False``
+the keyset has no Message Persistence: nothing is stored and history calls answer PubNub's 403.
 """
 
 from errbot_pubnub.emulator.faults import OPERATIONS, Faults

@@ -45,6 +45,12 @@ from errbot_pubnub.emulator.server import PubNubEmulator
     type=click.FloatRange(min=0.1),
     help="Seconds a subscribe long-poll waits before an empty answer.",
 )
+@click.option(
+    "--no-message-persistence",
+    "no_persistence",
+    is_flag=True,
+    help="A keyset without Message Persistence: nothing is stored, history calls get a 403.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def main(
     *,
@@ -56,6 +62,7 @@ def main(
     group_capacity: int,
     retention: int,
     subscribe_timeout: float,
+    no_persistence: bool,
     verbose: bool,
 ) -> None:
     """Serve a PubNub-compatible API for tests, demos and benchmarks.
@@ -80,6 +87,7 @@ def main(
             group_capacity=group_capacity,
             retention=retention,
             subscribe_timeout=subscribe_timeout,
+            message_persistence=not no_persistence,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

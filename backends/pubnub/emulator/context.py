@@ -36,6 +36,7 @@ class EmulatorSettings:
     catchup_seconds: float = 1200.0
     max_message_size: int = 32 * 1024
     max_signal_size: int = 64
+    message_persistence: bool = True
     region: int = 1
 
     def __post_init__(self) -> None:

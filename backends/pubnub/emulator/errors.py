@@ -46,6 +46,27 @@ def publish_error(status: int, message: str, timetoken: int) -> PubNubError:
     return PubNubError(status, [0, message, str(timetoken)])
 
 
+#: What PubNub answers a history request on a keyset without the Message Persistence add-on.
+PERSISTENCE_DISABLED_MESSAGE = (
+    "Use of the history API requires the Storage & Playback which is not enabled for this "
+    "subscribe key. Login to your PubNub Dashboard Account and enable Storage & Playback. "
+    "Contact support@pubnub.com if you require further assistance."
+)
+
+
+def persistence_disabled() -> PubNubError:
+    """History and message counts on a keyset without Message Persistence: a 403."""
+    return PubNubError(
+        403,
+        {
+            "status": 403,
+            "error": True,
+            "error_message": PERSISTENCE_DISABLED_MESSAGE,
+            "channels": {},
+        },
+    )
+
+
 def injected_error(status: int, message: str | None = None) -> PubNubError:
     reason = message or _REASONS.get(status, "Error")
     return service_error(status, reason, "Balancer")

@@ -1,7 +1,8 @@
 """Message Persistence: fetch messages (history v3) and message counts.
 
 ``start`` is exclusive (older than), ``end`` inclusive; the newest ``max`` messages of the
-range come back oldest first, at most 100 for one channel and 25 each for several.
+range come back oldest first, at most 100 for one channel and 25 each for several. A keyset
+without Message Persistence answers both with PubNub's 403 naming the missing add-on.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aiohttp import web
 from errbot_pubnub.emulator import params
 from errbot_pubnub.emulator.access import Requirement
 from errbot_pubnub.emulator.context import context_of
-from errbot_pubnub.emulator.errors import bad_request
+from errbot_pubnub.emulator.errors import bad_request, persistence_disabled
 from errbot_pubnub.emulator.state import PublishedMessage
 
 SINGLE_CHANNEL_MAX = 100
@@ -58,6 +59,8 @@ async def fetch_messages(request: web.Request) -> web.Response:
         raise bad_request("Missing channel", service=SERVICE)
     if len(channels) > MAX_CHANNELS or (with_actions and len(channels) > 1):
         raise bad_request("Too many channels", service=SERVICE)
+    if not ctx.settings.message_persistence:
+        raise persistence_disabled()
     await ctx.authorize(request, Requirement(read_channels=channels))
     ceiling = SINGLE_CHANNEL_MAX if len(channels) == 1 else MULTI_CHANNEL_MAX
     if with_actions:
@@ -82,6 +85,8 @@ async def message_counts(request: web.Request) -> web.Response:
     channels = params.names(request.match_info["channels"])
     if not channels:
         raise bad_request("Missing channel", service=SERVICE)
+    if not ctx.settings.message_persistence:
+        raise persistence_disabled()
     await ctx.authorize(request, Requirement(read_channels=channels))
     single = request.query.get("timetoken")
     several = request.query.get("channelsTimetoken")

@@ -165,7 +165,9 @@ async def _send(request: web.Request, *, signal: bool) -> web.Response:
         timetoken=ctx.clock.next(),
         publisher=params.user_id(request) or None,
         meta=meta,
-        stored=not signal and request.query.get("store") != "0",
+        stored=ctx.settings.message_persistence
+        and not signal
+        and request.query.get("store") != "0",
         signal=signal,
         custom_message_type=request.query.get("custom_message_type") or None,
     )

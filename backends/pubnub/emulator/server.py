@@ -54,6 +54,7 @@ class PubNubEmulator:
         catchup_seconds: float = 1200.0,
         max_message_size: int = 32 * 1024,
         max_signal_size: int = 64,
+        message_persistence: bool = True,
     ) -> None:
         self.settings = EmulatorSettings(
             secret_key=secret_key,
@@ -66,6 +67,7 @@ class PubNubEmulator:
             catchup_seconds=catchup_seconds,
             max_message_size=max_message_size,
             max_signal_size=max_signal_size,
+            message_persistence=message_persistence,
         )
         self.host = host
         self._requested_port = port
@@ -326,7 +328,7 @@ class PubNubEmulator:
                 timetoken=self._ctx.clock.next(),
                 publisher=publisher,
                 meta=meta,
-                stored=store and not signal,
+                stored=store and not signal and self.settings.message_persistence,
                 signal=signal,
             )
             keyset.record(published)
