@@ -10,15 +10,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The build leaves an .egg-info in the source root; removed because anything started from this
+# folder (errbot, the tests) would take it for the installed distribution.
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet '.[test]'
+	rm -rf errbot_pubnub_support.egg-info
 
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-lint: $(BIN)/python
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

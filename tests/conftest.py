@@ -9,4 +9,22 @@ The IRC server and client fixtures (``irc_server``, ``irc_client``) come from
 ``tests/irc_fixtures.py``: a real ``miniircd`` process on a free port.
 """
 
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
 pytest_plugins = ["errbot.backends.test", "tests.pubnub_fixtures", "tests.irc_fixtures"]
+
+
+def pytest_sessionstart(session: object) -> None:
+    """Refuse to run when build metadata sits in the source root.
+
+    An ``.egg-info`` there (left by a plain ``pip install .``) is taken by Errbot's discovery for
+    the installed distribution, so bots would load ``.plug`` files from the source tree instead
+    of what ships. ``make install`` removes it.
+    """
+    stray = sorted(ROOT.glob("*.egg-info"))
+    if stray:
+        raise RuntimeError(
+            f"Remove {', '.join(p.name for p in stray)} from {ROOT} (or run `make install`)."
+        )
