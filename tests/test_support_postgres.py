@@ -1,0 +1,146 @@
+"""The Support store on a real PostgreSQL server, started for these tests.
+
+PostgreSQL runs transactions concurrently where SQLite serialises writers, so the rules the
+database must enforce (one open conversation per room, one record per customer message, one
+winner per claim) meet real races here. Skipped where no PostgreSQL server binaries or no
+``psycopg`` driver (the ``postgresql`` extra) are installed.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from errbot_support.desk import Desk
+from errbot_support.errors import AlreadyClaimed, OpenElsewhere
+from errbot_support.records import Agent, State
+from errbot_support.store import ConflictError, Store
+from tests.irc_fixtures import free_port
+from tests.support_fixtures import ALICE, Clock, customer_message
+
+pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
+
+BINARIES = ("initdb", "pg_ctl")
+
+
+def _postgres_user() -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
+    if os.getuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if not all(shutil.which(b) for b in BINARIES):
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
+    as_postgres = _postgres_user()
+    home = Path(tempfile.mkdtemp(prefix="support-pg-"))
+    if as_postgres:
+        shutil.chown(home, user="postgres")
+    data, port = home / "data", free_port()
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_postgres, *command], check=True, capture_output=True, timeout=60)
+
+    run("initdb", "-D", str(data), "-A", "trust", "-U", "support")
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(home / "log"), "start")
+    try:
+        yield f"postgresql+psycopg://support@127.0.0.1:{port}/postgres"
+    finally:
+        run("pg_ctl", "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[Store]:
+    opened = Store(postgres_url)
+    with opened.engine.begin() as c:  # each test starts from empty tables
+        c.exec_driver_sql(
+            "TRUNCATE support_entries, support_tags, support_conversations RESTART IDENTITY"
+        )
+    yield opened
+    opened.close()
+
+
+def test_the_schema_is_created_once_and_reused(postgres_url, store):
+    store.record_customer_message(customer_message("pg-a"))
+    again = Store(postgres_url)
+    assert again.open_conversation_in("pg-a") is not None
+    again.close()
+
+
+def test_simultaneous_first_messages_open_exactly_one_conversation(store):
+    workers = 8
+    barrier = threading.Barrier(workers)
+
+    def first(i: int):
+        barrier.wait()
+        return store.record_customer_message(customer_message("pg-race", f"hello {i}"))
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(first, range(workers)))
+    assert len({r.conversation.number for r in results}) == 1
+    assert sum(r.opened for r in results) == 1
+    assert store.count_entries(results[0].conversation.number) == workers
+
+
+def test_simultaneous_redeliveries_record_one_entry(store):
+    workers = 8
+    barrier = threading.Barrier(workers)
+    message = customer_message("pg-dup", source_id="17000000000000042")
+
+    def deliver(_):
+        barrier.wait()
+        return store.record_customer_message(message)
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(deliver, range(workers)))
+    assert sum(not r.duplicate for r in results) == 1
+    assert store.count_entries(results[0].conversation.number) == 1
+
+
+def test_two_agents_claiming_at_once_one_wins(store):
+    desk = Desk(store, Clock())
+    number = desk.receive(customer_message("pg-claim")).conversation.number
+    agents = [Agent(f"agent{i}", f"Agent {i}") for i in range(8)]
+    barrier = threading.Barrier(len(agents))
+
+    def claim(agent):
+        barrier.wait()
+        try:
+            return desk.claim(number, agent)
+        except AlreadyClaimed as lost:
+            return lost
+
+    with ThreadPoolExecutor(len(agents)) as pool:
+        outcomes = list(pool.map(claim, agents))
+    winners = [o for o in outcomes if not isinstance(o, AlreadyClaimed)]
+    assert len(winners) == 1
+    assert desk.get(number).state is State.ASSIGNED
+
+
+def test_reopening_beside_a_newer_open_conversation_is_refused(store):
+    desk = Desk(store, Clock())
+    old = desk.receive(customer_message("pg-reopen")).conversation.number
+    desk.resolve(old, ALICE)
+    newer = desk.receive(customer_message("pg-reopen")).conversation.number
+    with pytest.raises(OpenElsewhere, match=f"#{newer}"):
+        desk.reopen(old, ALICE)
+    # The database refuses it too, should a reopen race past the check above.
+    with pytest.raises(ConflictError):
+        store.change(old, states=[State.RESOLVED], values={"state": "waiting"})
