@@ -458,3 +458,18 @@ def test_the_configuration_template_gives_valid_support_settings(tmp_path, monke
     settings = read_settings(config)
     assert (settings.agent_room, settings.customer_network) == ("agents:#support", "customers")
     assert settings.db_url == f"sqlite:///{tmp_path / 'support.sqlite'}"
+
+
+def test_customer_history_keeps_two_customers_with_one_name_apart(desk_bot):
+    desk_bot.customer("sam-chat", "hi", name="sam")
+    desk_bot.customer("sam2-chat", "hello", name="sam")
+    assert desk_bot.command("alice", "!customer sam").splitlines() == [
+        line
+        for number, room in ((1, "sam-chat"), (2, "sam2-chat"))
+        for line in (
+            f"**sam** (`{room}`): 1 conversation(s)",
+            f"**#{number}** opened "
+            + desk_bot.desk.get(number).opened_at.strftime("%Y-%m-%d %H:%M")
+            + " UTC, waiting",
+        )
+    ]

@@ -139,13 +139,17 @@ def _state(conversation: Conversation) -> str:
 
 
 def history(conversations: Iterable[Conversation]) -> str:
-    found = list(conversations)
-    first = found[0]
-    lines = [f"**{first.customer_name}** (`{first.customer_room}`): {len(found)} conversation(s)"]
-    for c in found:
-        tags = f" [{', '.join(c.tags)}]" if c.tags else ""
-        opened = c.opened_at.strftime("%Y-%m-%d %H:%M")
-        lines.append(f"**#{c.number}** opened {opened} UTC, {_state(c)}{tags}")
+    """A customer's conversations, grouped by room (two customers may share a name)."""
+    by_room: dict[str, list[Conversation]] = {}
+    for conversation in conversations:
+        by_room.setdefault(conversation.customer_room, []).append(conversation)
+    lines = []
+    for room, found in by_room.items():
+        lines.append(f"**{found[-1].customer_name}** (`{room}`): {len(found)} conversation(s)")
+        for c in found:
+            tags = f" [{', '.join(c.tags)}]" if c.tags else ""
+            opened = c.opened_at.strftime("%Y-%m-%d %H:%M")
+            lines.append(f"**#{c.number}** opened {opened} UTC, {_state(c)}{tags}")
     return "\n".join(lines)
 
 
