@@ -473,3 +473,15 @@ def test_customer_history_keeps_two_customers_with_one_name_apart(desk_bot):
             + " UTC, waiting",
         )
     ]
+
+
+def test_a_message_the_database_refuses_still_reaches_the_agents_and_the_admins(desk_bot):
+    desk_bot.customer("dana-chat", "hello")
+    with desk_bot.desk.store.engine.begin() as c:  # the database breaks under the bot
+        c.exec_driver_sql("DROP TABLE support_entries")
+    desk_bot.customer("dana-chat", "are you there?")
+    shown = desk_bot.bodies(AGENT_ROOM)[-1]
+    assert shown.startswith("A message from **dana** (`dana-chat`) could not be recorded")
+    assert shown.endswith("> are you there?")
+    warning = desk_bot.wait_sent(lambda s: s.to == "admin" and "refused a message" in s.body)
+    assert "no such table: support_entries" in warning.body
