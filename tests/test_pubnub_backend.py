@@ -251,10 +251,11 @@ def test_a_long_reply_is_split_and_arrives_whole_in_order(bot: RunningBot, custo
 def test_a_failed_publish_raises_with_the_status(bot: RunningBot, server: PubNubEmulator) -> None:
     message = bot.bot.build_message("this will not go out")
     message.to = bot.bot.build_identifier("henry-support")
-    server.faults.fail_next(status=503, operation="publish", message="Service Unavailable")
+    # A refusal is final at once (failures that may pass are retried: test_delivery_outbound).
+    server.faults.fail_next(status=403, operation="publish", message="Forbidden")
     with pytest.raises(PublishError) as failure:
         bot.bot.send_message(message)
-    assert failure.value.status_code == 503
+    assert failure.value.status_code == 403
     assert "henry-support" in str(failure.value)
     assert server.published("henry-support") == []
     bot.bot.send_message(message)  # the next one goes through

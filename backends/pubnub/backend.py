@@ -1,10 +1,14 @@
 """The PubNub backend: customers write in channels of channel groups; the bot answers as one user.
 
 Threads: the SDK's subscribe and worker threads only hand messages over
-(:mod:`errbot_pubnub.listener`); a few lane threads deliver them to Errbot in order per channel
-(:mod:`errbot_pubnub.inbound`); ``serve_forever`` waits on the main thread until
-:meth:`PubNubBackend.stop_serving`, SIGINT or SIGTERM; ``send_message`` publishes synchronously
-from whichever thread calls it (:mod:`errbot_pubnub.outbound`).
+(:mod:`errbot_pubnub.listener`); a supervisor thread keeps the subscription up and catches up
+from history after every (re)connection (:mod:`errbot_pubnub.subscription`); a few lane threads
+deliver messages to Errbot in order per channel (:mod:`errbot_pubnub.inbound`); a writer thread
+makes their acknowledgements durable (:mod:`errbot_pubnub.delivery`); ``serve_forever`` waits
+on the main thread until :meth:`PubNubBackend.stop_serving`, SIGINT or SIGTERM;
+``send_message`` publishes (with retries) from whichever thread calls it
+(:mod:`errbot_pubnub.outbound`). Two SDK clients: one per subscription (replaced on every
+reconnection), and one for everything else (publish, history, channel groups).
 """
 
 from __future__ import annotations
@@ -19,20 +23,25 @@ from errbot.backends.base import Message, Person, RoomError
 from errbot.core import ErrBot
 
 from errbot_pubnub import connection_state as states
+from errbot_pubnub import refusals
 from errbot_pubnub.admin_notices import AdminNotices
+from errbot_pubnub.capacity import GroupCapacity
+from errbot_pubnub.catch_up import CatchUp
 from errbot_pubnub.connection_state import ConnectionState
-from errbot_pubnub.dead_letters import DeadLetterBox
-from errbot_pubnub.delivery import DeliveryTracker, RecentDeliveries
+from errbot_pubnub.dead_letters import DeadLetterBox, DeadLetters, DurableDeadLetters
+from errbot_pubnub.delivery import DeliveryTracker, DurableDeliveries, RecentDeliveries
+from errbot_pubnub.delivery_store import DeliveryDatabase, default_url
+from errbot_pubnub.history import HistoryReader
 from errbot_pubnub.identifiers import parse_identifier
 from errbot_pubnub.inbound import InboundPipeline
-from errbot_pubnub.listener import SubscriptionListener, install_surviving_worker
 from errbot_pubnub.message import Attachment, MessageKind, PubNubMessage
-from errbot_pubnub.outbound import Publisher, PublishError
+from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
 from errbot_pubnub.sdk_stop import stop_client
 from errbot_pubnub.settings import PubNubConfigurationError, PubNubSettings, read_settings
-from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
+from errbot_pubnub.subscription import HISTORY_DISABLED, SubscriptionSupervisor
+from pubnub.enums import PNReconnectionPolicy
 from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.common import PNStatus
 from pubnub.pnconfiguration import PNConfiguration
@@ -57,9 +66,11 @@ class PubNubBackend(ErrBot):
             raise
         self.bot_identifier = PubNubPerson(self.settings.user_id)
         self.connection = ConnectionState()
-        self.dead_letters = DeadLetterBox(self.settings.dead_letter_limit)
         self.notices = AdminNotices(self.warn_admins, self.settings.warning_interval)
-        self.tracker: DeliveryTracker = RecentDeliveries()
+        self.capacity = GroupCapacity(self.settings.group_capacity, self.notices)
+        self.tracker: DeliveryTracker
+        self.dead_letters: DeadLetters
+        self.tracker, self.dead_letters = self._open_delivery_state(config)
         self.inbound = InboundPipeline(
             own_user_id=self.settings.user_id,
             converter=self.settings.converter,
@@ -70,16 +81,39 @@ class PubNubBackend(ErrBot):
             membership=self,
             workers=self.settings.channel_workers,
         )
-        self.pubnub: PubNub | None = None
+        self.pubnub: PubNub | None = None  # publish, history, groups (never subscribes)
+        self.subscription: SubscriptionSupervisor | None = None
         self._publisher: Publisher | None = None
         self._stop_requested = threading.Event()
-        self._connected = threading.Event()
         self._fatal: str | None = None
         if not self.settings.secret_key and not self.settings.token:
             log.warning(
                 "No BOT_IDENTITY 'secret_key' nor 'token': the keyset must be open (Access "
                 "Manager disabled) for the bot to read and write the support channels."
             )
+
+    def _open_delivery_state(self, config: Any) -> tuple[DeliveryTracker, DeadLetters]:
+        """The durable cursor, deduplication window and dead letters (an SQLite file in
+        BOT_DATA_DIR unless PUBNUB_DELIVERY_DB_URL says otherwise)."""
+        settings = self.settings
+        url = settings.delivery_db_url
+        data_dir = getattr(config, "BOT_DATA_DIR", None)
+        if url is None and data_dir:
+            url = default_url(data_dir, settings.subscribe_key)
+        if url is None:
+            log.warning(
+                "Neither PUBNUB_DELIVERY_DB_URL nor BOT_DATA_DIR is set: what was delivered is "
+                "kept in memory only, so a restart cannot catch up what it missed."
+            )
+            return RecentDeliveries(settings.dedup_window), DeadLetterBox(
+                settings.dead_letter_limit
+            )
+        database = DeliveryDatabase(url)
+        log.info("PubNub delivery state in %s", database.url)
+        tracker = DurableDeliveries(
+            database, settings.dedup_window, on_error=lambda text: self.notices.notify("db", text)
+        )
+        return tracker, DurableDeadLetters(database, settings.dead_letter_limit)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -91,6 +125,8 @@ class PubNubBackend(ErrBot):
             if self._wait_until_connected():
                 activated = True
                 self.connect_callback()
+                assert self.subscription is not None
+                self.subscription.activate()  # now catch-up may deliver: plugins are there
                 while not self._stop_requested.wait(_WAIT_STEP):
                     pass
         except KeyboardInterrupt:
@@ -114,7 +150,7 @@ class PubNubBackend(ErrBot):
             return None
         return signal.signal(signal.SIGTERM, lambda *_: self.stop_serving())
 
-    def _connect(self) -> None:
+    def _new_client(self) -> PubNub:
         settings = self.settings
         config = PNConfiguration()
         config.publish_key = settings.publish_key
@@ -125,22 +161,53 @@ class PubNubBackend(ErrBot):
         if settings.origin:
             config.origin = settings.origin
         config.daemon = True  # SDK threads must never keep the process alive
-        config.reconnect_policy = PNReconnectionPolicy.EXPONENTIAL
-        config.maximum_reconnection_retries = -1
+        # The supervisor resubscribes (and catches up) itself: the SDK's own reconnection
+        # would resume from PubNub's short live buffer only.
+        config.reconnect_policy = PNReconnectionPolicy.NONE
         config.suppress_leave_events = True
         config.disable_config_locking = False  # the SDK copies and freezes it: no later surprises
         pubnub = PubNub(config)
         if settings.token:
             pubnub.set_token(settings.token)
-        install_surviving_worker(pubnub, self.inbound.accept)
-        pubnub.add_listener(SubscriptionListener(self.inbound.accept, self._on_status))
-        self.pubnub = pubnub
-        self._publisher = Publisher(pubnub, settings.converter)
+        return pubnub
+
+    def _connect(self) -> None:
+        settings = self.settings
+        self.pubnub = pubnub = self._new_client()
+        reader = HistoryReader(pubnub)
+        self._publisher = Publisher(
+            pubnub,
+            settings.converter,
+            policy=RetryPolicy(
+                attempts=settings.publish_attempts, budget=settings.publish_retry_seconds
+            ),
+            user_id=settings.user_id,
+            history_available=self._history_available,
+            publish_id_meta=settings.publish_id_meta,
+        )
         self.inbound.start()
-        subscribe = pubnub.subscribe().channel_groups(list(settings.channel_groups))
-        resume = self.tracker.resume_timetoken()
-        if resume is not None:
-            subscribe = subscribe.with_timetoken(resume)
+        self.subscription = SubscriptionSupervisor(
+            make_client=self._new_client,
+            channel_groups=settings.channel_groups,
+            pipeline=self.inbound,
+            tracker=self.tracker,
+            catch_up=CatchUp(
+                pubnub=pubnub,
+                tracker=self.tracker,
+                deliver=self.inbound.accept_caught_up,
+                list_groups=self.channels_by_group,
+                stopping=self._stop_requested.is_set,
+            ),
+            server_time=reader.server_time,
+            capacity=self.capacity,
+            list_groups=self.channels_by_group,
+            notices=self.notices,
+            connection=self.connection,
+            on_denied=self._denied_sentence,
+            first_start_catch_up=settings.first_start_catch_up,
+            access_retry_interval=settings.access_retry_interval,
+            reconnect_max_delay=settings.reconnect_max_delay,
+        )
         log.info(
             "Subscribing as %r to channel group(s) %s at %s (access: %s)",
             settings.user_id,
@@ -148,85 +215,66 @@ class PubNubBackend(ErrBot):
             settings.origin or "PubNub",
             settings.access,
         )
-        subscribe.execute()
+        self.subscription.start()
+
+    def _history_available(self) -> bool:
+        return self.subscription is not None and self.subscription.history != HISTORY_DISABLED
 
     def _wait_until_connected(self) -> bool:
+        subscription = self.subscription
+        assert subscription is not None
         started = time.monotonic()
         warned = False
-        while not self._connected.wait(_WAIT_STEP):
+        while not subscription.connected_once.wait(_WAIT_STEP):
+            if subscription.fatal:
+                self._fatal = subscription.fatal
+                return False
             if self._stop_requested.is_set():
                 return False
             if not warned and time.monotonic() - started > _SLOW_CONNECT_WARNING:
                 warned = True
                 log.warning(
-                    "Still not connected to PubNub at %s; the SDK keeps retrying.",
+                    "Still not connected to PubNub at %s; the bot keeps trying.",
                     self.settings.origin or "the default origin",
                 )
+        log.info("Connected to PubNub channel group(s) %s", self._groups_text())
         return not self._stop_requested.is_set()
 
     def _disconnect(self, activated: bool) -> None:
-        """Stop in an order that loses nothing: input first, plugins, then the connection."""
+        """Stop in an order that loses nothing: input first, plugins, then the connection.
+
+        Messages accepted but not handled within the stop timeout are not acknowledged: the
+        next start catches them up from history.
+        """
         log.info("Stopping the PubNub backend")
+        if self.subscription is not None:
+            self.subscription.stop(STOP_TIMEOUT)
         self.inbound.stop(STOP_TIMEOUT)
         if activated:
             self.disconnect_callback()
+        if not self.tracker.flush(STOP_TIMEOUT):
+            log.warning("Some acknowledgements were not written: those messages come again.")
         pubnub, self.pubnub = self.pubnub, None
         if pubnub is not None:
             stop_client(pubnub)
         self._publisher = None
+        self.tracker.close()
         self.connection.set(states.STOPPED)
 
-    # --- SDK statuses -------------------------------------------------------------------------
-
-    def _on_status(self, status: PNStatus) -> None:
-        category = status.category
-        if category in (
-            PNStatusCategory.PNConnectedCategory,
-            PNStatusCategory.PNReconnectedCategory,
-        ):
-            if self.connection.set(states.CONNECTED):
-                log.info("Connected to PubNub channel group(s) %s", self._groups_text())
-            self._connected.set()
-        elif category is PNStatusCategory.PNAccessDeniedCategory:
-            self._on_access_denied(status)
-        elif category is PNStatusCategory.PNDisconnectedCategory:
-            self.connection.set(states.DISCONNECTED, "the SDK gave up reconnecting")
-            self.notices.notify(
-                "disconnected",
-                "The PubNub subscription gave up reconnecting: customer messages are not "
-                "received until the bot is restarted.",
+    def _denied_sentence(self, status: PNStatus) -> str:
+        refused = (
+            f"PubNub refused to subscribe {self.settings.user_id!r} to channel group(s) "
+            f"{self._groups_text()} (403 Forbidden: {refusals.reason(status)})"
+        )
+        if not self.settings.secret_key and not self.settings.token:
+            return (
+                f"{refused}: Access Manager is on for this keyset, so BOT_IDENTITY needs a "
+                "'secret_key', or a 'token' that grants read on these groups."
             )
-        elif category in (
-            PNStatusCategory.PNUnexpectedDisconnectCategory,
-            PNStatusCategory.PNNetworkIssuesCategory,
-            PNStatusCategory.PNTimeoutCategory,
-            PNStatusCategory.PNConnectionErrorCategory,
-        ):
-            detail = _status_detail(status)
-            if self.connection.set(states.RECONNECTING, detail):
-                log.warning("PubNub connection problem (%s); the SDK retries", detail)
-        else:
-            log.debug("PubNub status %s: %s", category, _status_detail(status))
-
-    def _on_access_denied(self, status: PNStatus) -> None:
-        detail = _status_detail(status)
         needed = (
             "the secret key" if self.settings.secret_key else "the token in BOT_IDENTITY['token']"
         )
-        sentence = (
-            f"PubNub refused to subscribe {self.settings.user_id!r} to channel group(s) "
-            f"{self._groups_text()} (403 Forbidden: {detail}): check BOT_IDENTITY keys and "
-            f"that {needed} grants read on these groups."
-        )
-        self.connection.set(states.ACCESS_DENIED, detail)
-        log.error("%s", sentence)
-        if not self._connected.is_set():
-            self._fatal = sentence  # never connected: a configuration problem, stop start-up
-            self.stop_serving()
-            return
-        self.notices.notify(
-            "access denied", f"{sentence} No customer message is received until then."
-        )
+        return f"{refused}: check BOT_IDENTITY keys and that {needed} grants read on these groups."
 
     def _groups_text(self) -> str:
         return ", ".join(self.settings.channel_groups)
@@ -307,14 +355,28 @@ class PubNubBackend(ErrBot):
         return [g for g, channels in self.channels_by_group().items() if channel in channels]
 
     def add_channel(self, channel: str) -> None:
-        """Add ``channel`` to the first channel group, so its messages reach the bot."""
-        group = self.settings.channel_groups[0]
-        try:
-            self._require_pubnub().add_channel_to_channel_group().channels([channel]).channel_group(
-                group
-            ).sync()
-        except PubNubException as exc:
-            raise RoomError(f"adding {channel!r} to channel group {group!r} failed: {exc}") from exc
+        """Add ``channel`` to the first channel group with room, so its messages reach the bot.
+
+        A group PubNub refuses because it is full is reported to admins and the next one tried.
+        """
+        pubnub = self._require_pubnub()
+        refused: list[str] = []
+        for group in self.settings.channel_groups:
+            try:
+                pubnub.add_channel_to_channel_group().channels([channel]).channel_group(
+                    group
+                ).sync()
+                return
+            except PubNubException as exc:
+                if not refusals.is_group_full(exc):
+                    raise RoomError(
+                        f"adding {channel!r} to channel group {group!r} failed: {exc}"
+                    ) from exc
+                self.capacity.refused(group, refusals.reason(exc))
+                refused.append(group)
+        raise RoomError(
+            f"adding {channel!r} failed: every channel group is full ({', '.join(refused)})"
+        )
 
     def remove_channel(self, channel: str) -> None:
         for group in self.channel_groups_of(channel):
@@ -336,11 +398,3 @@ class PubNubBackend(ErrBot):
     @property
     def mode(self) -> str:
         return "pubnub"
-
-
-def _status_detail(status: PNStatus) -> str:
-    error = getattr(status, "error_data", None)
-    if error is not None:
-        return str(getattr(error, "information", None) or getattr(error, "exception", error))
-    code = getattr(status, "status_code", None)
-    return f"HTTP {code}" if code else str(status.category.name if status.category else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from errbot import BotPlugin, arg_botcmd, botcmd
@@ -11,8 +12,16 @@ from errbot.backends.base import Message
 
 from errbot_pubnub.backend import PubNubBackend
 from errbot_pubnub.dead_letters import DeadLetter
+from errbot_pubnub.delivery import DurableDeliveries
+from errbot_pubnub.inbound import Replay
+from errbot_pubnub.message import timetoken_to_datetime
 
 NOT_ON_PUBNUB = "This bot is not connected to PubNub: its backend is {backend}, not PubNub."
+REPLAY_USAGE = (
+    "Say which undelivered messages to replay: `pubnub replay 12` (numbers from "
+    "`pubnub undelivered`, several allowed) or `pubnub replay all`."
+)
+REPLAY_TIMEOUT = 60.0
 _PAYLOAD_PREVIEW = 300
 
 
@@ -40,10 +49,22 @@ def _preview(payload: Any) -> str:
 
 def describe_dead_letter(letter: DeadLetter) -> str:
     return (
-        f"- {letter.sent_at:%Y-%m-%d %H:%M:%S} UTC, channel {letter.channel}, "
+        f"- #{letter.id} {letter.sent_at:%Y-%m-%d %H:%M:%S} UTC, channel {letter.channel}, "
         f"from {letter.publisher or 'unknown'}, timetoken {letter.timetoken}: {letter.reason}\n"
         f"  payload: `{_preview(letter.payload)}`"
     )
+
+
+def describe_replay(replay: Replay) -> str:
+    letter = replay.letter
+    where = f"#{letter.id} (channel {letter.channel}, timetoken {letter.timetoken})"
+    if not replay.done.is_set():
+        return f"- {where}: still being handled"
+    if replay.outcome == "delivered":
+        return f"- {where}: delivered, removed from the list"
+    if replay.outcome == "ignored":
+        return f"- {where}: {replay.reason}, removed from the list"
+    return f"- {where}: still undeliverable: {replay.reason}"
 
 
 class PubNubAdmin(BotPlugin):
@@ -75,10 +96,41 @@ class PubNubAdmin(BotPlugin):
         if not letters:
             return "No undelivered PubNub message."
         header = (
-            f"{backend.dead_letters.total} undelivered PubNub message(s) since start; "
-            f"the last {len(letters)}:"
+            f"{len(backend.dead_letters)} kept for replay; {backend.dead_letters.total} "
+            f"undelivered PubNub message(s) since start; the last {len(letters)}:"
         )
         return "\n".join([header, *(describe_dead_letter(letter) for letter in letters)])
+
+    @botcmd(admin_only=True)
+    def pubnub_replay(self, msg: Message, args: str) -> str:
+        """Deliver undelivered messages again (after fixing the converter): `all` or numbers."""
+        backend = self._backend()
+        if backend is None:
+            return self._not_on_pubnub()
+        words = args.split()
+        if not words:
+            return REPLAY_USAGE
+        if words == ["all"]:
+            letters = list(backend.dead_letters)
+        else:
+            try:
+                numbers = [int(word.lstrip("#")) for word in words]
+            except ValueError:
+                return REPLAY_USAGE
+            letters = []
+            for number in numbers:
+                letter = backend.dead_letters.get(number)
+                if letter is None:
+                    return f"There is no undelivered message #{number}: see `pubnub undelivered`."
+                letters.append(letter)
+        if not letters:
+            return "No undelivered PubNub message to replay."
+        replays = [backend.inbound.replay(letter) for letter in letters]
+        for replay in replays:
+            replay.done.wait(REPLAY_TIMEOUT)
+        delivered = sum(r.outcome in ("delivered", "ignored") for r in replays)
+        header = f"Replayed {len(replays)} undelivered message(s): {delivered} handled."
+        return "\n".join([header, *(describe_replay(replay) for replay in replays)])
 
 
 def status_report(backend: PubNubBackend) -> str:
@@ -98,13 +150,17 @@ def status_report(backend: PubNubBackend) -> str:
     except Exception as exc:
         lines.append(f"Channel groups: {', '.join(settings.channel_groups)} (cannot list: {exc})")
     else:
-        groups = ", ".join(f"{group} ({len(chans)})" for group, chans in by_group.items())
+        backend.capacity.check({group: len(chans) for group, chans in by_group.items()})
+        groups = ", ".join(
+            backend.capacity.describe(group, len(chans)) for group, chans in by_group.items()
+        )
         total = len({c for chans in by_group.values() for c in chans})
         lines.append(f"Channel groups: {groups}; {total} channel(s) in all")
     lines.append(
         f"Messages delivered: {backend.inbound.delivered}; waiting: {backend.inbound.pending()}; "
-        f"undelivered: {backend.dead_letters.total}"
+        f"undelivered: {backend.dead_letters.total} since start, {len(backend.dead_letters)} kept"
     )
+    lines.extend(delivery_report(backend))
     warnings = backend.notices.recent()
     if warnings:
         lines.append("Recent warnings:")
@@ -112,3 +168,33 @@ def status_report(backend: PubNubBackend) -> str:
     else:
         lines.append("No warnings.")
     return "\n".join(lines)
+
+
+def delivery_report(backend: PubNubBackend) -> list[str]:
+    """Where delivery stands: history, catch-up, cursors, retries."""
+    lines = []
+    subscription = backend.subscription
+    if subscription is not None:
+        line = f"History: {subscription.history}"
+        report = subscription.last_catch_up
+        if report is not None:
+            line += f"; last catch-up: {report.summary()}"
+        lines.append(f"{line}; resubscriptions: {subscription.reconnections}")
+    tracker = backend.tracker
+    if isinstance(tracker, DurableDeliveries):
+        cursors = tracker.cursors()
+        resume = tracker.resume_timetoken()
+        since = f"{_when(resume)}" if resume else "not yet"
+        lines.append(
+            f"Delivery state: {tracker.database.url}; {len(cursors)} channel cursor(s); "
+            f"resume point {since}; {tracker.commits} commit(s) since start"
+        )
+    publisher = backend._publisher
+    if publisher is not None:
+        lines.append(f"Publish retries since start: {publisher.retries}")
+    return lines
+
+
+def _when(timetoken: int) -> str:
+    moment: datetime = timetoken_to_datetime(timetoken).astimezone(timezone.utc)
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"

@@ -1,21 +1,34 @@
 """Where a received message is accepted (once) and where it is acknowledged (handled).
 
 The backend asks its :class:`DeliveryTracker` at exactly two points: ``accept`` when a message
-arrives (a duplicate is refused there), and ``acknowledge`` after ``callback_message`` returned
-for it (or it was kept as a dead letter). ``resume_timetoken`` tells where to subscribe from.
-A tracker that persists these is what lets a restarted bot resume without gaps or repeats.
+arrives (a repeat is refused there), and ``acknowledge`` after ``callback_message`` returned
+for it (or it was kept as a dead letter). ``last_handled`` (a channel's cursor) and
+``resume_point`` tell catch-up where to start. :class:`DurableDeliveries` persists all of it, so
+a restarted bot resumes without gaps or repeats; :class:`RecentDeliveries` keeps it in memory.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
+
+from errbot_pubnub.delivery_store import DeliveryDatabase
+
+log = logging.getLogger(__name__)
+
+#: The writer commits at most this often: acknowledgements arriving meanwhile share a commit.
+FLUSH_INTERVAL = 0.005
+_RESUME_CHECK_INTERVAL = 0.25
+_RETRY_AFTER_ERROR = 1.0
 
 
 class DeliveryTracker(Protocol):
     def resume_timetoken(self) -> int | None:
-        """The timetoken to subscribe from; ``None`` to start with what is sent from now on."""
+        """Where catch-up starts for a channel without a cursor; ``None`` on a first start."""
 
     def accept(self, channel: str, timetoken: int) -> bool:
         """Whether the message is new; ``False`` for one already accepted (drop it)."""
@@ -25,6 +38,15 @@ class DeliveryTracker(Protocol):
 
     def last_handled(self, channel: str) -> int | None:
         """The timetoken of the newest message handled in ``channel``."""
+
+    def caught_up(self, until: int) -> None:
+        """Every message up to ``until`` was handled or is in flight: the new resume point."""
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until what was acknowledged so far is durable; False on timeout."""
+
+    def close(self) -> None:
+        """Write what is left and let go of resources."""
 
 
 class RecentDeliveries:
@@ -61,3 +83,184 @@ class RecentDeliveries:
     def last_handled(self, channel: str) -> int | None:
         with self._lock:
             return self._handled.get(channel)
+
+    def caught_up(self, until: int) -> None:
+        """Nothing to remember: a new process starts from "now" anyway."""
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class DurableDeliveries:
+    """A tracker backed by the delivery database, with acknowledgements written in batches.
+
+    ``acknowledge`` only updates memory and queues the pair; a writer thread commits every
+    queued pair in one transaction, at most every :data:`FLUSH_INTERVAL`. A process killed
+    before a commit loses nothing: the messages it acknowledged last are simply caught up and
+    delivered again (and recognised downstream), which is the "at most the messages in flight
+    may be relayed twice" of a ``kill -9``.
+
+    The resume point moves to a catch-up's end only once nothing at or before it is still in
+    flight, so a channel without a cursor never skips a message that was accepted but not yet
+    handled when the process died.
+    """
+
+    def __init__(
+        self,
+        database: DeliveryDatabase,
+        window: int,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        state = database.load(window)
+        self._database = database
+        self._window = window
+        self._on_error = on_error
+        self._cursors = dict(state.cursors)
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict.fromkeys(state.recent)
+        self._in_flight: dict[tuple[str, int], None] = {}
+        self._resume_point = state.resume_point
+        self._pending_resume: int | None = None
+        self._queued: list[tuple[str, int]] = []
+        self._acknowledged = 0  # acknowledgements so far; ``_committed`` of them are durable
+        self._committed = 0
+        self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._stopping = False
+        self.commits = 0  # transactions written (for ``!pubnub status`` and benchmarks)
+        self._writer = threading.Thread(target=self._write_loop, name="pubnub-acks", daemon=True)
+        self._writer.start()
+
+    @property
+    def database(self) -> DeliveryDatabase:
+        return self._database
+
+    # --- the tracker ----------------------------------------------------------------------
+
+    def resume_timetoken(self) -> int | None:
+        with self._lock:
+            return self._resume_point
+
+    def accept(self, channel: str, timetoken: int) -> bool:
+        key = (channel, timetoken)
+        with self._lock:
+            if key in self._seen or key in self._in_flight:
+                return False
+            self._remember(key)
+            self._in_flight[key] = None
+            return True
+
+    def acknowledge(self, channel: str, timetoken: int) -> None:
+        key = (channel, timetoken)
+        with self._lock:
+            self._in_flight.pop(key, None)
+            if key not in self._seen:
+                self._remember(key)  # a replayed dead letter: never delivered twice either
+            if timetoken > self._cursors.get(channel, 0):
+                self._cursors[channel] = timetoken
+            self._queued.append(key)
+            self._acknowledged += 1
+        self._wake.set()
+
+    def last_handled(self, channel: str) -> int | None:
+        with self._lock:
+            return self._cursors.get(channel)
+
+    def cursors(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._cursors)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def caught_up(self, until: int) -> None:
+        with self._lock:
+            if self._resume_point is None or until > self._resume_point:
+                self._pending_resume = until
+        self._wake.set()
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            target = self._acknowledged
+            self._wake.set()
+            while self._committed < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._writer.is_alive():
+                    return False
+                self._progress.wait(remaining)
+            return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
+        self._writer.join(timeout)
+        self._database.close()
+
+    def _remember(self, key: tuple[str, int]) -> None:
+        self._seen[key] = None
+        if len(self._seen) > self._window:
+            self._seen.popitem(last=False)
+
+    # --- the writer -----------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        next_resume_check = 0.0
+        while True:
+            self._wake.wait(_RESUME_CHECK_INTERVAL if self._pending_resume else None)
+            self._wake.clear()
+            with self._lock:
+                batch, self._queued = self._queued, []
+                target = self._acknowledged
+                resume = None
+                now = time.monotonic()
+                if self._pending_resume is not None and now >= next_resume_check:
+                    next_resume_check = now + _RESUME_CHECK_INTERVAL  # the check scans in-flight
+                    resume = self._settled_resume_point()
+                stopping = self._stopping
+            if (batch or resume is not None) and not self._write(batch, resume):
+                with self._lock:
+                    self._queued[:0] = batch
+                    if resume is not None and self._pending_resume is None:
+                        self._pending_resume = resume
+                if stopping:
+                    return
+                time.sleep(_RETRY_AFTER_ERROR)
+                self._wake.set()
+                continue
+            with self._lock:
+                self._committed = max(self._committed, target)
+                self._progress.notify_all()
+                if stopping and not self._queued:
+                    return
+            time.sleep(FLUSH_INTERVAL)
+
+    def _settled_resume_point(self) -> int | None:
+        """The pending resume point, once no message at or before it is still in flight."""
+        until = self._pending_resume
+        if until is None or any(tt <= until for _, tt in self._in_flight):
+            return None
+        self._pending_resume = None
+        self._resume_point = until
+        return until
+
+    def _write(self, batch: list[tuple[str, int]], resume: int | None) -> bool:
+        try:
+            self._database.record_acknowledgements(batch, resume, keep=self._window)
+        except Exception as exc:
+            log.exception("Could not record %d acknowledgement(s)", len(batch))
+            if self._on_error is not None:
+                self._on_error(
+                    f"The PubNub backend cannot write its delivery database "
+                    f"({type(exc).__name__}: {exc}); it keeps trying. Until it succeeds, a "
+                    "restart delivers the latest messages again."
+                )
+            return False
+        self.commits += 1
+        return True

@@ -1,20 +1,42 @@
-"""Publishing the bot's messages: convert, fit PubNub's size limit, publish, report failures."""
+"""Publishing the bot's messages: convert, fit PubNub's size limit, publish, retry, report.
+
+A publish that fails for a reason that may pass (no answer, a timeout, a 5xx, a 429) is retried
+with exponential backoff and jitter, within a number of attempts and a time budget; any other
+refusal (a 4xx: no permission, too large, bad key) is final at once. What finally fails raises
+:class:`PublishError`, so the caller can tell people the reply did not reach the customer.
+
+A request that got no answer may still have been published. Before retrying such a one, the
+publisher looks for it in the channel's history (when the keyset has Message Persistence) and
+does not publish it twice if it is there. Without history that check is impossible and a retry
+may publish the message twice; ``publish_id_meta`` then puts one id per message in the publish
+meta, the same on every attempt, so that client apps can drop the second copy.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
-from dataclasses import replace
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
+from errbot_pubnub import refusals
 from errbot_pubnub.converters import MessageConverter
-from errbot_pubnub.message import MessageKind, PubNubMessage
+from errbot_pubnub.message import MessageKind, PubNubMessage, datetime_to_timetoken, utc_now
+from errbot_pubnub.retry import Backoff
 from pubnub.exceptions import PubNubException
 from pubnub.pubnub import PubNub
 
 log = logging.getLogger(__name__)
+
+_VERIFY_MARGIN_TICKS = 60 * 10_000_000  # clock skew allowed when looking for a lost publish
+_REMEMBERED_PUBLISHES = 100  # per channel: own publishes a lost one must not be mistaken for
+PUBLISH_BACKOFF = Backoff(base=0.5, cap=4.0)
 
 # PubNub refuses a message whose URL-encoded channel name, payload and meta exceed 32 KiB.
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -22,14 +44,46 @@ _ENVELOPE_ALLOWANCE = 512  # keys, separators and signature parameters around th
 
 
 class PublishError(RuntimeError):
-    """A publish that PubNub refused or that could not reach it; the message was not sent."""
+    """A publish that PubNub refused or that could not reach it; the message was not sent.
 
-    def __init__(self, channel: str, reason: str, status_code: int | None = None) -> None:
+    ``retryable`` says whether the failure may pass (no answer, timeout, 5xx, 429);
+    ``attempts`` how many times it was tried.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        reason: str,
+        status_code: int | None = None,
+        *,
+        retryable: bool = False,
+        attempts: int = 1,
+    ) -> None:
         status = f" (HTTP {status_code})" if status_code else ""
-        super().__init__(f"Publishing to PubNub channel {channel!r} failed{status}: {reason}")
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(
+            f"Publishing to PubNub channel {channel!r} failed{status}{tries}: {reason}"
+        )
         self.channel = channel
         self.reason = reason
         self.status_code = status_code
+        self.retryable = retryable
+        self.attempts = attempts
+
+    @property
+    def unanswered(self) -> bool:
+        """No answer came back: the message may have been published all the same."""
+        return self.retryable and not self.status_code
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a publish keeps trying: ``attempts`` at most, none started after ``budget``
+    seconds, waiting ``backoff.delay(n)`` before the n-th retry."""
+
+    attempts: int = 4
+    budget: float = 15.0
+    backoff: Backoff = PUBLISH_BACKOFF
 
 
 class MessageTooLarge(PublishError):
@@ -74,20 +128,118 @@ class Publisher:
         pubnub: PubNub,
         converter: MessageConverter,
         max_bytes: int = MAX_MESSAGE_BYTES,
+        *,
+        policy: RetryPolicy | None = None,
+        user_id: str | None = None,
+        history_available: Callable[[], bool] = lambda: False,
+        publish_id_meta: str | None = None,
     ) -> None:
         self._pubnub = pubnub
         self._converter = converter
         self._max_bytes = max_bytes
+        self._policy = policy or RetryPolicy()
+        self._user_id = user_id
+        self._history_available = history_available
+        self._publish_id_meta = publish_id_meta
         self._channel_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._published: dict[str, deque[int]] = {}
+        self.retries = 0  # attempts after a first failure, since start (for ``!pubnub status``)
 
     def publish(
         self, channel: str, message: PubNubMessage, meta: dict[str, Any] | None
     ) -> list[int]:
         """Publish ``message`` (in parts if needed); the timetokens of what was published."""
-        parts = self.fit(channel, message, meta)
+        sample = self._with_publish_id(meta)  # an id takes room too: fit with one
+        parts = self.fit(channel, message, sample)
         with self._lock_for(channel):
-            return [self._publish_once(channel, payload, meta) for payload in parts]
+            return [
+                self._publish_with_retries(channel, payload, self._with_publish_id(meta))
+                for payload in parts
+            ]
+
+    def _with_publish_id(self, meta: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not self._publish_id_meta:
+            return meta
+        return {**(meta or {}), self._publish_id_meta: uuid.uuid4().hex}
+
+    def _publish_with_retries(self, channel: str, payload: Any, meta: dict[str, Any] | None) -> int:
+        policy = self._policy
+        started = time.monotonic()
+        not_before = datetime_to_timetoken(utc_now()) - _VERIFY_MARGIN_TICKS
+        attempt = 1
+        while True:
+            try:
+                timetoken = self._publish_once(channel, payload, meta)
+            except PublishError as error:
+                delay = policy.backoff.delay(attempt)
+                out_of_time = time.monotonic() - started + delay > policy.budget
+                if not error.retryable or attempt >= policy.attempts or out_of_time:
+                    if attempt > 1:
+                        raise PublishError(
+                            channel,
+                            error.reason,
+                            error.status_code,
+                            retryable=error.retryable,
+                            attempts=attempt,
+                        ) from error
+                    raise
+                log.warning(
+                    "Publish to %r failed (%s); attempt %d of %d in %.1f s",
+                    channel,
+                    error.reason,
+                    attempt + 1,
+                    policy.attempts,
+                    delay,
+                )
+                time.sleep(delay)
+                if error.unanswered:
+                    found = self._find_lost_publish(channel, payload, meta, not_before)
+                    if found is not None:
+                        log.info("The unanswered publish to %r did arrive (%s)", channel, found)
+                        return self._remember(channel, found)
+                attempt += 1
+                self.retries += 1
+                continue
+            return self._remember(channel, timetoken)
+
+    def _remember(self, channel: str, timetoken: int) -> int:
+        with self._locks_lock:
+            published = self._published.setdefault(channel, deque(maxlen=_REMEMBERED_PUBLISHES))
+            published.append(timetoken)
+        return timetoken
+
+    def _find_lost_publish(
+        self, channel: str, payload: Any, meta: dict[str, Any] | None, not_before: int
+    ) -> int | None:
+        """The timetoken of ``payload`` if an unanswered attempt stored it; None otherwise."""
+        if not self._history_available():
+            return None
+        try:
+            envelope = (
+                self._pubnub.fetch_messages()
+                .channels([channel])
+                .end(not_before)
+                .count(25)
+                .include_meta(True)
+                .include_uuid(True)
+                .sync()
+            )
+        except Exception as exc:
+            log.warning("Could not check whether the publish to %r arrived: %s", channel, exc)
+            return None
+        with self._locks_lock:
+            known = set(self._published.get(channel, ()))
+        for item in (envelope.result.channels or {}).get(channel, []):
+            timetoken = int(item.timetoken)
+            if (
+                timetoken not in known
+                and getattr(item, "uuid", None) == self._user_id
+                and item.message == payload
+                and (item.meta or None) == (meta or None)
+            ):
+                return timetoken
+        return None
 
     def fit(self, channel: str, message: PubNubMessage, meta: dict[str, Any] | None) -> list[Any]:
         """The payloads to publish for ``message``: one, or the parts of a split text."""
@@ -157,16 +309,19 @@ class Publisher:
         except PubNubException as exc:
             status = exc.get_status_code() or None
             reason = _reason(exc)
+            retryable = status is None or status == 429 or status >= 500
             log.error("Publish to %r failed (HTTP %s): %s", channel, status, reason)
-            raise PublishError(channel, reason, status) from exc
+            raise PublishError(channel, reason, status, retryable=retryable) from exc
         except Exception as exc:
             log.error("Publish to %r failed: %s: %s", channel, type(exc).__name__, exc)
-            raise PublishError(channel, f"{type(exc).__name__}: {exc}") from exc
+            raise PublishError(channel, f"{type(exc).__name__}: {exc}", retryable=True) from exc
         return int(envelope.result.timetoken)
 
 
 def _reason(exc: PubNubException) -> str:
     """PubNub's own explanation (the JSON ``message``) rather than the exception's repr."""
+    if exc.get_status_code() == 403:
+        return refusals.reason(exc)
     text = getattr(exc, "_errormsg", "") or str(exc)
     try:
         body = json.loads(text)

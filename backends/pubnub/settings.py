@@ -21,6 +21,7 @@ DEFAULT_CONVERTER = "errbot_pubnub.DefaultMessageConverter"
 DEFAULT_CHANNEL_GROUP = "support"
 DEFAULT_USER_ID = "support"
 MAX_CHANNEL_GROUPS = 10  # PubNub's limit of channel groups per subscribing client
+DEFAULT_GROUP_CAPACITY = 2000  # channels per group on PubNub's paid plans (100 on some others)
 
 # Characters PubNub forbids in channel and channel-group names ("/" also separates the
 # channel from the user in an occupant's identifier).
@@ -69,6 +70,15 @@ class PubNubSettings:
     channel_workers: int
     dead_letter_limit: int
     warning_interval: float
+    delivery_db_url: str | None = None
+    first_start_catch_up: float = 0.0
+    dedup_window: int = 10_000
+    publish_attempts: int = 4
+    publish_retry_seconds: float = 15.0
+    publish_id_meta: str | None = None
+    access_retry_interval: float = 60.0
+    reconnect_max_delay: float = 30.0
+    group_capacity: int = DEFAULT_GROUP_CAPACITY
 
     @property
     def access(self) -> str:
@@ -220,6 +230,27 @@ def _number(config: Any, name: str, default: float, minimum: float, kind: type) 
     return kind(value)
 
 
+def _database_url(value: Any) -> str | None:
+    """An SQLAlchemy URL, or a file path taken as an SQLite file; ``None`` for the default."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PubNubConfigurationError(
+            "PUBNUB_DELIVERY_DB_URL must be an SQLAlchemy URL such as "
+            f"'sqlite:////var/lib/errbot/pubnub.sqlite' or a file path, not {value!r}."
+        )
+    return value if "://" in value else f"sqlite:///{value}"
+
+
+def _optional_name(config: Any, name: str) -> str | None:
+    value = getattr(config, name, None)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PubNubConfigurationError(f"{name} must be a meta key name or None, not {value!r}.")
+    return value.strip()
+
+
 def read_settings(config: Any) -> PubNubSettings:
     """The checked settings of ``config``; raises :class:`PubNubConfigurationError`."""
     identity = _identity(config)
@@ -247,4 +278,13 @@ def read_settings(config: Any) -> PubNubSettings:
         channel_workers=_number(config, "PUBNUB_CHANNEL_WORKERS", 4, 1, int),
         dead_letter_limit=_number(config, "PUBNUB_DEAD_LETTER_LIMIT", 200, 1, int),
         warning_interval=_number(config, "PUBNUB_WARNING_INTERVAL", 300, 0, float),
+        delivery_db_url=_database_url(getattr(config, "PUBNUB_DELIVERY_DB_URL", None)),
+        first_start_catch_up=_number(config, "PUBNUB_FIRST_START_CATCH_UP", 0, 0, float),
+        dedup_window=_number(config, "PUBNUB_DEDUP_WINDOW", 10_000, 100, int),
+        publish_attempts=_number(config, "PUBNUB_PUBLISH_ATTEMPTS", 4, 1, int),
+        publish_retry_seconds=_number(config, "PUBNUB_PUBLISH_RETRY_SECONDS", 15, 0, float),
+        publish_id_meta=_optional_name(config, "PUBNUB_PUBLISH_ID_META"),
+        access_retry_interval=_number(config, "PUBNUB_ACCESS_RETRY_INTERVAL", 60, 0.1, float),
+        reconnect_max_delay=_number(config, "PUBNUB_RECONNECT_MAX_DELAY", 30, 0.1, float),
+        group_capacity=_number(config, "PUBNUB_GROUP_CAPACITY", DEFAULT_GROUP_CAPACITY, 1, int),
     )

@@ -1,0 +1,387 @@
+"""Staying subscribed to the channel groups with nothing missed and nothing doubled.
+
+The SDK's own reconnection resumes from its last timetoken and relies on PubNub's live buffer
+(about 100 messages per channel for 20 minutes): a longer or busier outage loses messages, and
+after it gives up (or on a 403) nothing resubscribes. So the SDK is told not to reconnect, and
+this supervisor runs each subscription's life on its own thread:
+
+    hold live messages ─► server time T ─► new SDK client, subscribe ─► connected
+        ─► catch up from history (every channel past its cursor) ─► release live messages
+        ─► ... until the subscription fails ─► back off, and again from the top
+
+Because live messages are held while history is read, and history is read only once the new
+subscription is live, every message is either in history or live (often both: the repeat is
+dropped by the tracker), and each channel's messages reach Errbot in order. ``T`` becomes the
+resume point for channels without a cursor once everything before it is handled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from errbot_pubnub import connection_state as states
+from errbot_pubnub import refusals
+from errbot_pubnub.admin_notices import AdminNotices
+from errbot_pubnub.capacity import GroupCapacity
+from errbot_pubnub.catch_up import CatchUp, CatchUpReport, is_transient
+from errbot_pubnub.connection_state import ConnectionState
+from errbot_pubnub.delivery import DeliveryTracker
+from errbot_pubnub.history import HistoryDisabled
+from errbot_pubnub.inbound import InboundPipeline
+from errbot_pubnub.listener import SubscriptionListener, install_surviving_worker
+from errbot_pubnub.message import timetoken_to_datetime
+from errbot_pubnub.retry import Backoff
+from errbot_pubnub.sdk_stop import stop_client
+from pubnub.enums import PNStatusCategory
+from pubnub.models.consumer.common import PNStatus
+from pubnub.pubnub import PubNub
+
+log = logging.getLogger(__name__)
+
+RECONNECT_BASE_DELAY = 0.5
+CATCH_UP_BACKOFF = Backoff(base=0.5, cap=15.0)
+OUTAGE_NOTICE_AFTER = 30.0  # seconds without a subscription before admins are told
+CATCH_UP_NOTICE_AFTER = 3  # failed catch-up attempts before admins are told
+CAPACITY_CHECK_INTERVAL = 300.0
+TICKS_PER_SECOND = 10_000_000
+
+ACCESS_DENIED = "access denied"
+HISTORY_AVAILABLE = "available"
+HISTORY_DISABLED = "disabled (no Message Persistence)"
+HISTORY_UNKNOWN = "not checked yet"
+
+_ERRORS = (
+    PNStatusCategory.PNUnexpectedDisconnectCategory,
+    PNStatusCategory.PNNetworkIssuesCategory,
+    PNStatusCategory.PNConnectionErrorCategory,
+    PNStatusCategory.PNBadRequestCategory,
+    PNStatusCategory.PNUnknownCategory,
+    PNStatusCategory.PNInternalExceptionCategory,
+    PNStatusCategory.PNMalformedResponseCategory,
+    PNStatusCategory.PNTLSConnectionFailedCategory,
+)
+
+
+@dataclass
+class _Session:
+    """One SDK client's subscription, as its statuses describe it."""
+
+    number: int
+    client: PubNub
+    connected: bool = False
+    failed: bool = False
+    denied: PNStatus | None = None
+    detail: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+
+class SubscriptionSupervisor:
+    """Owns the subscribing SDK clients; see the module docstring for the cycle."""
+
+    def __init__(
+        self,
+        *,
+        make_client: Callable[[], PubNub],
+        channel_groups: tuple[str, ...],
+        pipeline: InboundPipeline,
+        tracker: DeliveryTracker,
+        catch_up: CatchUp,
+        server_time: Callable[[], int],
+        capacity: GroupCapacity,
+        list_groups: Callable[[], dict[str, list[str]]],
+        notices: AdminNotices,
+        connection: ConnectionState,
+        on_denied: Callable[[PNStatus], str],
+        first_start_catch_up: float,
+        access_retry_interval: float,
+        reconnect_max_delay: float,
+    ) -> None:
+        self._make_client = make_client
+        self._groups = list(channel_groups)
+        self._pipeline = pipeline
+        self._tracker = tracker
+        self._catch_up = catch_up
+        self._server_time = server_time
+        self._capacity = capacity
+        self._list_groups = list_groups
+        self._notices = notices
+        self._connection = connection
+        self._on_denied = on_denied
+        self._first_start_catch_up = first_start_catch_up
+        self._access_retry_interval = access_retry_interval
+        self._backoff = Backoff(
+            base=min(RECONNECT_BASE_DELAY, reconnect_max_delay), cap=reconnect_max_delay
+        )
+        self._changed = threading.Condition()
+        self._session: _Session | None = None
+        self._sessions = 0
+        self._stop = threading.Event()
+        self._activated = threading.Event()
+        self.connected_once = threading.Event()
+        self.fatal: str | None = None
+        self.history = HISTORY_UNKNOWN
+        self.last_catch_up: CatchUpReport | None = None
+        self.reconnections = 0
+        self._thread = threading.Thread(target=self._run, name="pubnub-subscription", daemon=True)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def activate(self) -> None:
+        """Plugins are active: caught-up and live messages may now be delivered."""
+        self._activated.set()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("The PubNub subscription thread is still busy after %.0f s", timeout)
+        self._drop_session()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- SDK statuses (on SDK threads: record, wake the supervisor, never block) --------------
+
+    def _on_status(self, number: int, status: PNStatus) -> None:
+        category = status.category
+        with self._changed:
+            session = self._session
+            if session is None or session.number != number:
+                return  # a client already let go of
+            if category in (
+                PNStatusCategory.PNConnectedCategory,
+                PNStatusCategory.PNReconnectedCategory,
+            ):
+                session.connected = True
+            elif category is PNStatusCategory.PNAccessDeniedCategory:
+                session.denied = status
+                session.failed = True
+            elif category is PNStatusCategory.PNDisconnectedCategory:
+                session.failed = True
+            elif category in _ERRORS:
+                session.detail = _detail(status)
+                log.warning("PubNub subscription error: %s", session.detail)
+            else:
+                log.debug("PubNub status %s: %s", category, _detail(status))
+                return
+            self._changed.notify_all()
+
+    # --- the supervisor's cycle ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        down_since: float | None = None
+        outage_told = False
+        while not self._stop.is_set():
+            try:
+                reason, was_live = self._subscription_life()
+            except Exception as exc:  # a bug must not end subscribing for good
+                log.exception("The PubNub subscription failed unexpectedly")
+                reason, was_live = f"unexpected error: {type(exc).__name__}: {exc}", False
+            self._drop_session()
+            if self._stop.is_set() or self.fatal:
+                return
+            if was_live:
+                failures, down_since, outage_told = 0, None, False
+            failures += 1
+            down_since = down_since or time.monotonic()
+            if reason.startswith(ACCESS_DENIED):
+                delay = self._access_retry_interval
+            else:
+                delay = self._backoff.delay(failures)
+                self._connection.set(states.RECONNECTING, reason)
+            log.warning("PubNub subscription: %s; subscribing again in %.1f s", reason, delay)
+            down_for = time.monotonic() - down_since
+            if not outage_told and down_for >= OUTAGE_NOTICE_AFTER:
+                outage_told = True
+                self._notices.notify(
+                    "disconnected",
+                    f"The PubNub subscription has been down for {down_for:.0f} s ({reason}). "
+                    "The bot keeps trying; messages written meanwhile are caught up from "
+                    "history when it is back.",
+                )
+            self._stop.wait(delay)
+            self.reconnections += 1
+
+    def _subscription_life(self) -> tuple[str, bool]:
+        """One subscription, from the server time to its end: why it ended, and whether it
+        was live (connected and caught up) before."""
+        self._pipeline.hold()
+        try:
+            until = self._server_time()
+        except Exception as exc:
+            return f"PubNub cannot be reached: {refusals.reason(exc)}", False
+        session = self._subscribe()
+        with self._changed:
+            self._changed.wait_for(
+                lambda: session.connected or session.failed or self._stop.is_set()
+            )
+        if self._stop.is_set():
+            return "stopped", False
+        if session.failed:
+            return self._failure(session), False
+        log.info("Subscribed to channel group(s) %s", ", ".join(self._groups))
+        self._connection.set(states.CONNECTED, "catching up from history")
+        self.connected_once.set()
+        while not self._activated.wait(0.5):
+            if self._stop.is_set():
+                return "stopped", False
+        if not self._catch_up_until(until, session):
+            return ("stopped", False) if self._stop.is_set() else (self._failure(session), False)
+        released = self._pipeline.release()
+        self._connection.set(states.CONNECTED)
+        log.info("Live: %d message(s) received during catch-up follow", released)
+        return self._live(session), True
+
+    def _live(self, session: _Session) -> str:
+        """Wait for the subscription to end, checking the groups' sizes now and then."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(
+                    lambda: session.failed or self._stop.is_set(), timeout=CAPACITY_CHECK_INTERVAL
+                )
+            if self._stop.is_set():
+                return "stopped"
+            if session.failed:
+                return self._failure(session)
+            self._check_capacity()
+
+    def _subscribe(self) -> _Session:
+        client = self._make_client()
+        with self._changed:
+            self._sessions += 1
+            session = _Session(self._sessions, client)
+            self._session = session
+        number = session.number
+        install_surviving_worker(client, self._pipeline.accept)
+        client.add_listener(
+            SubscriptionListener(self._pipeline.accept, lambda s: self._on_status(number, s))
+        )
+        client.subscribe().channel_groups(self._groups).execute()
+        return session
+
+    def _failure(self, session: _Session) -> str:
+        """Why ``session`` failed, after dealing with a 403."""
+        if session.denied is not None:
+            sentence = self._on_denied(session.denied)
+            if not self.connected_once.is_set():  # never connected: a configuration problem
+                self._connection.set(states.ACCESS_DENIED, refusals.reason(session.denied))
+                self.fatal = sentence
+                return f"{ACCESS_DENIED} at start"
+            self._connection.set(states.ACCESS_DENIED, refusals.reason(session.denied))
+            log.error("%s", sentence)
+            self._notices.notify(
+                "access denied",
+                f"{sentence} No customer message is received until then; the bot tries again "
+                f"every {self._access_retry_interval:g} s.",
+            )
+            return f"{ACCESS_DENIED}: {refusals.reason(session.denied)}"
+        return session.detail or "the subscription was lost"
+
+    def _drop_session(self) -> None:
+        with self._changed:
+            session, self._session = self._session, None
+        if session is not None:
+            stop_client(session.client)
+
+    # --- catch-up -----------------------------------------------------------------------------
+
+    def _catch_up_until(self, until: int, session: _Session) -> bool:
+        """Catch up to ``until``; False if the subscription failed or the bot stops first."""
+        if self.history == HISTORY_DISABLED:
+            self._tracker.caught_up(until)
+            return True
+        resume = self._tracker.resume_timetoken()
+        if resume is None:  # a first start: from now, or as far back as configured
+            resume = until - int(self._first_start_catch_up * TICKS_PER_SECOND)
+        attempt = 0
+        while not (self._stop.is_set() or session.failed):
+            attempt += 1
+            try:
+                report = self._catch_up.run(resume, until)
+            except HistoryDisabled:
+                self._history_disabled()
+                self._tracker.caught_up(until)
+                return True
+            except Exception as exc:
+                if not is_transient(exc):
+                    self._cannot_catch_up(refusals.reason(exc), resume)
+                    return True
+                delay = CATCH_UP_BACKOFF.delay(attempt)
+                log.warning(
+                    "Catching up from PubNub history failed (%s); trying again in %.1f s while "
+                    "live messages wait",
+                    refusals.reason(exc),
+                    delay,
+                )
+                if attempt == CATCH_UP_NOTICE_AFTER:
+                    self._notices.notify(
+                        "catch-up",
+                        "The bot cannot read PubNub history right now "
+                        f"({refusals.reason(exc)}); customer messages wait until it can, none "
+                        "is lost.",
+                    )
+                with self._changed:
+                    self._changed.wait_for(
+                        lambda: session.failed or self._stop.is_set(), timeout=delay
+                    )
+                continue
+            self.history = HISTORY_AVAILABLE
+            self.last_catch_up = report
+            log.info("Caught up from PubNub history: %s", report.summary())
+            self._capacity.check(report.groups)
+            if report.skipped:
+                self._cannot_catch_up(
+                    "; ".join(f"{c}: {why}" for c, why in sorted(report.skipped.items())[:5]),
+                    resume,
+                    channels=sorted(report.skipped),
+                )
+            else:
+                self._tracker.caught_up(until)
+            return True
+        return False
+
+    def _history_disabled(self) -> None:
+        self.history = HISTORY_DISABLED
+        log.error("This PubNub keyset has no Message Persistence: catch-up is impossible.")
+        self._notices.notify(
+            "no history",
+            "This PubNub keyset has no Message Persistence (Storage & Playback): messages "
+            "customers write while the bot is stopped or disconnected cannot be recovered. "
+            "Enable Message Persistence for the keyset in the PubNub Admin Portal.",
+        )
+
+    def _cannot_catch_up(self, reason: str, since: int, channels: list[str] | None = None) -> None:
+        where = f"channels {', '.join(channels[:10])}" if channels else "the channel groups"
+        self._notices.notify(
+            "catch-up refused",
+            f"PubNub refused to read the history of {where} ({reason}): messages written there "
+            f"since {timetoken_to_datetime(since):%Y-%m-%d %H:%M:%S} UTC while the bot was not "
+            "listening were not delivered. Grant the bot READ on the customers' channels.",
+        )
+
+    def _check_capacity(self) -> None:
+        try:
+            by_group = self._list_groups()
+        except Exception as exc:
+            log.warning("Cannot list the channel groups to check their size: %s", exc)
+            return
+        self._capacity.check({group: len(channels) for group, channels in by_group.items()})
+
+
+def _detail(status: Any) -> str:
+    code = refusals.status_code(status)
+    text = refusals.reason(status) if code else refusals.error_text(status)
+    category = getattr(getattr(status, "category", None), "name", "")
+    return f"HTTP {code}: {text}" if code else (text or category)
