@@ -114,6 +114,33 @@ def bot_config(tmp_path: Path, server: PubNubEmulator, record: Path, **overrides
     return make_config(tmp_path / "data", **settings)
 
 
+def admin_command(
+    server: PubNubEmulator,
+    customers: Customers,
+    command: str,
+    starts: str = "",
+    key: str = "text",
+) -> str:
+    """Run ``command`` as the bot's admin (in the admin's channel, under ``key`` in the
+    payload) and return the answer: the first message the bot publishes there afterwards that
+    starts with ``starts``."""
+    sent = customers.say_raw("admin", {key: command}, channel=ADMIN_CHANNEL)
+
+    def answer() -> str | None:
+        for message in server.published(ADMIN_CHANNEL):
+            payload = message.message if isinstance(message.message, dict) else {}
+            text = str(payload.get("text") or payload.get("reply") or "")
+            if (
+                message.publisher == SUPPORT
+                and message.timetoken > sent
+                and text.startswith(starts)
+            ):
+                return text
+        return None
+
+    return wait_for(answer)
+
+
 def admin_warnings(server: PubNubEmulator) -> list[str]:
     """What the bot told its admins (published in the admin's channel)."""
     return [

@@ -129,7 +129,7 @@ class DeliveryDatabase:
             with self.engine.begin() as connection:
                 metadata.create_all(connection)
                 self._set_state(connection, "schema_version", SCHEMA_VERSION)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise PubNubConfigurationError(
                 f"PUBNUB_DELIVERY_DB_URL {url!r} cannot be opened: {exc.__class__.__name__}: "
                 f"{_first_line(exc)}."
