@@ -32,5 +32,18 @@ format: $(BIN)/python
 emulator: install
 	$(BIN)/python -m errbot_pubnub.emulator --host 127.0.0.1 --port $(PORT)
 
+# The bot with agents in this terminal and customers on the local PubNub server (or on PubNub
+# itself when PUBNUB_PUBLISH_KEY is set); Ctrl-C stops all of it.
+demo: install
+	$(BIN)/errbot-support-demo run --port $(PORT)
+
+# A customer for the demo, in a second terminal (make customer NAME=dana to choose the name).
+customer: $(BIN)/errbot-support-demo
+	$(BIN)/errbot-support-demo customer --port $(PORT) $(if $(NAME),--name $(NAME))
+
+# Installs only when missing: a reinstall under the running demo would swap its files.
+$(BIN)/errbot-support-demo: | $(BIN)/python
+	$(MAKE) --no-print-directory install
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

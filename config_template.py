@@ -166,8 +166,15 @@ SUPPORT_DB_URL = os.environ.get("SUPPORT_DB_URL") or None
 
 # Who may run the agent commands: empty for anyone in the agent room, or identities and glob
 # patterns (nick, user id or "network:..." form) who may then also work from direct messages.
+# Environment: SUPPORT_AGENTS, comma-separated. Default: empty, except on the terminal, where
+# you ("@admin") talk to the bot one-on-one (Errbot's Text backend puts you in no room inside a
+# Bridge), so the template lists you: "agents:@admin".
 SUPPORT_AGENTS = [
-    agent.strip() for agent in os.environ.get("SUPPORT_AGENTS", "").split(",") if agent.strip()
+    agent.strip()
+    for agent in os.environ.get(
+        "SUPPORT_AGENTS", "agents:@admin" if _AGENTS == "Text" else ""
+    ).split(",")
+    if agent.strip()
 ]
 
 # Texts sent to customers; None sends nothing. The claimed notice may name the agent: {agent}.

@@ -1,0 +1,155 @@
+"""The quick start, end to end: what ``make demo`` and ``make customer`` run, as real processes.
+
+The demo (``errbot-support-demo run``) serves the local PubNub server and Errbot with
+``config_template.py``, agents on Errbot's ``Text`` backend reading its standard input; the
+customer is ``errbot-support-demo customer``, the official SDK behind the customer client.
+Both talk through pipes here instead of terminals. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import psutil
+import pytest
+
+from tests.botrunner import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = Path(sys.executable).parent / "errbot-support-demo"
+STARTUP = 60.0  # generous: several test runs may share two cores
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# What a newcomer's shell might hold that would steer the template away from the demo.
+STEERING = ("PUBNUB_", "ERRBOT_", "BRIDGE_", "SUPPORT_", "IRC_")
+
+
+class Pipe:
+    """Everything a process writes to one pipe, read on a thread, ANSI colours removed."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            self._chunks.append(chunk)
+
+    @property
+    def text(self) -> str:
+        return ANSI.sub("", b"".join(self._chunks).decode(errors="replace"))
+
+    def shows(self, *fragments: str, timeout: float = 20.0) -> None:
+        wait_for(lambda: all(f in self.text for f in fragments), timeout=timeout)
+
+
+class Typist:
+    """A process with its standard input, output and error on pipes."""
+
+    def __init__(self, command: list[str], folder: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.process.stdout and self.process.stderr
+        self.output = Pipe(self.process.stdout)
+        self.errors = Pipe(self.process.stderr)
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin
+        self.process.stdin.write(f"{line}\n".encode())
+        self.process.stdin.flush()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def newcomer(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A project folder holding only the configuration template, and a clean environment."""
+    shutil.copy(ROOT / "config_template.py", tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STEERING)}
+    yield tmp_path, env
+
+
+def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
+    newcomer: tuple[Path, dict[str, str]],
+) -> None:
+    folder, env = newcomer
+    agent = Typist([str(DEMO), "run", "--port", "0"], folder, env)
+    customer = None
+    try:
+        found = wait_for(
+            lambda: re.search(r"Local PubNub server on 127\.0\.0\.1:(\d+)\.", agent.output.text),
+            timeout=STARTUP,
+        )
+        port = int(found.group(1))
+        agent.output.shows("The bot is up", f"make customer PORT={port}", timeout=STARTUP)
+
+        customer = Typist(
+            [str(DEMO), "customer", "--port", str(port), "--name", "dana", "--linger", "0"],
+            folder,
+            env,
+        )
+        customer.errors.shows("Connected as 'dana'", timeout=STARTUP)
+        customer.type("Hello, my parcel has not arrived")
+        agent.output.shows(
+            "#1 New conversation with dana (customers:dana-support):",
+            "Hello, my parcel has not arrived",
+            "Type !claim 1 to take it.",
+        )
+        customer.output.shows("agent: Thanks for your message!")
+
+        agent.type("!queue")
+        agent.output.shows("1 open conversation(s), 1 waiting:")
+        agent.type("!claim 1")
+        agent.output.shows("#1 is yours, admin.")
+        agent.type("!reply 1 Sorry about that! What is your order number?")
+        customer.output.shows("agent: Sorry about that! What is your order number?")
+        customer.type("It is 4411")
+        agent.output.shows("#1 (admin) dana: It is 4411")
+        agent.type("!resolve 1")
+        agent.output.shows("#1 resolved by admin")
+        customer.output.shows("resolved: We have marked this conversation as resolved.")
+        assert customer.output.text.splitlines() == [
+            "agent: Thanks for your message! Someone from our team will answer you here shortly.",
+            "agent: Sorry about that! What is your order number?",
+            "resolved: We have marked this conversation as resolved. Write again any time if "
+            "you need more help.",
+        ]
+
+        started = psutil.Process(agent.process.pid).children(recursive=True)
+        agent.process.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+        assert agent.process.wait(timeout=30) == 0
+        assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        with pytest.raises(ConnectionRefusedError):  # the local PubNub server is gone too
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        wait_for(lambda: "The demo has stopped." in agent.errors.text)
+        assert "Traceback" not in agent.errors.text, agent.errors.text
+
+        assert customer.process.stdin
+        customer.process.stdin.close()  # Ctrl-D
+        assert customer.process.wait(timeout=30) == 0
+        assert "Traceback" not in customer.errors.text, customer.errors.text
+    finally:
+        agent.kill()
+        if customer is not None:
+            customer.kill()
+    log = (folder / "data" / "demo" / "errbot.log").read_text()
+    assert "The Bridge has stopped." in log
