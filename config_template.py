@@ -1,8 +1,16 @@
 """Errbot configuration for PubNub customer support.
 
-Copy this file to ``config.py`` and run ``errbot -c config.py``. Every setting can stay as it is
-for the local demo; for production, set the environment variables named below (or edit the values).
-The README's "Configuration reference" lists every setting in one table.
+Copy this file to ``config.py`` and run ``errbot -c config.py``; ``make demo`` runs it too (or
+your ``config.py`` once you have one). As it stands it wires one bot on two networks:
+
+    customers (PubNub) <-> Support plugin <-> agents (this terminal, or IRC)
+
+with the customers on the local PubNub server (``make demo`` starts it on port 8090) and demo
+keys. Set PUBNUB_PUBLISH_KEY and PUBNUB_SUBSCRIBE_KEY and the same file talks to PubNub itself.
+
+Each setting says what it does; its default is the value written here, and the environment
+variable it reads (if any) is the one in its ``os.environ.get(...)``. The README's
+"Configuration reference" lists every setting and environment variable in one table.
 """
 
 from __future__ import annotations
@@ -17,17 +25,20 @@ HERE = Path(__file__).resolve().parent
 # Errbot core
 # ---------------------------------------------------------------------------------------------
 
-# Where Errbot keeps its state (plugin storage, the support database, the PubNub cursor).
+# Where Errbot keeps its state (plugin storage, the support database, the PubNub cursor), created
+# if missing. Environment: ERRBOT_DATA_DIR; default: "data" beside this file.
 BOT_DATA_DIR = os.environ.get("ERRBOT_DATA_DIR", str(HERE / "data"))
 os.makedirs(BOT_DATA_DIR, exist_ok=True)
 
 # Extra plugin folders; this project's plugins are found through its installed entry points.
 BOT_EXTRA_PLUGIN_DIR = None
 
+# The log file (None: no file), and how much goes there. Environment: ERRBOT_LOG_LEVEL (DEBUG,
+# INFO, WARNING, ERROR); default INFO. On the terminal the log goes only to this file.
 BOT_LOG_FILE = os.path.join(BOT_DATA_DIR, "errbot.log")
 BOT_LOG_LEVEL = getattr(logging, os.environ.get("ERRBOT_LOG_LEVEL", "INFO").upper())
 
-# The prefix of every command.
+# The prefix of every command ("!claim 1").
 BOT_PREFIX = "!"
 
 # ---------------------------------------------------------------------------------------------
@@ -86,10 +97,12 @@ PUBNUB_WARNING_INTERVAL = 300
 # ---------------------------------------------------------------------------------------------
 
 # "Bridge" runs several backends ("networks") in one bot: customers on PubNub, agents where they
-# already chat. ERRBOT_BACKEND=PubNub runs the PubNub backend alone instead.
+# already chat. Environment: ERRBOT_BACKEND; ERRBOT_BACKEND=PubNub runs the PubNub backend alone.
 BACKEND = os.environ.get("ERRBOT_BACKEND", "Bridge")
 
-# Where agents work: "Text" (this terminal) or "IRC" (IRC_SERVER, IRC_PORT, IRC_NICKNAME).
+# Where agents work. Environment: BRIDGE_AGENTS_BACKEND, "Text" (this terminal, the default) or
+# "IRC" (with IRC_SERVER, default 127.0.0.1; IRC_PORT, default 6667; IRC_NICKNAME, default
+# support-bot). For Slack or any other chat, write the "agents" entry yourself (see the README).
 _AGENT_NETWORKS = {
     "Text": {
         "BACKEND": "Text",
@@ -123,8 +136,10 @@ BRIDGE_BACKENDS = {
     },
 }
 
-# Bot admins, each "<network>:<pattern>" so it can never match someone on another network. On
-# the terminal you are "@admin"; on IRC, name the host too: "agents:alice!*@trusted.example".
+# Bot admins, each "<network>:<pattern>" so it can never match someone on another network; they
+# get the bot's warnings and may run admin commands. Environment: BRIDGE_ADMINS, comma-separated;
+# default: "agents:@admin" on the terminal (that is you), none on IRC, where you name the host
+# too: "agents:alice!*@trusted.example".
 BOT_ADMINS = tuple(
     admin.strip()
     for admin in os.environ.get(

@@ -78,13 +78,12 @@ def run(config_path: Path | None, port: int, data_dir: Path) -> None:
     data_dir = data_dir.resolve()
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # a pipe sees every line as it comes
-    server = None
-    if not uses_pubnub_itself():
-        fresh_data_folder(data_dir)
-        server = _start_local_server(port)
+    server = None if uses_pubnub_itself() else _start_local_server(port)
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     ready: _ReadyNotice | None = None
     try:
+        if server is not None:  # after the port: a demo already running there keeps its data
+            fresh_data_folder(data_dir)
         point_config_at(data_dir, server.origin if server else None)
         config = load_config(config_file)
         settings = pubnub_settings(config)
@@ -220,18 +219,23 @@ def _log_file(config: Any) -> str:
 
 
 def _instructions(config: Any, server: PubNubEmulator | None) -> str:
-    where = "here" if agents_on_this_terminal(config) else f"in {config.SUPPORT_AGENT_ROOM}"
-    customer = "make customer"
-    if server is not None and server.port != DEFAULT_PORT:
-        customer += f" PORT={server.port}"
-    pubnub = f"the local PubNub server ({server.origin})" if server else "PubNub"
+    room = getattr(config, "SUPPORT_AGENT_ROOM", "the agent room")
+    where = "here" if agents_on_this_terminal(config) else f"in {room}"
+    customer, number = "make customer", "1"
+    if server is None:
+        state = "Customers are on PubNub itself (PUBNUB_PUBLISH_KEY is set)"
+        number = "N"  # earlier conversations are kept: numbers go on from there
+    else:
+        state = f"The bot is up: customers on the local PubNub server ({server.origin})"
+        if server.port != DEFAULT_PORT:
+            customer += f" PORT={server.port}"
     return "\n".join(
         (
-            f"The bot is up: customers on {pubnub}, agents {where}.",
+            f"{state}, agents {where}.",
             f"  1. In a second terminal, run `{customer}` and type a message:",
-            f"     it appears {where} as conversation #1.",
-            f"  2. {where.capitalize()}, type `!queue`, `!claim 1`, `!reply 1 Hello, how can I "
-            "help?` and `!resolve 1`:",
+            f"     it appears {where} as conversation #{number}.",
+            f"  2. {where[0].upper()}{where[1:]}, type `!queue`, `!claim {number}`, "
+            f"`!reply {number} Hello, how can I help?` and `!resolve {number}`:",
             "     the customer sees your reply, then the resolution notice.",
             "  `!help Support` lists every agent command. Ctrl-C stops the demo.",
         )
