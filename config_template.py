@@ -91,6 +91,29 @@ PUBNUB_DEAD_LETTER_LIMIT = 200
 # At most one warning to the admins per kind of problem in this many seconds.
 PUBNUB_WARNING_INTERVAL = 300
 
+# Delivery (README "Delivery guarantees"). Where the backend remembers what it has handled:
+# None for an SQLite file in BOT_DATA_DIR, or an SQLAlchemy URL / a file path.
+PUBNUB_DELIVERY_DB_URL = os.environ.get("PUBNUB_DELIVERY_DB_URL") or None
+
+# Seconds of history delivered at the very first start (0: from now on only).
+PUBNUB_FIRST_START_CATCH_UP = 0
+
+# Recently handled messages remembered to drop repeats.
+PUBNUB_DEDUP_WINDOW = 10_000
+
+# Longest wait between two attempts to subscribe again; wait after a refusal (403).
+PUBNUB_RECONNECT_MAX_DELAY = 30
+PUBNUB_ACCESS_RETRY_INTERVAL = 60
+
+# Replies: attempts and time budget of a publish that fails for a reason that may pass, and an
+# optional meta key carrying one id per message (the same on every attempt) for apps to dedupe.
+PUBNUB_PUBLISH_ATTEMPTS = 4
+PUBNUB_PUBLISH_RETRY_SECONDS = 15
+PUBNUB_PUBLISH_ID_META = None
+
+# Channels a channel group holds on your PubNub plan: admins are warned as groups fill up.
+PUBNUB_GROUP_CAPACITY = 2000
+
 
 # ---------------------------------------------------------------------------------------------
 # Bridge backend

@@ -50,6 +50,13 @@ def test_messages_written_while_the_bot_is_down_arrive_once_each_in_order(
     customers.say("cid", "c-down-2")
     customers.join("eve", "vip")
     customers.say("eve", "e-down")
+    # Many quiet channels: more than one message-counts call and one history call hold.
+    crowd = [f"crowd-{n}" for n in range(120)]
+    customers.client("crowd").add_channel_to_channel_group().channels(crowd).channel_group(
+        "support"
+    ).sync()
+    for channel in crowd:
+        customers.say("crowd", f"{channel} says hi", channel=channel)
 
     # Back: while history is read (slowly), customers keep writing; those live messages must
     # come after the caught-up ones of their channel.
@@ -60,6 +67,7 @@ def test_messages_written_while_the_bot_is_down_arrive_once_each_in_order(
         server.faults.set_latency(0)
         customers.say("ann", "a-live-2")
         record.wait_for_texts([*busy, "b-down", "c-down-2", "e-down", "a-live-2", "e-live-1"])
+        record.wait_for_texts([f"{channel} says hi" for channel in crowd])
 
     # A graceful restart with nothing new delivers nothing again.
     with running_bot("PubNub", config):
@@ -71,6 +79,8 @@ def test_messages_written_while_the_bot_is_down_arrive_once_each_in_order(
     assert record.texts("cid-support") == ["c1", "c-down-1", "c-down-2"]
     assert record.texts("eve-support") == ["e-down", "e-live-1"]
     assert record.texts("dan-support") == ["d-after-restart"]
+    for channel in crowd:
+        assert record.texts(channel) == [f"{channel} says hi"]
     assert max(record.counts().values()) == 1
     assert server.request_count("fetch_messages") >= 2  # the busy channel took two pages
 
