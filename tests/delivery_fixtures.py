@@ -26,13 +26,15 @@ ADMIN_CHANNEL = "ops"
 class Customers:
     """Customer apps: each has its own channel in a group and publishes with the SDK."""
 
-    def __init__(self, server: PubNubEmulator) -> None:
+    def __init__(self, server: PubNubEmulator, **config: Any) -> None:
         self._server = server
+        self._config = config  # e.g. secret_key: the app's server side signs for them
         self._clients: dict[str, PubNub] = {}
 
     def client(self, user_id: str) -> PubNub:
         if user_id not in self._clients:
-            self._clients[user_id] = PubNub(pubnub_config(self._server, user_id))
+            config = pubnub_config(self._server, user_id, **self._config)
+            self._clients[user_id] = PubNub(config)
         return self._clients[user_id]
 
     def join(self, user_id: str, group: str = "support", channel: str | None = None) -> str:

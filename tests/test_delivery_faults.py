@@ -16,6 +16,7 @@ import pytest
 from errbot_pubnub.emulator import PubNubEmulator
 from tests.botrunner import running_bot, wait_for
 from tests.delivery_fixtures import Customers, Recording, admin_warnings, bot_config
+from tests.pubnub_fixtures import PUBLISH_KEY, SECRET_KEY, SUBSCRIBE_KEY
 
 
 @pytest.fixture
@@ -126,3 +127,39 @@ def test_a_full_channel_group_is_reported_and_the_next_group_used(
         status = running.bot.plugin_manager.get_plugin_obj_by_name("PubNub")
         report = status.pubnub_status(None, "")
         assert "support (3/3, full), overflow (1/3)" in report
+
+
+def test_a_refused_catch_up_is_reported_and_live_delivery_goes_on(
+    tmp_path: Path, pubnub_server_factory: Any
+) -> None:
+    server = pubnub_server_factory(secret_key=SECRET_KEY)
+    # The bot may read and list its group, and warn its admin, but not read customers' history.
+    token = server.issue_token(
+        {
+            "ttl": 60,
+            "permissions": {
+                "resources": {"groups": {"support": 1 | 4}, "channels": {"ops": 2}},
+                "uuid": "support",
+            },
+        }
+    )
+    customers = Customers(server, secret_key=SECRET_KEY)
+    try:
+        record = Recording(tmp_path / "record.jsonl")
+        customers.join("rex")
+        identity = {
+            "publish_key": PUBLISH_KEY,
+            "subscribe_key": SUBSCRIBE_KEY,
+            "user_id": "support",
+            "token": token,
+        }
+        config = bot_config(tmp_path, server, record.path, BOT_IDENTITY=identity)
+        with running_bot("PubNub", config):
+            wait_for(lambda: any("refused the catch-up" in w for w in admin_warnings(server)))
+            customers.say("rex", "live")
+            record.wait_for_texts(["live"])
+    finally:
+        customers.stop()
+    warning = next(w for w in admin_warnings(server) if "refused the catch-up" in w)
+    assert "missing access to channels: rex-support" in warning
+    assert "needs READ on the customers' channels" in warning

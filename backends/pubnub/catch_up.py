@@ -63,8 +63,11 @@ class CatchUpReport:
         return text
 
 
-def is_transient(error: Exception) -> bool:
-    """A failure worth retrying: no answer, a server error, or too many requests."""
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying: no answer, a server error, or too many requests (also when
+    wrapped, as ``RoomError`` wraps a failed group listing)."""
+    if not isinstance(error, PubNubException) and isinstance(error.__cause__, PubNubException):
+        error = error.__cause__
     if not isinstance(error, PubNubException):
         return True
     code = refusals.status_code(error)

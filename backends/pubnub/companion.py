@@ -150,7 +150,6 @@ def status_report(backend: PubNubBackend) -> str:
     except Exception as exc:
         lines.append(f"Channel groups: {', '.join(settings.channel_groups)} (cannot list: {exc})")
     else:
-        backend.capacity.check({group: len(chans) for group, chans in by_group.items()})
         groups = ", ".join(
             backend.capacity.describe(group, len(chans)) for group, chans in by_group.items()
         )

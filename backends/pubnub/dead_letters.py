@@ -128,6 +128,7 @@ class DurableDeadLetters:
         self._database = database
         self._limit = limit
         self._total = 0
+        self._count_lock = threading.Lock()
 
     @property
     def total(self) -> int:
@@ -165,7 +166,8 @@ class DurableDeadLetters:
                         dropped,
                         self._limit,
                     )
-        self._total += 1
+        with self._count_lock:
+            self._total += 1
         return replace(letter, id=int(letter_id))
 
     def get(self, letter_id: int) -> DeadLetter | None:

@@ -313,6 +313,7 @@ class SubscriptionSupervisor:
             except HistoryDisabled:
                 self._history_disabled()
                 self._tracker.caught_up(until)
+                self._check_capacity()
                 return True
             except Exception as exc:
                 if not is_transient(exc):
@@ -366,9 +367,10 @@ class SubscriptionSupervisor:
         where = f"channels {', '.join(channels[:10])}" if channels else "the channel groups"
         self._notices.notify(
             "catch-up refused",
-            f"PubNub refused to read the history of {where} ({reason}): messages written there "
-            f"since {timetoken_to_datetime(since):%Y-%m-%d %H:%M:%S} UTC while the bot was not "
-            "listening were not delivered. Grant the bot READ on the customers' channels.",
+            f"PubNub refused the catch-up of {where} ({reason}): what customers wrote there "
+            "while the bot was not listening was not delivered (its last catch-up reached "
+            f"{timetoken_to_datetime(since):%Y-%m-%d %H:%M:%S} UTC). The bot needs READ on the "
+            "customers' channels and MANAGE on its channel groups.",
         )
 
     def _check_capacity(self) -> None:
