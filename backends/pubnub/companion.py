@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -126,8 +127,9 @@ class PubNubAdmin(BotPlugin):
         if not letters:
             return "No undelivered PubNub message to replay."
         replays = [backend.inbound.replay(letter) for letter in letters]
+        deadline = time.monotonic() + REPLAY_TIMEOUT
         for replay in replays:
-            replay.done.wait(REPLAY_TIMEOUT)
+            replay.done.wait(max(0.0, deadline - time.monotonic()))
         delivered = sum(r.outcome in ("delivered", "ignored") for r in replays)
         header = f"Replayed {len(replays)} undelivered message(s): {delivered} handled."
         return "\n".join([header, *(describe_replay(replay) for replay in replays)])

@@ -122,8 +122,8 @@ class InboundPipeline:
             with self._hold_lock:
                 if self._held is not None and self._accepting.is_set():
                     self._held.append(inbound)
-                    return
-            self._admit(inbound)
+                else:
+                    self._admit(inbound)
         except Exception:
             log.exception("Could not queue the message %r", inbound)
 
@@ -147,12 +147,16 @@ class InboundPipeline:
                 self._held = []
 
     def release(self) -> int:
-        """Queue the held live messages (after the caught-up ones); returns how many."""
+        """Queue the held live messages (after the caught-up ones); returns how many.
+
+        Done under the hold lock, so a live message arriving meanwhile waits its turn instead
+        of overtaking the held ones of its channel.
+        """
         with self._hold_lock:
-            held, self._held = self._held, None
-        for inbound in held or ():
-            self._admit(inbound)
-        return len(held or ())
+            held, self._held = self._held or [], None
+            for inbound in held:
+                self._admit(inbound)
+        return len(held)
 
     @property
     def holding(self) -> bool:

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from errbot_pubnub import connection_state as states
@@ -77,7 +77,6 @@ class _Session:
     failed: bool = False
     denied: PNStatus | None = None
     detail: str = ""
-    started: float = field(default_factory=time.monotonic)
 
 
 class SubscriptionSupervisor:
@@ -146,10 +145,6 @@ class SubscriptionSupervisor:
         if self._thread.is_alive():
             log.warning("The PubNub subscription thread is still busy after %.0f s", timeout)
         self._drop_session()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
     # --- SDK statuses (on SDK threads: record, wake the supervisor, never block) --------------
 
