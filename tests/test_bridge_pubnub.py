@@ -173,9 +173,10 @@ def test_extras_and_failures_cross_the_bridge(
     reply = carol.next_reply()
     assert reply.message["kind"] == "resolved"
     assert reply.user_metadata == {"author": "Alice"}
-    # A publish PubNub refuses raises to the caller, through the bridge.
-    pubnub.faults.fail_next(1, 500, operation="publish")
-    with pytest.raises(PublishError, match="HTTP 500"):
+    # A publish PubNub refuses for good (403 is never retried) raises to the caller,
+    # through the bridge.
+    pubnub.faults.fail_next(1, 403, operation="publish")
+    with pytest.raises(PublishError, match="HTTP 403"):
         bot.send(bot.build_identifier("customers:carol-support"), "lost?")
     pubnub.faults.clear()
 
