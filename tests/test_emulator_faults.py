@@ -100,6 +100,26 @@ def test_latency_applies_to_the_chosen_operation(pubnub_client, pubnub_server):
     assert [m.message for m in pubnub_server.published("c")] == ["not delayed"]
 
 
+def test_a_held_subscriber_falls_behind_and_keeps_only_the_last_100(pubnub_client, pubnub_server):
+    remote = RemoteEmulator(pubnub_server.origin)
+    bot = pubnub_client("bot")
+    events = subscribed(bot, channels=["c"])
+    publisher = pubnub_client("customer")
+    # The waiting long-poll answers 0; the next one stalls on the network.
+    remote.hold(operation="subscribe")
+    publisher.publish().channel("c").message(0).sync()
+    assert events.next_message().message == 0
+    for i in range(1, 150):
+        publisher.publish().channel("c").message(i).sync()
+    assert remote.status()["faults"]["held"] == ["subscribe"]
+    remote.release(operation="subscribe")
+
+    # As on PubNub: the newest 100 of the channel, in answers of at most 100; 1-49 are gone.
+    assert [events.next_message().message for _ in range(100)] == list(range(50, 150))
+    publisher.publish().channel("c").message("live").sync()
+    assert events.next_message().message == "live"
+
+
 def test_server_down_refuses_connections_and_comes_back_with_its_state(
     pubnub_client, pubnub_server
 ):
@@ -179,7 +199,7 @@ def test_http_control_routes_take_the_server_down_and_back(pubnub_client, pubnub
     client.publish().channel("c").message("y").sync()
     remote.clear_faults()
 
-    assert remote.status()["faults"] == {"rules": [], "latencies": []}
+    assert remote.status()["faults"] == {"rules": [], "latencies": [], "held": []}
     assert [m["message"] for m in remote.published("c")] == ["y"]
     with pytest.raises(RemoteEmulatorError, match="needs seconds"):
         remote.go_down(refuse_connections=True)

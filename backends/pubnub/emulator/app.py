@@ -27,6 +27,7 @@ OperationOf = str | Callable[[web.Request], str]
 OPERATIONS_KEY = web.AppKey("pubnub_operations", dict)
 
 MAX_REQUEST_LINE = 256 * 1024
+HOLD_CHECK_INTERVAL = 0.01  # how often a held request looks whether it was released
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -78,6 +79,10 @@ async def emulated_network(request: web.Request, handler: Handler) -> web.Stream
     latency = ctx.faults.latency_for(operation)
     if latency:
         await asyncio.sleep(latency)
+        if ctx.down:
+            drop_connection(request)
+    while ctx.faults.holds(operation):
+        await asyncio.sleep(HOLD_CHECK_INTERVAL)
         if ctx.down:
             drop_connection(request)
     rule = ctx.faults.take(operation, request.path)

@@ -133,6 +133,18 @@ async def latency(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def hold(request: web.Request) -> web.Response:
+    body = await _body(request)
+    _controller(request).faults.hold(operation=body.get("operation"))
+    return web.json_response({"ok": True})
+
+
+async def release(request: web.Request) -> web.Response:
+    body = await _body(request)
+    _controller(request).faults.release(operation=body.get("operation"))
+    return web.json_response({"ok": True})
+
+
 async def clear(request: web.Request) -> web.Response:
     _controller(request).faults.clear()
     return web.json_response({"ok": True})
@@ -220,6 +232,8 @@ def add_routes(app: web.Application, controller: Controller) -> None:
         ("POST", "/faults/fail", fail),
         ("POST", "/faults/drop", drop),
         ("POST", "/faults/latency", latency),
+        ("POST", "/faults/hold", hold),
+        ("POST", "/faults/release", release),
         ("POST", "/faults/clear", clear),
         ("POST", "/down", down),
         ("POST", "/up", up),

@@ -1,4 +1,4 @@
-"""Fault injection: make requests fail, slow down or lose their connection, on demand.
+"""Fault injection: make requests fail, slow down, stall or lose their connection, on demand.
 
 Rules are consumed in the order they were added; each matches an operation name (see
 ``OPERATIONS``), a path prefix, or every request. The server asks ``take(...)`` once per
@@ -72,6 +72,7 @@ class Latency:
 class FaultState:
     rules: list[FaultRule] = field(default_factory=list)
     latencies: list[Latency] = field(default_factory=list)
+    held: set[str | None] = field(default_factory=set)  # operations held; None: every one
 
 
 class Faults:
@@ -135,8 +136,24 @@ class Faults:
             if seconds > 0:
                 self._state.latencies.append(Latency(float(seconds), operation))
 
+    def hold(self, *, operation: str | None = None) -> None:
+        """Keep matching requests waiting, unanswered, until :meth:`release` (a stalled
+        network): unlike a latency, the moment they go on is the test's to choose."""
+        operation = _checked(operation)
+        with self._lock:
+            self._state.held.add(operation)
+
+    def release(self, *, operation: str | None = None) -> None:
+        """Let the requests held by ``hold(operation=...)`` go on."""
+        with self._lock:
+            self._state.held.discard(operation)
+
+    def holds(self, operation: str) -> bool:
+        with self._lock:
+            return bool(self._state.held & {None, operation})
+
     def clear(self) -> None:
-        """Forget every armed failure, drop and latency."""
+        """Forget every armed failure, drop, latency and hold."""
         with self._lock:
             self._state = FaultState()
 
@@ -170,6 +187,7 @@ class Faults:
                     {"seconds": lat.seconds, "operation": lat.operation}
                     for lat in self._state.latencies
                 ],
+                "held": sorted(op or "*" for op in self._state.held),
             }
 
     def _add(self, rule: FaultRule) -> None:

@@ -66,6 +66,12 @@ class RemoteEmulator:
     def set_latency(self, seconds: float, *, operation: str | None = None) -> None:
         self._call("POST", "/faults/latency", {"seconds": seconds, "operation": operation})
 
+    def hold(self, *, operation: str | None = None) -> None:
+        self._call("POST", "/faults/hold", {"operation": operation})
+
+    def release(self, *, operation: str | None = None) -> None:
+        self._call("POST", "/faults/release", {"operation": operation})
+
     def clear_faults(self) -> None:
         self._call("POST", "/faults/clear")
 
