@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import shutil
 import signal
 import socket
@@ -18,11 +19,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO
 
 import psutil
 import pytest
 
+from errbot_bridge.settings import read_settings as bridge_settings
+from errbot_support.settings import read_settings as support_settings
 from tests.botrunner import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +157,36 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
             customer.kill()
     log = (folder / "data" / "demo" / "errbot.log").read_text()
     assert "The Bridge has stopped." in log
+
+
+def readme_snippets(section: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    body = re.split(r"\n##+ ", text.split(f"\n### {section}\n", 1)[1], maxsplit=1)[0]
+    return re.findall(r"```python\n(.*?)```", body, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize(("snippet", "backend"), [(0, "IRC"), (1, "SlackV3")], ids=["IRC", "Slack"])
+def test_readme_puts_agents_on_irc_or_slack_with_the_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snippet: int, backend: str
+) -> None:
+    """The README's snippets, appended to the template as it tells, make a valid Bridge; the IRC
+    one also ran against a local IRC server, the Slack one cannot reach Slack from here."""
+    snippets = readme_snippets("Agents on IRC or Slack")
+    assert len(snippets) == 2
+    config_file = tmp_path / "config.py"
+    config_file.write_text(f"{(ROOT / 'config_template.py').read_text()}\n{snippets[snippet]}")
+    for name in os.environ:
+        if name.startswith(STEERING):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ERRBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-0")
+    config = SimpleNamespace(**runpy.run_path(str(config_file), run_name="config"))
+    agents, customers = bridge_settings(config).networks
+    assert (agents.name, agents.backend_name, agents.commands) == ("agents", backend, True)
+    assert (customers.backend_name, customers.commands) == ("PubNub", False)
+    assert agents.config.CHATROOM_PRESENCE == ("#support",)
+    assert agents.config.BOT_ADMINS and not customers.config.BOT_ADMINS
+    support = support_settings(config)
+    assert (support.agent_room, support.customer_network) == ("agents:#support", "customers")
+    assert not support.agents  # everyone in #support is an agent
