@@ -54,9 +54,9 @@ port_option = click.option(
 data_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/demo"),
-    show_default=True,
-    help="The bot's data; emptied at each start when the local PubNub server is used.",
+    default=None,
+    help="The bot's data  [default: data/demo, emptied at each start with the local PubNub "
+    "server; data/demo-pubnub, kept, with PubNub itself]",
 )
 
 
@@ -69,13 +69,13 @@ def cli() -> None:
 @config_option
 @port_option
 @data_option
-def run(config_path: Path | None, port: int, data_dir: Path) -> None:
+def run(config_path: Path | None, port: int, data_dir: Path | None) -> None:
     """Run the bot: agents in this terminal, customers on the local PubNub server.
 
     With PUBNUB_PUBLISH_KEY set, customers are on PubNub itself and no local server starts.
     """
     config_file = find_config(config_path)
-    data_dir = data_dir.resolve()
+    data_dir = _data_dir(data_dir)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # a pipe sees every line as it comes
     server = None if uses_pubnub_itself() else _start_local_server(port)
@@ -93,7 +93,7 @@ def run(config_path: Path | None, port: int, data_dir: Path) -> None:
                 f"local PubNub server on {server.origin}: let PUBNUB_ORIGIN come from the "
                 "environment, as config_template.py does."
             )
-        instructions = _instructions(config, server)
+        instructions = _instructions(config, settings.origin, server)
         click.echo(f"Starting Errbot with {config_file.name}; its log: {_log_file(config)}")
         if server is None:
             click.echo(instructions)
@@ -122,7 +122,7 @@ def run(config_path: Path | None, port: int, data_dir: Path) -> None:
 def customer(
     config_path: Path | None,
     port: int,
-    data_dir: Path,
+    data_dir: Path | None,
     name: str | None,
     client_options: tuple[str, ...],
 ) -> None:
@@ -135,7 +135,7 @@ def customer(
     if not uses_pubnub_itself():
         origin = f"{LOCAL_HOST}:{port}"
         _check_local_server(port)
-    point_config_at(data_dir.resolve(), origin)
+    point_config_at(_data_dir(data_dir), origin)
     settings = pubnub_settings(load_config(config_file))
     converter = type(settings.converter)
     arguments = [
@@ -163,6 +163,14 @@ def customer(
 def main() -> None:
     """Console-script entry point (``errbot-support-demo``)."""
     cli()
+
+
+def _data_dir(chosen: Path | None) -> Path:
+    """The demo's data folder: conversations held on PubNub itself are kept apart from the
+    local server's, which the next local demo empties."""
+    if chosen is None:
+        chosen = Path("data/demo-pubnub" if uses_pubnub_itself() else "data/demo")
+    return chosen.resolve()
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -218,12 +226,12 @@ def _log_file(config: Any) -> str:
         return str(log_file)
 
 
-def _instructions(config: Any, server: PubNubEmulator | None) -> str:
+def _instructions(config: Any, origin: str | None, server: PubNubEmulator | None) -> str:
     room = getattr(config, "SUPPORT_AGENT_ROOM", "the agent room")
     where = "here" if agents_on_this_terminal(config) else f"in {room}"
     customer, number = "make customer", "1"
     if server is None:
-        state = "Customers are on PubNub itself (PUBNUB_PUBLISH_KEY is set)"
+        state = f"Customers are on {origin or 'PubNub itself'} (PUBNUB_PUBLISH_KEY is set)"
         number = "N"  # earlier conversations are kept: numbers go on from there
     else:
         state = f"The bot is up: customers on the local PubNub server ({server.origin})"
