@@ -15,6 +15,9 @@ It runs each time a subscription is (re)established, while live messages are hel
 
 A permission refusal for a channel is reported and that channel skipped; a failure that may
 pass (no answer, 5xx, 429) aborts the run, which the caller retries.
+
+:meth:`CatchUp.channels` does steps 2-5 for a few channels only: those of a full live answer,
+which may have lost messages to PubNub's live buffer.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 class CatchUpReport:
     """What one catch-up found, for logs and ``!pubnub status``."""
 
-    until: int
+    until: int | None  # the resume point it was run for (None: a few channels only)
     groups: dict[str, int] = field(default_factory=dict)  # channels per group
     channels: int = 0
     busy: int = 0
@@ -97,13 +100,28 @@ class CatchUp:
         """Deliver every stored message newer than each channel's cursor (or
         ``default_since``); ``until`` is recorded as the new resume point by the caller."""
         started = time.monotonic()
-        report = CatchUpReport(until=until)
         by_group = self._list_groups()
-        report.groups = {group: len(channels) for group, channels in by_group.items()}
-        group_of: dict[str, str] = {}
+        group_of: dict[str, str | None] = {}
         for group, channels in by_group.items():
             for channel in channels:
                 group_of.setdefault(channel, group)
+        report = self._read(group_of, default_since, until)
+        report.groups = {group: len(channels) for group, channels in by_group.items()}
+        report.seconds = time.monotonic() - started
+        return report
+
+    def channels(self, group_of: dict[str, str | None], default_since: int) -> CatchUpReport:
+        """Deliver what ``group_of``'s channels (each with the group that brings it) stored
+        after their cursor (or ``default_since``)."""
+        started = time.monotonic()
+        report = self._read(group_of, default_since, until=None)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _read(
+        self, group_of: dict[str, str | None], default_since: int, until: int | None
+    ) -> CatchUpReport:
+        report = CatchUpReport(until=until)
         report.channels = len(group_of)
         since = {
             channel: self._tracker.last_handled(channel) or default_since for channel in group_of
@@ -133,16 +151,15 @@ class CatchUp:
                 log.error("Cannot catch up channel %r: %s", channel, report.skipped[channel])
                 continue
             report.messages += self._hand_over(messages, group_of[channel])
-        report.seconds = time.monotonic() - started
         return report
 
-    def _hand_over(self, messages: list[StoredMessage], group: str) -> int:
+    def _hand_over(self, messages: list[StoredMessage], group: str | None) -> int:
         for message in messages:
             result = self._result(message, group)
             self._deliver(Inbound(message.channel, message.timetoken, message.publisher, result))
         return len(messages)
 
-    def _result(self, message: StoredMessage, group: str) -> PNMessageResult:
+    def _result(self, message: StoredMessage, group: str | None) -> PNMessageResult:
         """The SDK's shape for a live message, so converters see no difference."""
         payload = message.payload
         if message.message_type == FILE_MESSAGE_TYPE and isinstance(payload, dict):

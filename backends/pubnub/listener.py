@@ -5,6 +5,9 @@ In SDK 10.x every listener callback runs on one worker thread, and any exception
 ends that thread: delivery stops for good, silently. So nothing here raises, nothing blocks: each
 event is wrapped in an :class:`Inbound` and handed over, and the worker is replaced by one that
 survives envelopes it cannot parse.
+
+A subscribe answer holding :data:`FULL_ANSWER` messages may follow a gap (see
+:func:`watch_full_answers`); its channels are reported before its messages are handed over.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ from pubnub.models.server.subscribe import SubscribeMessage
 from pubnub.pubnub import NativeSubscribeMessageWorker, PubNub
 
 log = logging.getLogger(__name__)
+
+#: PubNub answers a long-poll with at most 100 messages and keeps at most the last 100 of a
+#: channel for a subscriber that is behind; older ones are only in history. A channel that lost
+#: messages that way is in a full answer: the one bringing the first message after the gap
+#: holds that channel's 100 kept messages or is cut at 100 before their end.
+FULL_ANSWER = 100
+PRESENCE_SUFFIX = "-pnpres"
 
 
 @dataclass(frozen=True)
@@ -126,3 +136,32 @@ def install_surviving_worker(pubnub: PubNub, on_inbound: Callable[[Inbound], Non
     old_stop.set()
     old_queue.put(None)
     threading.Thread(target=worker.run, name="pubnub-message-worker", daemon=True).start()
+
+
+def watch_full_answers(pubnub: PubNub, on_full: Callable[[dict[str, str | None]], None]) -> None:
+    """Call ``on_full`` with the channels of each full subscribe answer (and the channel group
+    that brought each), on the SDK's subscribe thread, before its messages are handed over.
+
+    Other PubNub SDKs report such an answer as ``PNRequestMessageCountExceededCategory``
+    (``requestMessageCountThreshold``); SDK 10.8 has no such status, so the subscription
+    manager's answer handler is wrapped. Call it before subscribing.
+    """
+    manager = pubnub._subscription_manager
+    handle = manager._handle_endpoint_call
+
+    def watched(raw_result: Any, status: PNStatus) -> None:
+        try:
+            envelopes = raw_result.get("m") if isinstance(raw_result, dict) else None
+            if envelopes and len(envelopes) >= FULL_ANSWER:
+                channels = {
+                    e["c"]: e.get("b")
+                    for e in envelopes
+                    if isinstance(e, dict) and not str(e.get("c")).endswith(PRESENCE_SUFFIX)
+                }
+                log.info("A full subscribe answer (%d messages) on %s", len(envelopes), channels)
+                on_full(channels)
+        except Exception:
+            log.exception("Could not check the size of a subscribe answer")
+        handle(raw_result, status)
+
+    manager._handle_endpoint_call = watched

@@ -13,6 +13,11 @@ Because live messages are held while history is read, and history is read only o
 subscription is live, every message is either in history or live (often both: the repeat is
 dropped by the tracker), and each channel's messages reach Errbot in order. ``T`` becomes the
 resume point for channels without a cursor once everything before it is handled.
+
+While live, a full subscribe answer (100 messages) may come after a gap: PubNub keeps only the
+last 100 messages of a channel for a subscriber that is behind. Its messages are held before
+they are handed over, its channels are caught up from history past their cursor, and the held
+messages follow (the same hold, catch-up, release as above, for those channels only).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from errbot_pubnub import connection_state as states
@@ -33,7 +39,11 @@ from errbot_pubnub.connection_state import ConnectionState
 from errbot_pubnub.delivery import DeliveryTracker
 from errbot_pubnub.history import HistoryDisabled
 from errbot_pubnub.inbound import InboundPipeline
-from errbot_pubnub.listener import SubscriptionListener, install_surviving_worker
+from errbot_pubnub.listener import (
+    SubscriptionListener,
+    install_surviving_worker,
+    watch_full_answers,
+)
 from errbot_pubnub.message import timetoken_to_datetime
 from errbot_pubnub.retry import Backoff
 from errbot_pubnub.sdk_stop import stop_client
@@ -77,6 +87,8 @@ class _Session:
     failed: bool = False
     denied: PNStatus | None = None
     detail: str = ""
+    since: int = 0  # where a channel without a cursor starts (that of the first catch-up)
+    full_answers: dict[str, str | None] = field(default_factory=dict)  # channel -> its group
 
 
 class SubscriptionSupervisor:
@@ -126,6 +138,7 @@ class SubscriptionSupervisor:
         self.history = HISTORY_UNKNOWN
         self.last_catch_up: CatchUpReport | None = None
         self.reconnections = 0
+        self.full_answer_catch_ups = 0  # catch-ups of the channels of full live answers
         self._thread = threading.Thread(target=self._run, name="pubnub-subscription", daemon=True)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -170,6 +183,16 @@ class SubscriptionSupervisor:
             else:
                 log.debug("PubNub status %s: %s", category, _detail(status))
                 return
+            self._changed.notify_all()
+
+    def _on_full_answer(self, number: int, channels: dict[str, str | None]) -> None:
+        """Before a full answer's messages are handed over: hold them, note the channels."""
+        with self._changed:
+            session = self._session
+            if session is None or session.number != number:
+                return
+            self._pipeline.hold()
+            session.full_answers.update(channels)
             self._changed.notify_all()
 
     # --- the supervisor's cycle ---------------------------------------------------------------
@@ -232,25 +255,63 @@ class SubscriptionSupervisor:
         while not self._activated.wait(0.5):
             if self._stop.is_set():
                 return "stopped", False
-        if not self._catch_up_until(until, session):
+        released = self._release(session) if self._catch_up_until(until, session) else None
+        if released is None:
             return ("stopped", False) if self._stop.is_set() else (self._failure(session), False)
-        released = self._pipeline.release()
         self._connection.set(states.CONNECTED)
         log.info("Live: %d message(s) received during catch-up follow", released)
         return self._live(session), True
 
     def _live(self, session: _Session) -> str:
-        """Wait for the subscription to end, checking the groups' sizes now and then."""
+        """Wait for the subscription to end, catching up after full answers and checking the
+        groups' sizes now and then."""
+        next_check = time.monotonic() + CAPACITY_CHECK_INTERVAL
         while True:
             with self._changed:
                 self._changed.wait_for(
-                    lambda: session.failed or self._stop.is_set(), timeout=CAPACITY_CHECK_INTERVAL
+                    lambda: session.failed or self._stop.is_set() or bool(session.full_answers),
+                    timeout=max(0.0, next_check - time.monotonic()),
                 )
             if self._stop.is_set():
                 return "stopped"
             if session.failed:
                 return self._failure(session)
-            self._check_capacity()
+            if session.full_answers:
+                self._release(session)
+            elif time.monotonic() >= next_check:
+                next_check = time.monotonic() + CAPACITY_CHECK_INTERVAL
+                self._check_capacity()
+
+    def _release(self, session: _Session) -> int | None:
+        """Release the held live messages once the channels of full answers are caught up;
+        how many were released, or None if the subscription failed or the bot stops first
+        (they then wait for the next subscription's catch-up)."""
+        while True:
+            with self._changed:  # a full answer arriving now is noted before we release
+                channels, session.full_answers = session.full_answers, {}
+                if not channels:
+                    return self._pipeline.release()
+            self.full_answer_catch_ups += 1
+            if self.history == HISTORY_DISABLED:
+                log.warning(
+                    "A full live answer on %s: older messages may have been lost, and this "
+                    "keyset has no history to recover them from",
+                    ", ".join(sorted(channels)),
+                )
+                continue
+            finished, report = self._read_history(
+                session, session.since, partial(self._catch_up.channels, channels, session.since)
+            )
+            if not finished:
+                return None
+            if report is not None:
+                log.info("Caught up after a full live answer: %s", report.summary())
+                if report.skipped:
+                    self._cannot_catch_up(
+                        "; ".join(f"{c}: {why}" for c, why in sorted(report.skipped.items())[:5]),
+                        session.since,
+                        channels=sorted(report.skipped),
+                    )
 
     def _subscribe(self) -> _Session:
         client = self._make_client()
@@ -260,6 +321,7 @@ class SubscriptionSupervisor:
             self._session = session
         number = session.number
         install_surviving_worker(client, self._pipeline.accept)
+        watch_full_answers(client, lambda channels: self._on_full_answer(number, channels))
         client.add_listener(
             SubscriptionListener(self._pipeline.accept, lambda s: self._on_status(number, s))
         )
@@ -300,20 +362,51 @@ class SubscriptionSupervisor:
         resume = self._tracker.resume_timetoken()
         if resume is None:  # a first start: from now, or as far back as configured
             resume = until - int(self._first_start_catch_up * TICKS_PER_SECOND)
+        session.since = resume
+        finished, report = self._read_history(
+            session, resume, lambda: self._catch_up.run(resume, until)
+        )
+        if not finished:
+            return False
+        if report is None:  # history cannot be read (told already)
+            if self.history == HISTORY_DISABLED:
+                self._tracker.caught_up(until)
+                self._check_capacity()
+            return True
+        self.history = HISTORY_AVAILABLE
+        self.last_catch_up = report
+        log.info("Caught up from PubNub history: %s", report.summary())
+        self._capacity.check(report.groups)
+        if report.skipped:
+            self._cannot_catch_up(
+                "; ".join(f"{c}: {why}" for c, why in sorted(report.skipped.items())[:5]),
+                resume,
+                channels=sorted(report.skipped),
+            )
+        else:
+            self._tracker.caught_up(until)
+        return True
+
+    def _read_history(
+        self, session: _Session, since: int, read: Callable[[], CatchUpReport]
+    ) -> tuple[bool, CatchUpReport | None]:
+        """``read()``, retried with backoff while it fails in a way that may pass.
+
+        ``(False, None)``: the subscription failed or the bot stops first. ``(True, None)``:
+        history cannot be read (no Message Persistence, or a refusal), admins were told.
+        """
         attempt = 0
         while not (self._stop.is_set() or session.failed):
             attempt += 1
             try:
-                report = self._catch_up.run(resume, until)
+                return True, read()
             except HistoryDisabled:
                 self._history_disabled()
-                self._tracker.caught_up(until)
-                self._check_capacity()
-                return True
+                return True, None
             except Exception as exc:
                 if not is_transient(exc):
-                    self._cannot_catch_up(refusals.reason(exc), resume)
-                    return True
+                    self._cannot_catch_up(refusals.reason(exc), since)
+                    return True, None
                 delay = CATCH_UP_BACKOFF.delay(attempt)
                 log.warning(
                     "Catching up from PubNub history failed (%s); trying again in %.1f s while "
@@ -332,21 +425,7 @@ class SubscriptionSupervisor:
                     self._changed.wait_for(
                         lambda: session.failed or self._stop.is_set(), timeout=delay
                     )
-                continue
-            self.history = HISTORY_AVAILABLE
-            self.last_catch_up = report
-            log.info("Caught up from PubNub history: %s", report.summary())
-            self._capacity.check(report.groups)
-            if report.skipped:
-                self._cannot_catch_up(
-                    "; ".join(f"{c}: {why}" for c, why in sorted(report.skipped.items())[:5]),
-                    resume,
-                    channels=sorted(report.skipped),
-                )
-            else:
-                self._tracker.caught_up(until)
-            return True
-        return False
+        return False, None
 
     def _history_disabled(self) -> None:
         self.history = HISTORY_DISABLED
