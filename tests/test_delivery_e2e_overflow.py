@@ -1,9 +1,11 @@
-"""A burst past PubNub's live buffer while the bot's long-poll is stalled: nothing lost.
+"""Bursts that outrun what one request returns: nothing lost, nothing doubled.
 
 PubNub keeps the last 100 messages of a channel for a subscriber that is behind and answers at
 most 100 per long-poll; older ones are only in history. The local server does the same (a plain
 SDK subscriber, the witness, shows what the live path alone delivers). The bot recognises a full
 answer and catches its channels up from history, so every message reaches Errbot once, in order.
+Likewise, a catch-up reading quiet channels together (newest 25 each) reads a channel alone
+when it got busier since it was counted.
 """
 
 from __future__ import annotations
@@ -85,3 +87,33 @@ def test_a_burst_past_the_live_buffer_reaches_errbot_once_each_in_order(
     # The live path alone lost the 150 oldest of the burst: only history had them.
     assert witness.texts("ann-support") == ["before", *ann[150:], "after"]
     assert witness.texts("bob-support") == ["wake", *bob]
+
+
+def test_a_quiet_channel_getting_busy_while_history_is_read_loses_nothing(
+    tmp_path: Path, pubnub_server: PubNubEmulator, customers: Customers
+) -> None:
+    server = pubnub_server
+    record = Recording(tmp_path / "record.jsonl")
+    config = bot_config(tmp_path, server, record.path)
+    customers.join("cai")
+    with running_bot("PubNub", config):
+        customers.say("cai", "first")
+        record.wait_for_texts(["first"])
+    down = [f"down-{n}" for n in range(5)]
+    for text in down:
+        customers.say("cai", text)
+
+    # Counted with 5 new messages, the channel is read with others (newest 25 each); 30 more
+    # arrive between the count and the read.
+    server.faults.hold(operation="fetch_messages")
+    reads = server.request_count("fetch_messages")
+    live = [f"live-{n}" for n in range(30)]
+    with running_bot("PubNub", config, ready=lambda _: True):
+        wait_for(lambda: server.request_count("fetch_messages") > reads)
+        for text in live:
+            customers.say("cai", text)
+        server.faults.release(operation="fetch_messages")
+        record.wait_for_texts([*down, *live])
+
+    assert record.texts("cai-support") == ["first", *down, *live]
+    assert max(record.counts().values()) == 1

@@ -9,7 +9,9 @@ It runs each time a subscription is (re)established, while live messages are hel
    first start).
 3. ``message_counts`` (100 channels a call) skips the idle channels.
 4. Channels with at most 25 new messages are read together (up to 100 a call); busier ones
-   are read alone in pages of 100, back in time, and put back in order.
+   are read alone in pages of 100, back in time, and put back in order. A channel that got 25
+   by the time it is read together may have more (written since it was counted): it is read
+   alone too.
 5. Every message goes to its channel's lane like a live one (deduplicated, in order); then the
    held live messages follow.
 
@@ -130,16 +132,20 @@ class CatchUp:
         busy = {channel: n for channel, n in counts.items() if n > 0}
         report.busy = len(busy)
         few = {c: since[c] for c, n in busy.items() if n <= MULTI_CHANNEL_PAGE}
+        alone = set(busy) - set(few)
         if few:
             try:
                 for channel, messages in self._reader.few_since(few).items():
+                    if len(messages) >= MULTI_CHANNEL_PAGE:
+                        alone.add(channel)  # it got busier since counted: older ones may miss
+                        continue
                     report.messages += self._hand_over(messages, group_of[channel])
             except PubNubException as exc:
                 if is_transient(exc):
                     raise
                 report.skipped.update(dict.fromkeys(few, refusals.reason(exc)))
                 log.error("Cannot catch up channels %s: %s", sorted(few), refusals.reason(exc))
-        for channel in sorted(set(busy) - set(few)):
+        for channel in sorted(alone):
             if self._stopping():
                 break
             try:
