@@ -150,6 +150,16 @@ def test_customer_and_admin_talk_through_the_bridge(desk: RunningBot, customer: 
     assert reply.message["kind"] == "from_agent"
 
 
+def test_pubnub_admin_commands_find_the_hosted_backend(desk: RunningBot) -> None:
+    console = console_of(desk)
+    console.say("!pubnub status")
+    status = console.expect("PubNub: ")
+    assert status.startswith("PubNub: connected since ")
+    assert "Support user: support" in status
+    console.say("!pubnub undelivered")
+    assert console.expect("undelivered") == "No undelivered PubNub message."
+
+
 def test_commands_run_from_both_networks(desk: RunningBot, customer: Any) -> None:
     bob = customer("bob")
     bob.text("!whereami")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from errbot import BotPlugin, arg_botcmd, botcmd
 from errbot.backends.base import Message
 
+from errbot_bridge import find_backends
 from errbot_pubnub.backend import PubNubBackend
 from errbot_pubnub.dead_letters import DeadLetter
 from errbot_pubnub.delivery import DurableDeliveries
@@ -27,17 +27,11 @@ _PAYLOAD_PREVIEW = 300
 
 
 def find_pubnub_backend(bot: Any) -> PubNubBackend | None:
-    """The PubNub backend serving ``bot``: the bot itself, or one its host backend runs."""
+    """The PubNub backend serving ``bot``: the bot itself, or the one a Bridge hosts."""
     if isinstance(bot, PubNubBackend):
         return bot
-    inners = getattr(bot, "inner_backends", None)
-    if callable(inners):
-        inners = inners()
-    if isinstance(inners, Mapping):
-        inners = inners.values()
-    if isinstance(inners, Iterable):
-        return next((inner for inner in inners if isinstance(inner, PubNubBackend)), None)
-    return None
+    found = find_backends(bot, "PubNub")
+    return found[0] if found else None
 
 
 def _preview(payload: Any) -> str:
