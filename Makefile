@@ -32,6 +32,11 @@ format: $(BIN)/python
 emulator: install
 	$(BIN)/python -m errbot_pubnub.emulator --host 127.0.0.1 --port $(PORT)
 
+# Relay throughput against the PubNub SDK's ceiling, latency, catch-up and memory (a few
+# minutes; not part of `make test`). The last line printed is the whole report as JSON.
+bench: install
+	$(BIN)/python -m benchmarks
+
 # The bot with agents in this terminal and customers on the local PubNub server (or on PubNub
 # itself when PUBNUB_PUBLISH_KEY is set); Ctrl-C stops all of it.
 demo: install

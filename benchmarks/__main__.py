@@ -1,0 +1,172 @@
+"""``python -m benchmarks`` (``make bench``): measure, print a summary, end with one JSON line.
+
+Progress goes to stderr; stdout gets a readable summary and, as its last line, the whole
+report as one JSON object whose first keys are the headline figures (``relay_ceiling_ratio``:
+relay / ceiling at 100 customers; ``p99_customer_to_agent_ms``: at 100 messages per second),
+so a script can compare runs with ``tail -n 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmarks import machine
+from benchmarks.scenarios import Bench, Plan
+
+TARGET_RATIO = 0.8
+TARGET_P99_MS = 100.0
+
+#: A few messages and two customers: checks that the harness works, measures nothing.
+SMOKE = Plan(
+    customers=(2,),
+    flood_seconds=0.6,
+    warm_up_seconds=0.2,
+    publisher_threads=1,
+    latency_customers=2,
+    rate=50.0,
+    latency_seconds=0.2,
+    catch_up=((4, 2),),
+    catch_up_messages=2,
+    stored_conversations=20,
+    open_conversations=2,
+    entries_per_conversation=2,
+)
+
+
+def progress(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
+def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "command": shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
+        "machine": machine.describe(),
+        "plan": _plan(plan),
+    }
+    bench = Bench(plan, work_dir, progress)
+    try:
+        throughput = []
+        for customers in plan.customers:
+            then = bench.latency if customers == plan.latency_customers else None
+            throughput.append(bench.throughput(customers, then))
+        report["throughput"] = throughput
+        report["catch_up"] = [bench.catch_up(c, a) for c, a in plan.catch_up]
+        report["memory"] = bench.memory()
+    finally:
+        bench.close()
+    report["machine"]["load_average_at_end"] = machine.describe()["load_average_at_start"]
+    return {**headline(report, plan), **report}
+
+
+def _plan(plan: Plan) -> dict[str, Any]:
+    return {name: getattr(plan, name) for name in plan.__dataclass_fields__}
+
+
+def headline(report: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    at = {row["customers"]: row for row in report["throughput"]}
+    main = at.get(plan.latency_customers, {})
+    latency = main.get("latency", {})
+    inbound = latency.get("customer_to_agent", {})
+    outbound = latency.get("reply_to_customer", {})
+    ratio = main.get("ratio")
+    p99 = inbound.get("p99_ms")
+    return {
+        "relay_ceiling_ratio": ratio,
+        "p99_customer_to_agent_ms": p99,
+        "p50_customer_to_agent_ms": inbound.get("p50_ms"),
+        "p50_reply_to_customer_ms": outbound.get("p50_ms"),
+        "p99_reply_to_customer_ms": outbound.get("p99_ms"),
+        "relay_msgs_per_s": {str(c): row["relay_msgs_per_s"] for c, row in at.items()},
+        "ceiling_msgs_per_s": {str(c): row["ceiling_msgs_per_s"] for c, row in at.items()},
+        "targets_met": {
+            "relay_ceiling_ratio>=0.8": ratio is not None and ratio >= TARGET_RATIO,
+            "p99_customer_to_agent_ms<100": p99 is not None and p99 < TARGET_P99_MS,
+        },
+    }
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Machine: {report['machine']['cores']} cores, {report['machine']['cpu_model']}, "
+        f"Python {report['machine']['python']}; load average at start "
+        f"{report['machine']['load_average_at_start']}",
+        f"Command: {report['command']}",
+        "",
+        "customers  ceiling msg/s  relay msg/s  relay/ceiling  lost  in order",
+    ]
+    for row in report["throughput"]:
+        relay = row["relay"]
+        lines.append(
+            f"{row['customers']:>9}  {row['ceiling_msgs_per_s']:>13}  "
+            f"{row['relay_msgs_per_s']:>11}  {row['ratio']:>13}  {relay['lost']:>4}  "
+            f"{relay['in_order']}"
+        )
+    for row in report["throughput"]:
+        for name, figures in row.get("latency", {}).items():
+            lines.append(
+                f"latency {name} at {figures['rate_per_s']:g} msg/s: p50 "
+                f"{figures.get('p50_ms')} ms, p99 {figures.get('p99_ms')} ms, max "
+                f"{figures.get('max_ms')} ms ({figures.get('count', 0)} messages, "
+                f"{figures['lost']} lost)"
+            )
+    for row in report["catch_up"]:
+        lines.append(
+            f"catch-up {row['active_channels']} active of {row['channels']} channels, "
+            f"{row['messages']} messages: {row['seconds']} s from start "
+            f"({row['start_seconds']} s to start the bot, {row['after_start_seconds']} s after)"
+        )
+    memory = report["memory"]
+    lines.append(
+        f"memory with {memory['stored_conversations']} stored / {memory['open_conversations']} "
+        f"open conversations: {memory['rss_mb_after_each_open_customer_wrote']} MB RSS "
+        f"(empty bot {memory['rss_mb_empty_bot']} MB)"
+    )
+    return lines
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--smoke", is_flag=True, help="A few messages and two customers (a harness check).")
+@click.option(
+    "--customers",
+    default=None,
+    help="Comma-separated customer counts for throughput (default 1,100,1000).",
+)
+@click.option("--flood-seconds", type=float, default=None, help="Length of each flood.")
+@click.option("--latency-seconds", type=float, default=None, help="Length of each latency run.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def main(
+    smoke: bool,
+    customers: str | None,
+    flood_seconds: float | None,
+    latency_seconds: float | None,
+    work_dir: Path | None,
+) -> None:
+    """Measure relay throughput, latency, catch-up and memory; the last line is JSON."""
+    plan = SMOKE if smoke else Plan()
+    if customers:
+        plan = replace(plan, customers=tuple(int(c) for c in customers.split(",")))
+    if flood_seconds:
+        plan = replace(plan, flood_seconds=flood_seconds)
+    if latency_seconds:
+        plan = replace(plan, latency_seconds=latency_seconds)
+    with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:
+        where = work_dir or Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        progress(f"working in {where}")
+        report = run(plan, where)
+    for line in summary(report):
+        click.echo(line)
+    click.echo(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
