@@ -9,7 +9,8 @@ at once cannot both win.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from errbot_support.database import READ_ONLY, open_engine
+from errbot_support.database import READ_ONLY, open_engine, writer_lock
 from errbot_support.migrations import migrate
 from errbot_support.records import (
     Conversation,
@@ -68,6 +69,7 @@ class NewEntry:
 class Store:
     def __init__(self, url: str) -> None:
         self.engine = open_engine(url)
+        self._writer = writer_lock(self.engine)
         try:
             migrate(self.engine)
         except Exception:
@@ -76,6 +78,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction, taking turns with this process's other writers."""
+        with self._writer, self.engine.begin() as connection:
+            yield connection
 
     def _reading(self) -> Connection:
         """A connection for reads: on SQLite they need no write lock (see database.py)."""
@@ -197,7 +205,7 @@ class Store:
         """
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                with self.engine.begin() as c:
+                with self._writing() as c:
                     return self._record(c, message)
             except IntegrityError:
                 if attempt == RECORD_ATTEMPTS:
@@ -279,7 +287,7 @@ class Store:
                 conversations.c.agent.is_(None) if agent is None else conversations.c.agent == agent
             )
         try:
-            with self.engine.begin() as c:
+            with self._writing() as c:
                 result = c.execute(update(conversations).where(and_(*condition)).values(**values))
                 if result.rowcount != 1:
                     return None
@@ -316,7 +324,7 @@ class Store:
             if first_reply
             else conversations.c.first_reply_at
         )
-        with self.engine.begin() as c:
+        with self._writing() as c:
             guard = update(conversations).where(and_(*condition)).values(first_reply_at=stamp)
             if c.execute(guard).rowcount != 1:
                 return None
@@ -324,7 +332,7 @@ class Store:
             return _entry(c.execute(select(entries).where(entries.c.id == entry_id)).one())
 
     def set_delivery(self, entry_id: int, delivery: Delivery, error: str | None = None) -> None:
-        with self.engine.begin() as c:
+        with self._writing() as c:
             c.execute(
                 update(entries)
                 .where(entries.c.id == entry_id)
@@ -332,14 +340,14 @@ class Store:
             )
 
     def mark_relayed(self, entry_id: int) -> None:
-        with self.engine.begin() as c:
+        with self._writing() as c:
             c.execute(
                 update(entries).where(entries.c.id == entry_id).values(relay=Relay.RELAYED.value)
             )
 
     def add_tags(self, number: int, new_tags: Iterable[str]) -> list[str]:
         """Add tags; returns those that were not there yet."""
-        with self.engine.begin() as c:
+        with self._writing() as c:
             present = set(
                 c.execute(select(tags.c.tag).where(tags.c.conversation_id == number)).scalars()
             )
@@ -351,7 +359,7 @@ class Store:
     def remove_tags(self, number: int, old_tags: Iterable[str]) -> list[str]:
         """Remove tags; returns those that were there."""
         wanted = list(dict.fromkeys(old_tags))
-        with self.engine.begin() as c:
+        with self._writing() as c:
             present = set(
                 c.execute(
                     select(tags.c.tag).where(
