@@ -60,7 +60,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
             throughput.append(bench.throughput(customers, then))
         report["throughput"] = throughput
         report["catch_up"] = [bench.catch_up(c, a) for c, a in plan.catch_up]
-        report["memory"] = bench.memory()
+        report["memory"] = bench.memory() if plan.stored_conversations else None
     finally:
         bench.close()
     report["machine"]["load_average_at_end"] = machine.describe()["load_average_at_start"]
@@ -125,6 +125,8 @@ def summary(report: dict[str, Any]) -> list[str]:
             f"({row['start_seconds']} s to start the bot, {row['after_start_seconds']} s after)"
         )
     memory = report["memory"]
+    if memory is None:
+        return lines
     lines.append(
         f"memory with {memory['stored_conversations']} stored / {memory['open_conversations']} "
         f"open conversations: {memory['rss_mb_after_each_open_customer_wrote']} MB RSS "
@@ -142,12 +144,19 @@ def summary(report: dict[str, Any]) -> list[str]:
 )
 @click.option("--flood-seconds", type=float, default=None, help="Length of each flood.")
 @click.option("--latency-seconds", type=float, default=None, help="Length of each latency run.")
+@click.option(
+    "--only-throughput",
+    is_flag=True,
+    help="Throughput and latency only: no catch-up, no memory (to compare changes quickly).",
+)
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def main(
+    *,
     smoke: bool,
     customers: str | None,
     flood_seconds: float | None,
     latency_seconds: float | None,
+    only_throughput: bool,
     work_dir: Path | None,
 ) -> None:
     """Measure relay throughput, latency, catch-up and memory; the last line is JSON."""
@@ -158,6 +167,8 @@ def main(
         plan = replace(plan, flood_seconds=flood_seconds)
     if latency_seconds:
         plan = replace(plan, latency_seconds=latency_seconds)
+    if only_throughput:
+        plan = replace(plan, catch_up=(), stored_conversations=0)
     with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:
         where = work_dir or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
