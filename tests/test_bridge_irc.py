@@ -7,6 +7,7 @@ plugin, which repeats plain messages between the admin and the ``#relay`` channe
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,29 @@ def test_a_network_outage_fails_loudly_and_keeps_plugins_active(
         assert (relay(running).activations, relay(running).deactivations) == (1, 0)
         status = bot.networks["agents"].status()
         assert status.connected and status.reconnections == 1
+
+
+def test_a_line_the_irc_connection_cannot_write_fails_instead_of_vanishing(
+    tmp_path: Path, irc_server: IRCServer
+) -> None:
+    """Errbot's IRC backend drops a line it cannot write (a broken or closing connection)
+    without a word; a plugin relaying a customer's message must learn it was not sent."""
+    with running_bot("Bridge", bridged(tmp_path, irc_server)) as running:
+        bot = running.bot
+        wait_for(lambda: in_relay(running))
+        irc = bot.networks["agents"].backend.conn
+        with irc.reactor.mutex:  # the bot's IRC thread does not notice anything meanwhile
+            irc.connection.socket.shutdown(socket.SHUT_WR)  # the connection breaks
+            with pytest.raises(NetworkUnavailableError, match=r'"agents" network \(IRC\)'):
+                bot.send(bot.build_identifier("agents:#relay"), "lost?")
+        wait_for(lambda: in_relay(running))  # it reconnects as after any outage
+        dave = IRCClient(irc_server, "dave")
+        try:
+            dave.join("#relay")
+            bot.send(bot.build_identifier("agents:#relay"), "back")
+            assert dave.wait_for_text("#relay", "back")
+        finally:
+            dave.close()
 
 
 def test_a_crashed_serve_loop_is_restarted(tmp_path: Path, irc_server: IRCServer) -> None:

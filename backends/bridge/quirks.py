@@ -7,6 +7,7 @@ reads the terminal. Each class here handles one such backend; :func:`quirks_for`
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -152,11 +153,14 @@ class IRCQuirks(Quirks):
 
     Its reconnection strategy is a default argument (one object for every IRC connection in the
     process, waiting at least 60 s), so each IRC network gets its own, driven by the Bridge's
-    backoff; and the reactor is stopped by raising inside it, as nothing else ends it.
+    backoff; the reactor is stopped by raising inside it, as nothing else ends it; and a line it
+    cannot write is dropped without a word, so sending is made to raise instead.
     """
 
     def prepare(self, network: Network) -> None:
-        network.backend.conn.recon = _irc_reconnect_strategy(network)
+        irc = network.backend.conn
+        irc.recon = _irc_reconnect_strategy(network)
+        irc.send_public_message = irc.send_private_message = _irc_send_or_raise(network)
 
     def stop(self, network: Network) -> bool:
         reactor = network.backend.conn.reactor
@@ -167,6 +171,27 @@ class IRCQuirks(Quirks):
         with reactor.mutex:
             reactor.scheduler.execute_after(0, end_reactor)
         return True
+
+
+def _irc_send_or_raise(network: Network) -> Any:
+    """Errbot's IRC backend ignores a connection that is closed or closing when it sends (and
+    the ``irc`` library only disconnects on a failed write), so a plugin would believe a lost
+    line was sent. A line whose connection was not up from before to after writing it raises
+    :class:`~errbot_bridge.backend.NetworkUnavailableError`: the caller keeps its message."""
+    from irc.client import ServerNotConnectedError
+
+    def send(target: str, line: str) -> None:
+        connection = network.backend.conn.connection
+        if connection.is_connected():
+            with contextlib.suppress(ServerNotConnectedError):
+                connection.privmsg(target, line)
+                if connection.is_connected():
+                    return
+        from errbot_bridge.backend import NetworkUnavailableError  # it imports this module
+
+        raise NetworkUnavailableError(network.name, network.backend_name, target)
+
+    return send
 
 
 def _irc_reconnect_strategy(network: Network) -> Any:
