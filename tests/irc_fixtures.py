@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -40,19 +42,25 @@ def _accepts(port: int) -> bool:
 
 
 class IRCServer:
-    """``miniircd`` listening on 127.0.0.1; ``restart()`` keeps the port, like a real outage."""
+    """``miniircd`` listening on 127.0.0.1; ``restart()`` keeps the port, like a real outage.
 
-    def __init__(self) -> None:
+    With ``channel_log_dir`` the server writes down everything said in its channels, across
+    restarts: what reached a channel even while nobody was there to read it.
+    """
+
+    def __init__(self, channel_log_dir: Path | None = None) -> None:
         self.host = HOST
         self.port = 0
+        self.channel_log_dir = channel_log_dir
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> IRCServer:
         keep_port = bool(self.port)
+        log = ("--channel-log-dir", str(self.channel_log_dir)) if self.channel_log_dir else ()
         for _ in range(5):  # another test may grab a free port between probe and bind
             port = self.port if keep_port else free_port()
             process = subprocess.Popen(
-                [*_MINIIRCD, "--listen", HOST, "--ports", str(port)],
+                [*_MINIIRCD, "--listen", HOST, "--ports", str(port), *log],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -71,6 +79,16 @@ class IRCServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def said_in(self, channel: str) -> list[tuple[str, str]]:
+        """``(nick, text)`` of every message said in ``channel``, oldest first (needs
+        ``channel_log_dir``)."""
+        assert self.channel_log_dir is not None, "start the server with a channel_log_dir"
+        log = self.channel_log_dir / f"{channel.lower().replace('_', '__')}.log"
+        if not log.exists():
+            return []
+        said = re.compile(r"^\[[^\]]*\] <([^>]*)> (.*)$")
+        return [m.groups() for m in map(said.match, log.read_text().splitlines()) if m]
 
     def identity(self, nickname: str) -> dict[str, object]:
         """``BOT_IDENTITY`` for Errbot's IRC backend on this server."""
