@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Row,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -47,6 +48,34 @@ log = logging.getLogger(__name__)
 
 ANY: Any = object()  # "whatever the agent is" in Store.change
 RECORD_ATTEMPTS = 5
+
+# The statements of a customer message's way in and out, built once: building a statement
+# and its cache key cost more than running it, and each message runs these.
+_DUPLICATE = select(entries).where(
+    entries.c.source_room == bindparam("room"), entries.c.source_id == bindparam("source_id")
+)
+_OPEN_IN_ROOM = select(conversations).where(
+    conversations.c.customer_room == bindparam("room"),
+    conversations.c.state != State.RESOLVED.value,
+)
+_ENTRY = select(entries).where(entries.c.id == bindparam("entry_id"))
+_CONVERSATIONS = select(conversations).where(
+    conversations.c.id.in_(bindparam("numbers", expanding=True))
+)
+_TAGS = (
+    select(tags.c.conversation_id, tags.c.tag)
+    .where(tags.c.conversation_id.in_(bindparam("numbers", expanding=True)))
+    .order_by(tags.c.tag)
+)
+_UNRELAYED = (
+    select(entries)
+    .where(entries.c.relay == Relay.RECORDED.value)
+    .order_by(entries.c.id)
+    .limit(bindparam("limit"))
+)
+_MARK_RELAYED = (
+    update(entries).where(entries.c.id == bindparam("entry_id")).values(relay=Relay.RELAYED.value)
+)
 
 
 class ConflictError(Exception):
@@ -173,14 +202,8 @@ class Store:
 
     def unrelayed(self, limit: int = 100) -> list[Pending]:
         """Recorded customer messages not yet shown to agents, oldest first."""
-        query = (
-            select(entries)
-            .where(entries.c.relay == Relay.RECORDED.value)
-            .order_by(entries.c.id)
-            .limit(limit)
-        )
         with self._reading() as c:
-            rows = c.execute(query).all()
+            rows = c.execute(_UNRELAYED, {"limit": limit}).all()
             by_number = {
                 conv.number: conv
                 for conv in self._conversations(
@@ -216,10 +239,7 @@ class Store:
     def _record(self, c: Connection, message: CustomerMessage) -> Recorded:
         if message.source_id is not None:
             duplicate = c.execute(
-                select(entries).where(
-                    entries.c.source_room == message.room,
-                    entries.c.source_id == message.source_id,
-                )
+                _DUPLICATE, {"room": message.room, "source_id": message.source_id}
             ).first()
             if duplicate is not None:
                 return Recorded(
@@ -231,38 +251,49 @@ class Store:
         found = self._find_open(c, message.room)
         if found is None:
             number = c.execute(
-                insert(conversations).values(
-                    customer_room=message.room,
-                    customer_id=message.customer_id,
-                    customer_name=message.customer_name,
-                    state=State.WAITING.value,
-                    opened_at=message.sent_at,
-                )
+                insert(conversations),
+                {
+                    "customer_room": message.room,
+                    "customer_id": message.customer_id,
+                    "customer_name": message.customer_name,
+                    "state": State.WAITING.value,
+                    "opened_at": message.sent_at,
+                },
             ).inserted_primary_key[0]
         else:
             number = found.id
-        entry_id = c.execute(
-            insert(entries).values(
-                conversation_id=number,
-                kind=Kind.CUSTOMER.value,
-                author=message.customer_id,
-                author_name=message.customer_name,
-                body=message.body,
-                created_at=message.sent_at,
-                source_room=message.room,
-                source_id=message.source_id,
-                relay=Relay.RECORDED.value,
-                opens_conversation=found is None,
-                attachments=list(message.attachments) or None,
-            )
-        ).inserted_primary_key[0]
-        row = c.execute(select(entries).where(entries.c.id == entry_id)).one()
-        return Recorded(
-            conversation=self._conversation(c, number),
-            entry=_entry(row),
-            opened=found is None,
-            duplicate=False,
+        row = self._inserted_entry(
+            c,
+            {
+                "conversation_id": number,
+                "kind": Kind.CUSTOMER.value,
+                "author": message.customer_id,
+                "author_name": message.customer_name,
+                "body": message.body,
+                "created_at": message.sent_at,
+                "source_room": message.room,
+                "source_id": message.source_id,
+                "relay": Relay.RECORDED.value,
+                "opens_conversation": found is None,
+                "attachments": list(message.attachments) or None,
+            },
         )
+        conversation = (
+            self._conversations(c, [found])[0]
+            if found is not None
+            else self._conversation(c, number)
+        )
+        return Recorded(
+            conversation=conversation, entry=_entry(row), opened=found is None, duplicate=False
+        )
+
+    @staticmethod
+    def _inserted_entry(c: Connection, values: dict[str, Any]) -> Row:
+        """Insert an entry and read it back (in the same statement where the database can)."""
+        if c.dialect.insert_returning:
+            return c.execute(insert(entries).returning(*entries.c), values).one()
+        entry_id = c.execute(insert(entries), values).inserted_primary_key[0]
+        return c.execute(_ENTRY, {"entry_id": entry_id}).one()
 
     def change(
         self,
@@ -341,9 +372,7 @@ class Store:
 
     def mark_relayed(self, entry_id: int) -> None:
         with self._writing() as c:
-            c.execute(
-                update(entries).where(entries.c.id == entry_id).values(relay=Relay.RELAYED.value)
-            )
+            c.execute(_MARK_RELAYED, {"entry_id": entry_id})
 
     def add_tags(self, number: int, new_tags: Iterable[str]) -> list[str]:
         """Add tags; returns those that were not there yet."""
@@ -376,12 +405,7 @@ class Store:
     # ----------------------------------------------------------------------------- helpers
 
     def _find_open(self, c: Connection, room: str) -> Row | None:
-        return c.execute(
-            select(conversations).where(
-                conversations.c.customer_room == room,
-                conversations.c.state != State.RESOLVED.value,
-            )
-        ).first()
+        return c.execute(_OPEN_IN_ROOM, {"room": room}).first()
 
     @staticmethod
     def _insert_entry(c: Connection, number: int, new: NewEntry) -> int:
@@ -403,7 +427,7 @@ class Store:
         wanted = list(numbers)
         if not wanted:
             return []
-        return c.execute(select(conversations).where(conversations.c.id.in_(wanted))).all()
+        return c.execute(_CONVERSATIONS, {"numbers": wanted}).all()
 
     def _conversation(self, c: Connection, number: int) -> Conversation | None:
         found = self._conversations(c, self._rows_by_id(c, [number]))
@@ -414,12 +438,7 @@ class Store:
         numbers = [row.id for row in rows]
         by_number: dict[int, list[str]] = {n: [] for n in numbers}
         if numbers:
-            query = (
-                select(tags.c.conversation_id, tags.c.tag)
-                .where(tags.c.conversation_id.in_(numbers))
-                .order_by(tags.c.tag)
-            )
-            for number, tag in c.execute(query):
+            for number, tag in c.execute(_TAGS, {"numbers": numbers}):
                 by_number[number].append(tag)
         return [
             Conversation(
