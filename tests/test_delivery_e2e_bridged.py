@@ -10,6 +10,7 @@ the exact list of what each customer got.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,52 @@ def test_messages_written_while_the_bot_is_stopped_reach_the_agents_once_in_orde
     sent.assert_exactly_once_in_order(seen_by(alice))
     for customer in (dana, eve, fay, gus):
         assert customer.texts() == [ACK], customer.user_id
+
+
+def test_a_message_being_handled_at_a_graceful_stop_reaches_the_agents_once(
+    tmp_path: Path,
+    pubnub_server: PubNubEmulator,
+    irc_server: IRCServer,
+    irc_client: Callable[[str], IRCClient],
+    customers: Callable[[str], Customer],  # noqa: F811
+) -> None:
+    alice = in_agent_room(irc_client)
+    sent = Sent()
+    dana = customers("dana")
+    config = e2e_config(tmp_path, pubnub_server, irc_server)
+    with running_bot("Bridge", config, ready=support_active) as running:
+        alice.wait_for_join(BOT_NICK, AGENT_ROOM)
+        sent.write(dana, "hello")
+        wait_for(sent.all_in(lambda: seen_by(alice)))
+        # The next message is still on its way to the plugins when the bot is asked to stop.
+        pubnub = running.bot.networks["customers"].backend
+        deliver, handling, go_on = pubnub.inbound._deliver, threading.Event(), threading.Event()
+
+        def slowly(message: Any) -> None:
+            handling.set()
+            go_on.wait(10)
+            deliver(message)
+
+        pubnub.inbound._deliver = slowly
+        sent.write(dana, "stopping")
+        wait_for(handling.is_set)
+        stopping = threading.Thread(target=running.stop)
+        stopping.start()
+        wait_for(lambda: running.bot.networks["customers"].stopping)
+        assert not running.bot.networks["agents"].stopping  # they can still hear of it
+        go_on.set()
+        stopping.join(30)
+    # It reached the agents before the bot left their network, not after the next start.
+    said = [
+        (line.command, plain(line.params[-1])) for line in alice.lines() if line.nick == BOT_NICK
+    ]
+    relayed, left = ("PRIVMSG", "#1 dana: dana-stopping-001"), ("QUIT", "Shutting down")
+    assert said.index(relayed) < said.index(left)
+
+    with running_bot("Bridge", config, ready=support_active):
+        sent.write(dana, "after")
+        wait_for(sent.all_in(lambda: seen_by(alice)))
+    sent.assert_exactly_once_in_order(seen_by(alice))
 
 
 def test_dropped_connections_and_failing_publishes_while_customers_write_and_agents_reply(

@@ -200,10 +200,19 @@ class Bridge(ErrBot):
         self.stop_serving()
 
     def _stop_networks(self) -> None:
+        """Stop the networks that stop by themselves (``stop_serving()``: PubNub hands the
+        messages it holds to plugins first) before the others, which can meanwhile still carry
+        what plugins send about those messages (a relay to the agents' room on IRC)."""
         self._stop_requested.set()
-        stoppable = {n.name: n.request_stop() for n in self._networks.values()}
+        networks = list(self._networks.values())
+        first = [n for n in networks if callable(getattr(n.backend, "stop_serving", None))]
+        for wave in (first, [n for n in networks if n not in first]):
+            self._stop_wave(wave)
+
+    def _stop_wave(self, networks: list[Network]) -> None:
+        stoppable = {n.name: n.request_stop() for n in networks}
         deadline = time.monotonic() + self._settings.stop_timeout
-        for network in self._networks.values():
+        for network in networks:
             # A backend that cannot be interrupted (Text in input()) is not waited for.
             wait = max(0.0, deadline - time.monotonic()) if stoppable[network.name] else 0.0
             if not network.join(wait) and stoppable[network.name]:
