@@ -112,8 +112,8 @@ class Desk:
     def unrelayed(self, limit: int = 100) -> list[Pending]:
         return self.store.unrelayed(limit)
 
-    def mark_relayed(self, entry: Entry) -> None:
-        self.store.mark_relayed(entry.id)
+    def mark_relayed(self, *relayed: Entry) -> None:
+        self.store.mark_relayed(*(entry.id for entry in relayed))
 
     # ----------------------------------------------------------------------- agents
 

@@ -370,9 +370,10 @@ class Store:
                 .values(delivery=delivery.value, delivery_error=error)
             )
 
-    def mark_relayed(self, entry_id: int) -> None:
+    def mark_relayed(self, *entry_ids: int) -> None:
+        """Agents have seen these messages (one transaction for all of them)."""
         with self._writing() as c:
-            c.execute(_MARK_RELAYED, {"entry_id": entry_id})
+            c.execute(_MARK_RELAYED, [{"entry_id": entry_id} for entry_id in entry_ids])
 
     def add_tags(self, number: int, new_tags: Iterable[str]) -> list[str]:
         """Add tags; returns those that were not there yet."""

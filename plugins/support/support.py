@@ -28,12 +28,20 @@ from errbot_support.identities import (
     same_room,
 )
 from errbot_support.migrations import SchemaError
-from errbot_support.records import Agent, Conversation, CustomerMessage, Entry, Kind
+from errbot_support.records import (
+    Agent,
+    Conversation,
+    CustomerMessage,
+    Entry,
+    Kind,
+    Pending,
+)
 from errbot_support.settings import Settings, SettingsError, read_settings
 from errbot_support.store import Store
 from errbot_support.threads import ConversationThreads
 
 RECORD_ATTEMPTS = 3
+RELAY_BATCH = 50  # recorded messages read, relayed and marked at a time
 RESTART_REASON = "the bot stopped before the delivery was confirmed"
 SELF_WORDS = ("me", "myself")
 
@@ -290,33 +298,48 @@ class Support(BotPlugin):
         """Relay recorded messages to the agent room, oldest first, each until it succeeds.
 
         Runs after each customer message and on a poller: when the agents' network is down,
-        messages wait in the store and follow, in order, once it is back.
+        messages wait in the store and follow, in order, once it is back. One thread relays
+        at a time, everything recorded so far (a thread that waited for it usually finds its
+        own message already relayed), and marks what it relayed in one transaction.
         """
         desk = self._desk
         if desk is None:
             return
         with self._relay_lock:
             while True:
-                batch = desk.unrelayed(limit=50)
+                batch = desk.unrelayed(limit=RELAY_BATCH)
                 if not batch:
                     break
                 if not self._bot_in_agent_room():
                     return
-                for pending in batch:
-                    text = formatting.relay(pending, self._prefix(), desk.clock())
-                    try:
-                        self._send_agents(
-                            text,
-                            pending.conversation.number,
-                            starts_thread=pending.entry.opens_conversation,
-                        )
-                    except Exception as exc:
-                        self._agent_room_unreachable(exc)
-                        return
-                    desk.mark_relayed(pending.entry)
+                if not self._relay(desk, batch):
+                    return
+                if len(batch) < RELAY_BATCH:
+                    break  # that was all of it
             if self._agent_room_down:
                 self._agent_room_down = False
                 self.log.info("The agent room %s is reachable again.", self._agent_room)
+
+    def _relay(self, desk: Desk, batch: list[Pending]) -> bool:
+        """Send ``batch`` to the agent room and mark what was sent; False if the room failed."""
+        sent: list[Entry] = []
+        try:
+            for pending in batch:
+                text = formatting.relay(pending, self._prefix(), desk.clock())
+                try:
+                    self._send_agents(
+                        text,
+                        pending.conversation.number,
+                        starts_thread=pending.entry.opens_conversation,
+                    )
+                except Exception as exc:
+                    self._agent_room_unreachable(exc)
+                    return False
+                sent.append(pending.entry)
+            return True
+        finally:
+            if sent:
+                desk.mark_relayed(*sent)
 
     def _bot_in_agent_room(self) -> bool:
         """Whether the bot is in the agent room, joining it if not; checked after a start or an
