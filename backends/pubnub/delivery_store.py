@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -134,6 +135,18 @@ class DeliveryDatabase:
                 f"PUBNUB_DELIVERY_DB_URL {url!r} cannot be opened: {exc.__class__.__name__}: "
                 f"{_first_line(exc)}."
             ) from None
+        # Built once: the writer runs them every few milliseconds.
+        self._remember = self._insert(recent_deliveries).on_conflict_do_nothing()
+        upsert = self._insert(cursors)
+        self._advance = upsert.on_conflict_do_update(
+            index_elements=[cursors.c.channel],
+            set_={"timetoken": upsert.excluded.timetoken},
+            where=upsert.excluded.timetoken > cursors.c.timetoken,
+        )
+        newest = select(func.max(recent_deliveries.c.id)).scalar_subquery()
+        self._prune = delete(recent_deliveries).where(
+            recent_deliveries.c.id <= newest - bindparam("keep")
+        )
 
     def _insert(self, table: Table) -> Any:
         dialect = sqlite if self.dialect == "sqlite" else postgresql
@@ -183,23 +196,12 @@ class DeliveryDatabase:
         with self.engine.begin() as connection:
             if handled:
                 connection.execute(
-                    self._insert(recent_deliveries).on_conflict_do_nothing(),
-                    [{"channel": c, "timetoken": tt} for c, tt in handled],
+                    self._remember, [{"channel": c, "timetoken": tt} for c, tt in handled]
                 )
-                upsert = self._insert(cursors)
                 connection.execute(
-                    upsert.on_conflict_do_update(
-                        index_elements=[cursors.c.channel],
-                        set_={"timetoken": upsert.excluded.timetoken},
-                        where=upsert.excluded.timetoken > cursors.c.timetoken,
-                    ),
-                    [{"channel": c, "timetoken": tt} for c, tt in newest.items()],
+                    self._advance, [{"channel": c, "timetoken": tt} for c, tt in newest.items()]
                 )
-                newest_id = connection.execute(select(func.max(recent_deliveries.c.id))).scalar()
-                if newest_id is not None and newest_id > keep:
-                    connection.execute(
-                        delete(recent_deliveries).where(recent_deliveries.c.id <= newest_id - keep)
-                    )
+                connection.execute(self._prune, {"keep": keep})
             if resume_point is not None:
                 self._set_state(connection, RESUME_POINT, str(resume_point))
 
