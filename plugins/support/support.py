@@ -35,6 +35,7 @@ from errbot_support.records import (
     Entry,
     Kind,
     Pending,
+    Recorded,
 )
 from errbot_support.settings import Settings, SettingsError, read_settings
 from errbot_support.store import Store
@@ -55,6 +56,10 @@ class Support(BotPlugin):
         self._desk: Desk | None = None
         self._agent_room: Room | None = None
         self._relay_lock = threading.Lock()
+        # Whether a message just recorded may go straight to the agent room, and a count of
+        # the passes over the store that could have relayed it meanwhile (_relay_recorded).
+        self._relaying_directly = False
+        self._relay_epoch = 0
         self._agent_room_down = False
         self._in_agent_room_confirmed = False
         self._threads = ConversationThreads()
@@ -74,6 +79,7 @@ class Support(BotPlugin):
         self._desk = Desk(store)
         self._threads = ConversationThreads()
         self._in_agent_room_confirmed = False
+        self._relaying_directly = False  # until a first pass finds nothing left behind
         # Sending is synchronous: whatever is still pending now was cut short by a stop.
         self._interrupted = self._desk.abandon_pending_deliveries(RESTART_REASON)
         super().activate()
@@ -246,6 +252,7 @@ class Support(BotPlugin):
         if desk is None:
             return
         incoming = self._customer_message(msg, room)
+        epoch = self._relay_epoch  # read before recording: see _relay_recorded
         recorded = None
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
@@ -259,7 +266,9 @@ class Support(BotPlugin):
                 time.sleep(0.2 * attempt)
         if recorded.duplicate:
             self.log.info("Message %s in %s was already recorded.", incoming.source_id, room)
-        self._relay_pending()
+            self._relay_pending()
+        else:
+            self._relay_recorded(recorded, epoch)
         if recorded.opened and self._settings.acknowledgement:
             self._notify_customer(
                 recorded.conversation, self._settings.acknowledgement, "acknowledgement"
@@ -297,15 +306,19 @@ class Support(BotPlugin):
     def _relay_pending(self) -> None:
         """Relay recorded messages to the agent room, oldest first, each until it succeeds.
 
-        Runs after each customer message and on a poller: when the agents' network is down,
-        messages wait in the store and follow, in order, once it is back. One thread relays
-        at a time, everything recorded so far (a thread that waited for it usually finds its
-        own message already relayed), and marks what it relayed in one transaction.
+        Runs on a poller, at start and whenever a message could not go straight to the agent
+        room (see :meth:`_relay_recorded`): when the agents' network is down, messages wait
+        in the store and follow, in order, once it is back. One thread relays at a time,
+        everything recorded so far, and marks what it relayed in one transaction.
         """
         desk = self._desk
         if desk is None:
             return
         with self._relay_lock:
+            # Messages recorded from now on may be seen by this pass: they must not go
+            # straight to the agent room as well.
+            self._relay_epoch += 1
+            self._relaying_directly = False
             while True:
                 batch = desk.unrelayed(limit=RELAY_BATCH)
                 if not batch:
@@ -316,9 +329,31 @@ class Support(BotPlugin):
                     return
                 if len(batch) < RELAY_BATCH:
                     break  # that was all of it
+            self._relaying_directly = True  # nothing waits: new messages may go straight
             if self._agent_room_down:
                 self._agent_room_down = False
                 self.log.info("The agent room %s is reachable again.", self._agent_room)
+
+    def _relay_recorded(self, recorded: Recorded, epoch: int) -> None:
+        """Relay a message just recorded, as recorded, when nothing older can be waiting.
+
+        That is when the last pass over the store left nothing behind, nothing failed since,
+        and no pass began after this message's recording began (``epoch``), so that no pass
+        can have relayed it already. Otherwise a pass over the store relays it, in order.
+        Either way it was recorded first; this only spares reading back what was just
+        written.
+        """
+        desk = self._desk
+        if desk is None:
+            return
+        with self._relay_lock:
+            direct = (
+                self._relaying_directly and epoch == self._relay_epoch and self._bot_in_agent_room()
+            )
+            if direct:
+                self._relay(desk, [Pending(recorded.entry, recorded.conversation)])
+                return
+        self._relay_pending()
 
     def _relay(self, desk: Desk, batch: list[Pending]) -> bool:
         """Send ``batch`` to the agent room and mark what was sent; False if the room failed."""
@@ -371,6 +406,7 @@ class Support(BotPlugin):
 
     def _agent_room_unreachable(self, exc: Exception) -> None:
         self._in_agent_room_confirmed = False
+        self._relaying_directly = False
         if self._agent_room_down:
             return
         self._agent_room_down = True

@@ -1,0 +1,89 @@
+"""The Support plugin's way to the agent room: each recorded customer message reaches the agents
+once, in order per customer, whether it goes straight from its recording or through a pass over
+the store (at start, on the relay poller, after the agent room was unreachable).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timezone
+
+import pytest
+
+from errbot_support.records import CustomerMessage, Relay
+from tests.botrunner import wait_for
+from tests.support_fixtures import AGENT_ROOM, support_bot
+
+
+@pytest.fixture
+def desk_bot(tmp_path):
+    # A relay poller running all the time: passes over the store race with new messages.
+    with support_bot(tmp_path, SUPPORT_RETRY_INTERVAL=0.1) as bot:
+        yield bot
+
+
+def recorded_in(room: str, body: str, source_id: str) -> CustomerMessage:
+    return CustomerMessage(
+        room=room,
+        customer_id=f"{room}/dana",
+        customer_name="dana",
+        body=body,
+        sent_at=datetime.now(timezone.utc),
+        source_id=source_id,
+    )
+
+
+def test_a_message_a_pass_relayed_meanwhile_does_not_go_straight_again(desk_bot):
+    desk_bot.customer("dana-chat", "hello")  # opens the conversation
+    plugin = desk_bot.plugin
+    # What the plugin does for a customer message, with a pass over the store slipped in
+    # between recording it and relaying it (the pass relays it).
+    epoch = plugin._relay_epoch
+    recorded = desk_bot.desk.receive(recorded_in("dana-chat", "only once", "m-2"))
+    plugin._relay_pending()
+    plugin._relay_recorded(recorded, epoch)
+    assert desk_bot.bodies(AGENT_ROOM).count("**#1** **dana**: only once") == 1
+    assert desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED
+
+    # Without a pass in between, the recorded message goes straight.
+    epoch = plugin._relay_epoch
+    recorded = desk_bot.desk.receive(recorded_in("dana-chat", "straight", "m-3"))
+    plugin._relay_recorded(recorded, epoch)
+    assert desk_bot.bodies(AGENT_ROOM)[-1] == "**#1** **dana**: straight"
+    assert desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED
+
+
+def test_many_customers_at_once_with_passes_running_each_message_once_in_order(desk_bot):
+    rooms = [f"customer{n}-chat" for n in range(6)]
+
+    def write(room: str) -> None:
+        for i in range(25):
+            desk_bot.customer(room, f"{room} line {i}", message_id=f"{room}-{i}")
+
+    threads = [threading.Thread(target=write, args=(room,)) for room in rooms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) >= len(rooms) * 25)
+    bodies = desk_bot.bodies(AGENT_ROOM)
+    assert len(bodies) == len(rooms) * 25
+    for room in rooms:
+        numbers = [int(n) for body in bodies for n in re.findall(rf"{room} line (\d+)", body)]
+        assert numbers == list(range(25))
+
+
+def test_after_the_agent_room_is_back_the_waiting_messages_go_before_new_ones(desk_bot):
+    desk_bot.customer("dana-chat", "hello")
+    desk_bot.refuse(AGENT_ROOM, "agents' network is down")
+    desk_bot.customer("dana-chat", "waiting 1")
+    desk_bot.customer("dana-chat", "waiting 2")
+    desk_bot.accept(AGENT_ROOM)
+    desk_bot.customer("dana-chat", "new")
+    wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) == 4)
+    assert desk_bot.bodies(AGENT_ROOM)[1:] == [
+        "**#1** **dana**: waiting 1",
+        "**#1** **dana**: waiting 2",
+        "**#1** **dana**: new",
+    ]
