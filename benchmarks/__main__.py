@@ -42,6 +42,20 @@ SMOKE = Plan(
 )
 
 
+def check_installed() -> None:
+    """Refuse to measure the source tree instead of what is installed.
+
+    Build metadata in the source root (left by a plain ``pip install .``) makes Errbot load
+    the plugins from the source folders; ``make bench`` installs first, which removes it.
+    """
+    root = Path(__file__).resolve().parent.parent
+    stray = sorted(p.name for p in root.glob("*.egg-info"))
+    if stray:
+        raise click.ClickException(
+            f"Remove {', '.join(stray)} from {root} (or run `make install`) before measuring."
+        )
+
+
 def progress(text: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
@@ -160,6 +174,7 @@ def main(
     work_dir: Path | None,
 ) -> None:
     """Measure relay throughput, latency, catch-up and memory; the last line is JSON."""
+    check_installed()
     plan = SMOKE if smoke else Plan()
     if customers:
         plan = replace(plan, customers=tuple(int(c) for c in customers.split(",")))

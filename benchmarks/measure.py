@@ -70,7 +70,9 @@ def in_order(found: Iterable[Arrival]) -> bool:
 
 
 class CpuMeter:
-    """CPU seconds used by each process of the benchmark between ``start`` and ``stop``."""
+    """CPU seconds used by each process of the benchmark between ``start`` and ``stop``, and
+    by everything else on the machine (``others``): on a shared machine, a figure measured
+    while others were busy is worth less, and this says so."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
@@ -78,17 +80,27 @@ class CpuMeter:
         self.used: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
-        return {
-            name: process.cpu_times().user + process.cpu_times().system
-            for name, process in self._processes.items()
-        }
+        used = {}
+        for name, process in self._processes.items():
+            times = process.cpu_times()
+            used[name] = times.user + times.system
+        machine = psutil.cpu_times()
+        used["machine"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return used
 
     def start(self) -> None:
         self._start = self._now()
 
+    def since_start(self, name: str) -> float:
+        """CPU seconds ``name`` used since :meth:`start` (without stopping)."""
+        return self._now()[name] - self._start[name]
+
     def stop(self) -> None:
         end = self._now()
-        self.used = {name: end[name] - self._start[name] for name in end}
+        used = {name: end[name] - self._start[name] for name in end}
+        machine = used.pop("machine")
+        used["others"] = max(0.0, machine - sum(used.values()))
+        self.used = used
 
     def per_message_ms(self, messages: int) -> dict[str, float]:
         return {name: round(used / messages * 1000, 3) for name, used in self.used.items()}
@@ -119,6 +131,7 @@ def flood_rate(
     published = flood["published"]
     complete = wait_for_count(receiver.count, before + published)
     drained = time.time()
+    receiver_cpu = cpu.since_start("receiver")
     found = arrivals(receiver.take(), tag)
     window_start, window_end = flood["started"] + warm_up, flood["ended"]
     in_window = sum(1 for a in found if window_start <= a.at <= window_end)
@@ -136,4 +149,7 @@ def flood_rate(
         "backlog_drained_s": round(max(0.0, drained - flood["ended"]), 2),
         "cpu_percent": cpu.percent(seconds),
         "cpu_ms_per_msg": cpu.per_message_ms(max(1, published)),
+        # Everything the receiving process spent on the flood, backlog included: its cost
+        # per message, which the load of other processes on the machine hardly changes.
+        "receiver_cpu_ms_per_msg": round(receiver_cpu / max(1, received) * 1000, 3),
     }
