@@ -10,10 +10,14 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import event
 
 from errbot_support.records import CustomerMessage, Relay
+from errbot_support.store import Store
 from tests.botrunner import wait_for
 from tests.support_fixtures import AGENT_ROOM, support_bot
+
+NORMAL, FULL = 1, 2  # SQLite's values of PRAGMA synchronous
 
 
 @pytest.fixture
@@ -87,3 +91,21 @@ def test_after_the_agent_room_is_back_the_waiting_messages_go_before_new_ones(de
         "**#1** **dana**: waiting 2",
         "**#1** **dana**: new",
     ]
+
+
+def test_the_relayed_mark_skips_the_disk_flush_and_leaves_later_commits_durable(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'support.sqlite'}")
+    try:
+        recorded = store.record_customer_message(recorded_in("dana-chat", "hello", "m-1"))
+        seen = []
+
+        @event.listens_for(store.engine, "commit")
+        def synchronous_at_commit(connection):
+            seen.append(connection.exec_driver_sql("PRAGMA synchronous").scalar())
+
+        store.mark_relayed(recorded.entry.id)
+        store.record_customer_message(recorded_in("dana-chat", "again", "m-2"))
+        assert seen == [NORMAL, FULL]
+        assert store.entry(recorded.entry.id).relay is Relay.RELAYED
+    finally:
+        store.close()

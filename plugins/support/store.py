@@ -29,7 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from errbot_support.database import READ_ONLY, open_engine, writer_lock
+from errbot_support.database import (
+    READ_ONLY,
+    open_engine,
+    without_waiting_for_the_disk,
+    writer_lock,
+)
 from errbot_support.migrations import migrate
 from errbot_support.records import (
     Conversation,
@@ -371,8 +376,17 @@ class Store:
             )
 
     def mark_relayed(self, *entry_ids: int) -> None:
-        """Agents have seen these messages (one transaction for all of them)."""
-        with self._writing() as c:
+        """Agents have seen these messages (one transaction for all of them).
+
+        Written without waiting for the disk: should a power cut take the mark back, the
+        message is only relayed again (the message itself was recorded durably before).
+        """
+        with (
+            self._writer,
+            self.engine.connect() as c,
+            without_waiting_for_the_disk(c),
+            c.begin(),
+        ):
             c.execute(_MARK_RELAYED, [{"entry_id": entry_id} for entry_id in entry_ids])
 
     def add_tags(self, number: int, new_tags: Iterable[str]) -> list[str]:
