@@ -13,6 +13,7 @@ import importlib
 import logging
 import queue
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from benchmarks import sdk
 from benchmarks.marks import Raw
 
 AGENT_ROOM = "support"
+ROOT = Path(__file__).resolve().parent.parent
 CONVERSATION = re.compile(r"#\d+")
 START_TIMEOUT = 60.0
 
@@ -108,7 +110,7 @@ class RunningBot:
         self.started_at = time.time()
         root = logging.getLogger()
         before = set(root.handlers)
-        with _log_to_file_only():
+        with _log_to_file_only(), _installed_code_only():
             self.bot: ErrBot = setup_bot("Bridge", root, settings)
         self._log_handlers = [h for h in root.handlers if h not in before]
         self.agents = self.bot.hosted_backends()["agents"]
@@ -119,6 +121,7 @@ class RunningBot:
         self._thread.start()
         self._wait_active()
         self.active_at = time.time()
+        _check_plugins(self.bot)
 
     def _serve(self) -> None:
         try:
@@ -154,6 +157,35 @@ class RunningBot:
             handler.close()
         if self._thread.is_alive():
             raise RuntimeError("the bot did not stop within 30 s")
+
+
+@contextmanager
+def _installed_code_only() -> Iterator[None]:
+    """Keep the source tree out of sight while Errbot looks for backends and plugins.
+
+    Build metadata in the source root (left for a while by any ``pip install .``, which others
+    may run meanwhile) makes Errbot take its plugins from the source folders, test plugins
+    included. The harness runs from the source root, so it hides it from the search.
+    """
+    hidden = [entry for entry in sys.path if Path(entry or ".").resolve() == ROOT]
+    sys.path[:] = [entry for entry in sys.path if entry not in hidden]
+    try:
+        yield
+    finally:
+        sys.path[:0] = hidden
+
+
+def _check_plugins(bot: ErrBot) -> None:
+    """Refuse to measure a bot whose plugins do not all come from the installed packages."""
+    strays = []
+    for plugin in bot.plugin_manager.get_all_active_plugins():
+        module = sys.modules.get(type(plugin).__module__)
+        where = Path(getattr(module, "__file__", "") or ".").resolve()
+        if where.is_relative_to(ROOT) and not any(p.startswith(".venv") for p in where.parts):
+            strays.append(f"{plugin.name} ({where})")
+    if strays:
+        bot.stop_serving()
+        raise RuntimeError(f"plugins loaded from the source tree: {', '.join(strays)}")
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import memory, sdk
+from benchmarks import memory, pipeline, sdk
 from benchmarks.bot import RunningBot, config
 from benchmarks.marks import arrivals, mark
 from benchmarks.measure import (
@@ -50,6 +50,8 @@ class Plan:
     stored_conversations: int = 10_000
     open_conversations: int = 1_000
     entries_per_conversation: int = 6
+    pipeline_messages: int = 3000
+    pipeline_customers: int = 100
 
 
 class Bench:
@@ -104,6 +106,21 @@ class Bench:
         return lambda: self.customers.call(
             "flood", channels=channels, seconds=self.plan.flood_seconds, tag=tag
         )
+
+    # --- the bot's own cost ------------------------------------------------------------------
+
+    def pipeline(self, messages: int | None = None, profile: bool = False) -> dict[str, Any]:
+        """CPU per customer message on the bot's own path, one thread (benchmarks.pipeline)."""
+        count = messages or self.plan.pipeline_messages
+        self.say(f"the bot's own path: {count} messages, one thread")
+        group = "pipe"
+        channels = self._group(group, self.plan.pipeline_customers)
+        bot = self._start_bot(group, group)
+        try:
+            self._open_conversations(bot, channels)
+            return pipeline.measure(bot, channels, group, count, profile)
+        finally:
+            bot.stop()
 
     # --- throughput -------------------------------------------------------------------------
 
