@@ -152,6 +152,12 @@ def summary(report: dict[str, Any]) -> list[str]:
 @click.option("--flood-seconds", type=float, default=None, help="Length of each flood.")
 @click.option("--latency-seconds", type=float, default=None, help="Length of each latency run.")
 @click.option(
+    "--channel-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="PUBNUB_CHANNEL_WORKERS of the bot (default: the backend's).",
+)
+@click.option(
     "--only-throughput",
     is_flag=True,
     help="Throughput and latency only: no catch-up, no memory (to compare changes quickly).",
@@ -163,6 +169,7 @@ def main(
     customers: str | None,
     flood_seconds: float | None,
     latency_seconds: float | None,
+    channel_workers: int | None,
     only_throughput: bool,
     work_dir: Path | None,
 ) -> None:
@@ -174,6 +181,8 @@ def main(
         plan = replace(plan, flood_seconds=flood_seconds)
     if latency_seconds:
         plan = replace(plan, latency_seconds=latency_seconds)
+    if channel_workers:
+        plan = replace(plan, channel_workers=channel_workers)
     if only_throughput:
         plan = replace(plan, catch_up=(), stored_conversations=0)
     with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:

@@ -66,8 +66,11 @@ class AgentRoom(queue.Queue):
         return placed
 
 
-def config(data_dir: Path, origin: str, group: str, **overrides: Any) -> SimpleNamespace:
-    """A production-like configuration of the bridged support bot."""
+def config(
+    data_dir: Path, origin: str, group: str, customers: dict[str, Any] | None = None
+) -> SimpleNamespace:
+    """A production-like configuration of the bridged support bot; ``customers`` adds settings
+    of the customers' (PubNub) network."""
     settings = SimpleNamespace()
     template = importlib.import_module("errbot.config-template")
     settings.__dict__.update({k: v for k, v in vars(template).items() if k.isupper()})
@@ -93,13 +96,13 @@ def config(data_dir: Path, origin: str, group: str, **overrides: Any) -> SimpleN
                     "PUBNUB_ORIGIN": origin,
                     "PUBNUB_SSL": False,
                     "BRIDGE_COMMANDS": False,
+                    **(customers or {}),
                 },
             },
             "SUPPORT_AGENT_ROOM": f"agents:{AGENT_ROOM}",
             "SUPPORT_CUSTOMER_NETWORK": "customers",
         }
     )
-    settings.__dict__.update(overrides)
     return settings
 
 

@@ -51,6 +51,7 @@ class Plan:
     open_conversations: int = 1_000
     entries_per_conversation: int = 6
     pipeline_messages: int = 3000
+    channel_workers: int | None = None  # PUBNUB_CHANNEL_WORKERS; None: the backend's default
     pipeline_customers: int = 100
 
 
@@ -88,7 +89,10 @@ class Bench:
         return channels
 
     def _start_bot(self, name: str, group: str) -> RunningBot:
-        return RunningBot(config(self.work / f"bot-{name}", self.server.origin, group))
+        customers = {}
+        if self.plan.channel_workers:
+            customers["PUBNUB_CHANNEL_WORKERS"] = self.plan.channel_workers
+        return RunningBot(config(self.work / f"bot-{name}", self.server.origin, group, customers))
 
     def _open_conversations(self, bot: RunningBot, channels: list[str]) -> dict[str, int]:
         """Each customer writes once (opening their conversation); returns their numbers."""
