@@ -41,6 +41,10 @@ SMOKE = Plan(
     entries_per_conversation=2,
     pipeline_messages=50,
     pipeline_customers=2,
+    sustained_rates=(50.0,),
+    sustained_seconds=0.2,
+    ceiling_twice=False,
+    memory_of_an_empty_bot=False,
 )
 
 
@@ -59,7 +63,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         report["pipeline"] = bench.pipeline()
         throughput = []
         for customers in plan.customers:
-            then = bench.latency if customers == plan.latency_customers else None
+            then = bench.steady if customers == plan.latency_customers else None
             throughput.append(bench.throughput(customers, then))
         report["throughput"] = throughput
         report["catch_up"] = [bench.catch_up(c, a) for c, a in plan.catch_up]
@@ -82,12 +86,16 @@ def headline(report: dict[str, Any], plan: Plan) -> dict[str, Any]:
     outbound = latency.get("reply_to_customer", {})
     ratio = main.get("ratio")
     p99 = inbound.get("p99_ms")
+    sustained = main.get("sustained", {}).get("msgs_per_s")
+    ceiling = main.get("ceiling_msgs_per_s")
     return {
         "relay_ceiling_ratio": ratio,
         "p99_customer_to_agent_ms": p99,
         "p50_customer_to_agent_ms": inbound.get("p50_ms"),
         "p50_reply_to_customer_ms": outbound.get("p50_ms"),
         "p99_reply_to_customer_ms": outbound.get("p99_ms"),
+        "sustained_msgs_per_s": sustained,
+        "sustained_ceiling_ratio": round(sustained / ceiling, 3) if sustained and ceiling else None,
         "bot_cpu_ms_per_msg": report["pipeline"]["cpu_ms_per_msg"],
         "relay_msgs_per_s": {str(c): row["relay_msgs_per_s"] for c, row in at.items()},
         "ceiling_msgs_per_s": {str(c): row["ceiling_msgs_per_s"] for c, row in at.items()},
@@ -125,6 +133,13 @@ def summary(report: dict[str, Any]) -> list[str]:
                 f"{figures.get('max_ms')} ms ({figures.get('count', 0)} messages, "
                 f"{figures['lost']} lost)"
             )
+    for row in report["throughput"]:
+        if "sustained" in row:
+            sustained = row["sustained"]
+            lines.append(
+                f"sustained with {row['customers']} customers: {sustained['msgs_per_s']:g} msg/s "
+                f"relayed with p99 under {sustained['p99_limit_ms']:g} ms and none lost"
+            )
     for row in report["catch_up"]:
         lines.append(
             f"catch-up {row['active_channels']} active of {row['channels']} channels, "
@@ -134,10 +149,11 @@ def summary(report: dict[str, Any]) -> list[str]:
     memory = report["memory"]
     if memory is None:
         return lines
+    empty = memory["rss_mb_empty_bot"]
     lines.append(
         f"memory with {memory['stored_conversations']} stored / {memory['open_conversations']} "
-        f"open conversations: {memory['rss_mb_after_each_open_customer_wrote']} MB RSS "
-        f"(empty bot {memory['rss_mb_empty_bot']} MB)"
+        f"open conversations: {memory['rss_mb_after_each_open_customer_wrote']} MB RSS"
+        + (f" (empty bot {empty} MB)" if empty is not None else "")
     )
     return lines
 

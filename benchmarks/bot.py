@@ -28,7 +28,7 @@ from errbot.bootstrap import setup_bot
 from errbot.core import ErrBot
 
 from benchmarks import sdk
-from benchmarks.marks import Raw
+from benchmarks.marks import Inbox, Raw
 
 AGENT_ROOM = "support"
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,25 +42,19 @@ class AgentRoom(queue.Queue):
 
     def __init__(self) -> None:
         super().__init__()
-        self._seen: list[Raw] = []
-        self._lock = threading.Lock()
+        self._inbox = Inbox()
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        now = time.time()
-        with self._lock:
-            self._seen.append((now, AGENT_ROOM, str(item)))
+        self._inbox.add(time.time(), AGENT_ROOM, str(item))
 
-    def count(self) -> int:
-        with self._lock:
-            return len(self._seen)
+    def count(self, tag: str | None = None) -> int:
+        return self._inbox.count(tag)
 
     def take(self) -> list[Raw]:
         """Everything so far (and forget it), each placed in its conversation (``#N``): in
         the agent room that is what stands for the customer's channel."""
-        with self._lock:
-            seen, self._seen = self._seen, []
         placed = []
-        for at, where, text in seen:
+        for at, where, text in self._inbox.take():
             number = CONVERSATION.match(text)
             placed.append((at, number[0] if number else where, text))
         return placed

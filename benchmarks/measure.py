@@ -16,7 +16,7 @@ STALL_SECONDS = 20.0
 
 
 class Receiver(Protocol):
-    def count(self) -> int: ...
+    def count(self, tag: str | None = None) -> int: ...
 
     def take(self) -> list[Raw]: ...
 
@@ -124,12 +124,12 @@ def flood_rate(
     is measured at its own pace, not at the publishers'). Afterwards every message is waited
     for, so losses and order are checked too.
     """
-    before = receiver.count()
+    before = receiver.count(tag)
     cpu.start()
     flood = call_flood()
     cpu.stop()
     published = flood["published"]
-    complete = wait_for_count(receiver.count, before + published)
+    complete = wait_for_count(lambda: receiver.count(tag), before + published)
     drained = time.time()
     receiver_cpu = cpu.since_start("receiver")
     found = arrivals(receiver.take(), tag)

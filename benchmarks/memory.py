@@ -140,12 +140,12 @@ def main() -> None:
         # Up means subscribed and caught up once (every channel of the group was looked at).
         wait_for_count(lambda: int(backend.tracker.resume_timetoken() is not None), 1)
         _emit(event="active", rss_mb=_rss_mb())
-        wait_for_count(bot.agent_room.count, int(expected))
+        wait_for_count(lambda: bot.agent_room.count("mem"), int(expected))
         _emit(
             event="relayed",
             rss_mb=_rss_mb(),
             peak_rss_mb=_peak_rss_mb(),
-            relayed=bot.agent_room.count(),
+            relayed=bot.agent_room.count("mem"),
         )
     finally:
         bot.stop()

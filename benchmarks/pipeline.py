@@ -58,7 +58,7 @@ def measure(
     for item in items[:WARM_UP]:
         backend.inbound.handle(item)
     profiler = cProfile.Profile() if profile else None
-    before = bot.agent_room.count()
+    before = bot.agent_room.count("pipe")
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -67,7 +67,7 @@ def measure(
     if profiler is not None:
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    relayed = bot.agent_room.count() - before
+    relayed = bot.agent_room.count("pipe") - before
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     return {

@@ -149,9 +149,9 @@ class Customers:
         assert self.recorder is not None
         return self.recorder.take()
 
-    def heard_count(self) -> int:
+    def heard_count(self, tag: str | None = None) -> int:
         assert self.recorder is not None
-        return self.recorder.count()
+        return self.recorder.count(tag)
 
     def unlisten(self) -> dict[str, Any]:
         if self.listener is not None:

@@ -51,6 +51,11 @@ class Plan:
     open_conversations: int = 1_000
     entries_per_conversation: int = 6
     pipeline_messages: int = 3000
+    ceiling_twice: bool = True  # before and after the relay: a drifting machine shows
+    memory_of_an_empty_bot: bool = True  # what the conversations add to it
+    sustained_rates: tuple[float, ...] = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
+    sustained_seconds: float = 5.0
+    sustained_p99_ms: float = 100.0
     channel_workers: int | None = None  # PUBNUB_CHANNEL_WORKERS; None: the backend's default
     pipeline_customers: int = 100
 
@@ -97,7 +102,7 @@ class Bench:
     def _open_conversations(self, bot: RunningBot, channels: list[str]) -> dict[str, int]:
         """Each customer writes once (opening their conversation); returns their numbers."""
         self.customers.call("each", channels=channels, tag="hello")
-        if not wait_for_count(bot.agent_room.count, len(channels)):
+        if not wait_for_count(lambda: bot.agent_room.count("hello"), len(channels)):
             raise RuntimeError("the first messages of the customers did not all reach agents")
         numbers = {}
         for _, _, text in bot.agent_room.take():
@@ -142,7 +147,8 @@ class Bench:
 
     def throughput(self, customers: int, then: Callable[..., Any] | None = None) -> dict[str, Any]:
         """Ceiling, relay, ceiling again, for ``customers`` customers; ``then(bot, channels,
-        numbers)`` runs more measurements on the same bot before it stops."""
+        numbers)`` runs more measurements on the same bot before it stops (its dict is added
+        to the result)."""
         group = f"tp{customers}"
         channels = self._group(group, customers)
         self.say(f"{customers} customer(s): ceiling")
@@ -160,12 +166,15 @@ class Bench:
                 self.plan.warm_up_seconds,
             )
             if then is not None:
-                extra = {"latency": then(bot, channels, numbers)}
+                extra = then(bot, channels, numbers)
         finally:
             bot.stop()
-        self.say(f"{customers} customer(s): ceiling again")
-        after = self.ceiling(group, channels, "ceilb")
-        ceiling = (before["msgs_per_s"] + after["msgs_per_s"]) / 2
+        after = None
+        ceiling = before["msgs_per_s"]
+        if self.plan.ceiling_twice:
+            self.say(f"{customers} customer(s): ceiling again")
+            after = self.ceiling(group, channels, "ceilb")
+            ceiling = (before["msgs_per_s"] + after["msgs_per_s"]) / 2
         return {
             "customers": customers,
             "ceiling_msgs_per_s": round(ceiling, 1),
@@ -179,6 +188,48 @@ class Bench:
 
     # --- latency ----------------------------------------------------------------------------
 
+    def steady(
+        self, bot: RunningBot, channels: list[str], numbers: dict[str, int]
+    ) -> dict[str, Any]:
+        """The measurements at steady rates, on the bot that relayed the flood."""
+        return {
+            "latency": self.latency(bot, channels, numbers),
+            "sustained": self.sustained(bot, channels),
+        }
+
+    def sustained(self, bot: RunningBot, channels: list[str]) -> dict[str, Any]:
+        """The highest steady rate the bot relays with p99 under the target and none lost.
+
+        A flood says how fast the bot goes while overwhelmed; this says what it keeps up
+        with, which is what a support team sizes for. Rates rise step by step until one
+        fails (or the last is reached).
+        """
+        steps = []
+        best = 0.0
+        for rate in self.plan.sustained_rates:
+            count = max(1, round(rate * self.plan.sustained_seconds))
+            self.say(f"sustained: {rate:g} msg/s")
+            paced = self.customers.call(
+                "paced", channels=channels, rate=rate, count=count, tag="steady"
+            )
+            wait_for_count(lambda: bot.agent_room.count("steady"), paced["published"])
+            found = arrivals(bot.agent_room.take(), "steady")
+            figures = latency_summary(found)
+            kept_up = (
+                len(found) == paced["published"]
+                and figures.get("p99_ms", float("inf")) < self.plan.sustained_p99_ms
+                and paced["most_late_ms"] < self.plan.sustained_p99_ms
+            )
+            steps.append({"rate_per_s": rate, "lost": paced["published"] - len(found), **figures})
+            if not kept_up:
+                break
+            best = rate
+        return {
+            "msgs_per_s": best,
+            "p99_limit_ms": self.plan.sustained_p99_ms,
+            "steps": steps,
+        }
+
     def latency(
         self, bot: RunningBot, channels: list[str], numbers: dict[str, int]
     ) -> dict[str, Any]:
@@ -188,7 +239,7 @@ class Bench:
         paced = self.customers.call(
             "paced", channels=channels, rate=self.plan.rate, count=count, tag="lat"
         )
-        wait_for_count(bot.agent_room.count, paced["published"])
+        wait_for_count(lambda: bot.agent_room.count("lat"), paced["published"])
         inbound = arrivals(bot.agent_room.take(), "lat")
         self.say(f"latency: !reply -> customer, {self.plan.rate:g} msg/s")
         outbound, late_ms = self._replies(bot, channels, numbers, count)
@@ -219,8 +270,7 @@ class Bench:
             # Each first reply claims its conversation: done before measuring.
             for n, channel in enumerate(channels):
                 bot.say(AGENT, f"!reply {numbers[channel]} {mark('claim', 0, n)}")
-            heard = lambda: self.customers.call("heard_count")  # noqa: E731
-            wait_for_count(heard, len(channels))
+            wait_for_count(lambda: self.customers.call("heard_count", tag="claim"), len(channels))
             self.customers.call("heard")
             late = 0.0
             start = time.monotonic() + 0.05
@@ -232,7 +282,7 @@ class Bench:
                     late = max(late, -wait)
                 channel = channels[n % len(channels)]
                 bot.say(AGENT, f"!reply {numbers[channel]} {mark('reply', 0, n)}")
-            wait_for_count(heard, count)
+            wait_for_count(lambda: self.customers.call("heard_count", tag="reply"), count)
             raw = [tuple(item) for item in self.customers.call("heard")]
             return arrivals(raw, "reply"), round(late * 1000, 1)
         finally:
@@ -258,7 +308,7 @@ class Bench:
         started = time.time()
         bot = self._start_bot(group, group)
         try:
-            complete = wait_for_count(bot.agent_room.count, written["published"])
+            complete = wait_for_count(lambda: bot.agent_room.count("down"), written["published"])
             found = arrivals(bot.agent_room.take(), "down")
         finally:
             bot.stop()
@@ -285,9 +335,11 @@ class Bench:
         )
         group = "mem"
         channels = self._group(group, plan.open_conversations)
-        empty = memory.measure(
-            self.work / "bot-mem-empty", self.server.origin, "mem-empty", self.customers, []
-        )
+        empty = None
+        if plan.memory_of_an_empty_bot:
+            empty = memory.measure(
+                self.work / "bot-mem-empty", self.server.origin, "mem-empty", self.customers, []
+            )
         data_dir = self.work / "bot-mem"
         memory.fill(
             data_dir,
@@ -300,7 +352,7 @@ class Bench:
             "stored_conversations": plan.stored_conversations,
             "open_conversations": plan.open_conversations,
             "entries_per_conversation": plan.entries_per_conversation,
-            "rss_mb_empty_bot": empty["rss_mb_active"],
+            "rss_mb_empty_bot": empty["rss_mb_active"] if empty else None,
             "rss_mb_started": full["rss_mb_active"],
             "rss_mb_after_each_open_customer_wrote": full["rss_mb_relayed"],
             "peak_rss_mb": full["peak_rss_mb"],

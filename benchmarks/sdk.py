@@ -11,7 +11,7 @@ from pubnub.enums import PNStatusCategory
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import PubNub
 
-from benchmarks.marks import Raw
+from benchmarks.marks import Inbox, Raw
 from errbot_pubnub.sdk_stop import stop_client
 
 PUBLISH_KEY = "pub-c-bench"
@@ -51,8 +51,7 @@ class Recorder(SubscribeCallback):
 
     def __init__(self, publisher: str | None = None) -> None:
         self._publisher = publisher
-        self._raw: list[Raw] = []
-        self._lock = threading.Lock()
+        self.inbox = Inbox()
         self.connected = threading.Event()
 
     def message(self, pubnub: PubNub, message: Any) -> None:
@@ -61,8 +60,7 @@ class Recorder(SubscribeCallback):
             return
         payload = message.message
         text = payload.get("text", "") if isinstance(payload, dict) else str(payload)
-        with self._lock:
-            self._raw.append((now, message.channel, text))
+        self.inbox.add(now, message.channel, text)
 
     def status(self, pubnub: PubNub, status: Any) -> None:
         if status.category == PNStatusCategory.PNConnectedCategory:
@@ -71,15 +69,11 @@ class Recorder(SubscribeCallback):
     def presence(self, pubnub: PubNub, presence: Any) -> None:
         """Not measured."""
 
-    def count(self) -> int:
-        with self._lock:
-            return len(self._raw)
+    def count(self, tag: str | None = None) -> int:
+        return self.inbox.count(tag)
 
     def take(self) -> list[Raw]:
-        """Everything recorded so far (and forget it)."""
-        with self._lock:
-            raw, self._raw = self._raw, []
-        return raw
+        return self.inbox.take()
 
 
 def subscribe(
