@@ -61,6 +61,7 @@ def test_a_burst_past_the_live_buffer_reaches_errbot_once_each_in_order(
         with running_bot("PubNub", bot_config(tmp_path, server, record.path)) as running:
             customers.say("ann", "before")
             record.wait_for_texts(["before"])
+            wait_for(lambda: witness.texts("ann-support") == ["before"])
             server.wait_for_subscriber("support", group="support")
             server.wait_for_subscriber("witness", group="support")
             # Both waiting long-polls answer "wake"; the next ones stall while customers write.

@@ -106,6 +106,7 @@ def test_a_held_subscriber_falls_behind_and_keeps_only_the_last_100(pubnub_clien
     events = subscribed(bot, channels=["c"])
     publisher = pubnub_client("customer")
     # The waiting long-poll answers 0; the next one stalls on the network.
+    pubnub_server.wait_for_subscriber("bot", channel="c")
     remote.hold(operation="subscribe")
     publisher.publish().channel("c").message(0).sync()
     assert events.next_message().message == 0
