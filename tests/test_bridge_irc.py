@@ -8,10 +8,13 @@ plugin, which repeats plain messages between the admin and the ``#relay`` channe
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import errbot.utils
 import pytest
 from errbot.backends.base import Card
 
@@ -209,6 +212,30 @@ def test_a_line_the_irc_connection_cannot_write_fails_instead_of_vanishing(
             assert dave.wait_for_text("#relay", "back")
         finally:
             dave.close()
+
+
+def test_lines_keep_errbots_pause_between_them(
+    tmp_path: Path, irc_server: IRCServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IRC servers disconnect a client that floods them, so Errbot pauses between two lines
+    (``IRC_CHANNEL_RATE`` in channels, ``IRC_PRIVATE_RATE`` to people); here the pauses are
+    recorded instead of waited."""
+    pauses: list[float] = []
+    monkeypatch.setattr(errbot.utils, "time", SimpleNamespace(time=time.time, sleep=pauses.append))
+    rates = {"IRC_CHANNEL_RATE": 30, "IRC_PRIVATE_RATE": 20}
+    with running_bot("Bridge", bridged(tmp_path, irc_server, agents=rates)) as running:
+        bot = running.bot
+        wait_for(lambda: in_relay(running))
+        dave = IRCClient(irc_server, "dave")
+        try:
+            dave.join("#relay")
+            bot.send(bot.build_identifier("agents:#relay"), "one\ntwo")
+            assert dave.wait_for_text("#relay", "two")
+            bot.send(bot.build_identifier("agents:dave"), "three\nfour")
+            assert dave.wait_for_text("dave", "four")
+        finally:
+            dave.close()
+    assert {round(pause) for pause in pauses} == {30, 20}
 
 
 def test_a_crashed_serve_loop_is_restarted(tmp_path: Path, irc_server: IRCServer) -> None:

@@ -14,7 +14,10 @@ import os
 import select
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from errbot.utils import rate_limited
 
 if TYPE_CHECKING:
     from errbot_bridge.network import Network
@@ -154,13 +157,18 @@ class IRCQuirks(Quirks):
     Its reconnection strategy is a default argument (one object for every IRC connection in the
     process, waiting at least 60 s), so each IRC network gets its own, driven by the Bridge's
     backoff; the reactor is stopped by raising inside it, as nothing else ends it; and a line it
-    cannot write is dropped without a word, so sending is made to raise instead.
+    cannot write is dropped without a word, so sending is made to raise instead, still pausing
+    between lines as Errbot does (``IRC_CHANNEL_RATE``, ``IRC_PRIVATE_RATE``: servers
+    disconnect a client that floods them).
     """
 
     def prepare(self, network: Network) -> None:
         irc = network.backend.conn
+        config = network.settings.config
         irc.recon = _irc_reconnect_strategy(network)
-        irc.send_public_message = irc.send_private_message = _irc_send_or_raise(network)
+        send = _irc_send_or_raise(network)
+        irc.send_public_message = _paced(send, getattr(config, "IRC_CHANNEL_RATE", 1))
+        irc.send_private_message = _paced(send, getattr(config, "IRC_PRIVATE_RATE", 1))
 
     def stop(self, network: Network) -> bool:
         reactor = network.backend.conn.reactor
@@ -171,6 +179,21 @@ class IRCQuirks(Quirks):
         with reactor.mutex:
             reactor.scheduler.execute_after(0, end_reactor)
         return True
+
+
+def _paced(send: Callable[[str, str], None], interval: float) -> Callable[[str, str], None]:
+    """``send`` with Errbot's pause of ``interval`` seconds between two lines, which the
+    threads that send take in turns (Errbot's own limiter lets two of them through at once)."""
+    if not interval:
+        return send
+    limited = rate_limited(interval)(send)
+    turn = threading.Lock()
+
+    def paced(target: str, line: str) -> None:
+        with turn:
+            limited(target, line)
+
+    return paced
 
 
 def _irc_send_or_raise(network: Network) -> Any:
