@@ -126,7 +126,7 @@ class SupportBot:
     The Test backend only queues the text of what a bot sends; the recorder wraps the bot's
     ``send_message`` (before the bot starts, so start-up messages are kept too) to keep each
     message's target and extras. ``refuse`` makes sends to a target raise, as a network that
-    is down does.
+    is down does; ``hold`` makes them wait until ``release``, as a stalled network does.
     """
 
     def __init__(self, bot: ErrBot, agents: ErrBot | None = None) -> None:
@@ -137,12 +137,17 @@ class SupportBot:
         self.running = RunningBot(bot)
         self.sent: list[Sent] = []
         self.refused: dict[str, str] = {}
+        self.held: dict[str, threading.Event] = {}
         self.thread_stamps = False  # True: stamp sent messages like Slack (threads cannot run here)
         self._lock = threading.Lock()
         send_message = self.agents.send_message
 
         def recording_send_message(message: Message) -> None:
             target = str(message.to)
+            with self._lock:
+                held = self.held.get(target)
+            if held is not None:
+                held.wait(timeout=30)
             with self._lock:
                 reason = self.refused.get(target)
             if reason:
@@ -173,6 +178,16 @@ class SupportBot:
     def accept(self, target: str) -> None:
         with self._lock:
             self.refused.pop(target, None)
+
+    def hold(self, target: str) -> None:
+        with self._lock:
+            self.held[target] = threading.Event()
+
+    def release(self, target: str) -> None:
+        with self._lock:
+            held = self.held.pop(target, None)
+        if held is not None:
+            held.set()
 
     def customer(
         self,

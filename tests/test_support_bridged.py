@@ -262,3 +262,26 @@ def test_a_full_conversation_with_agents_on_a_real_irc_server(
     ]
     assert [seen.count(line) for line in relayed] == [1, 1, 1, 1]  # each once, in order
     assert [seen.index(line) for line in relayed] == sorted(seen.index(line) for line in relayed)
+
+
+def test_with_agents_on_rate_limited_irc_no_reply_overtakes_the_acknowledgement(
+    tmp_path, pubnub_server, customers, irc_server, irc_client
+):
+    """IRC sends one line a second: alice answers from the announcement's first line, while
+    the two others are still on their way; dana gets the acknowledgement first all the same."""
+    channel = "#support"
+    alice = irc_client("alice")
+    alice.join(channel)
+    agents = irc_network(
+        irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,), IRC_CHANNEL_RATE=1
+    )
+    config = bridged_config(tmp_path, pubnub_server, agents, SUPPORT_AGENT_ROOM=f"agents:{channel}")
+    with running_bot("Bridge", config, ready=support_active):
+        alice.wait_for_join("helpdesk", channel)
+        dana = customers("dana")
+        dana.write("Hello, I cannot log in")
+        alice.wait_for_text(channel, "New conversation with")
+        alice.say(channel, "!reply 1 Hi Dana, I am on it.")
+        dana.wait_for("I am on it")
+        alice.wait_for_text(channel, "is now yours, alice")
+    assert dana.texts() == [ACK, "Hi Dana, I am on it."]

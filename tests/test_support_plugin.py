@@ -40,6 +40,11 @@ def test_a_new_conversation_is_announced_acknowledged_and_followed_in_order(desk
     assert desk_bot.bodies("dana-chat") == [
         "Thanks for your message! Someone from our team will answer you here shortly."
     ]
+    # Acknowledged before the agents hear of it: no agent's reply can overtake it.
+    assert [s.to for s in desk_bot.sent if s.to in ("dana-chat", AGENT_ROOM)] == [
+        "dana-chat",
+        AGENT_ROOM,
+    ]
 
     desk_bot.customer("dana-chat", "It was order 42")
     desk_bot.customer("dana-chat", "Any news?")
@@ -331,6 +336,38 @@ def test_an_undelivered_reply_is_reported_on_its_conversation(desk_bot):
     reply = next(e for e in desk_bot.desk.store.entries(1) if e.kind is Kind.REPLY)
     assert reply.delivery is Delivery.UNDELIVERED
     assert "[NOT DELIVERED: publish failed" in desk_bot.command("alice", "!transcript 1")
+
+
+def test_a_stalled_acknowledgement_does_not_hold_the_agents_up_and_its_failure_follows(
+    desk_bot,
+):
+    desk_bot.hold("dana-chat")  # publishing to the customer hangs, then fails
+    desk_bot.customer("dana-chat", "hello")
+    assert desk_bot.bodies(AGENT_ROOM)[0].startswith("**#1** New conversation with **dana**")
+    [notice] = [e for e in desk_bot.desk.store.entries(1) if e.kind is Kind.NOTICE]
+    assert (notice.notice, notice.delivery) == ("acknowledgement", Delivery.PENDING)
+
+    desk_bot.refuse("dana-chat", "publish failed after 4 attempts: HTTP 503")
+    desk_bot.release("dana-chat")
+    report = desk_bot.wait_sent(lambda s: s.to == AGENT_ROOM and "NOT DELIVERED" in s.body)
+    assert report.body == (
+        "**#1** NOT DELIVERED: the automatic acknowledgement did not reach dana (publish failed "
+        f"after 4 attempts: HTTP 503):\n> {ACK}"
+    )
+    assert desk_bot.desk.store.entry(notice.id).delivery is Delivery.UNDELIVERED
+    assert desk_bot.bodies("dana-chat") == []
+
+
+def test_a_refused_acknowledgement_is_reported_after_the_announcement(desk_bot):
+    desk_bot.refuse("dana-chat", "HTTP 403")
+    desk_bot.customer("dana-chat", "hello")
+    desk_bot.wait_sent(lambda s: s.to == AGENT_ROOM and "NOT DELIVERED" in s.body)
+    announcement, report = desk_bot.bodies(AGENT_ROOM)
+    assert announcement.startswith("**#1** New conversation with **dana**")
+    assert report.startswith("**#1** NOT DELIVERED: the automatic acknowledgement")
+    desk_bot.accept("dana-chat")
+    desk_bot.customer("dana-chat", "still relayed")
+    assert desk_bot.bodies(AGENT_ROOM)[-1] == "**#1** **dana**: still relayed"
 
 
 def test_texts_to_customers_can_be_switched_off_or_changed(tmp_path):

@@ -44,6 +44,9 @@ from errbot_support.threads import ConversationThreads
 RECORD_ATTEMPTS = 3
 RELAY_BATCH = 50  # recorded messages read, relayed and marked at a time
 RESTART_REASON = "the bot stopped before the delivery was confirmed"
+STOPPING_REASON = "the bot is stopping"
+#: Seconds a new conversation waits for its acknowledgement to be sent before agents see it.
+ACKNOWLEDGEMENT_HEAD_START = 2.0
 SELF_WORDS = ("me", "myself")
 
 
@@ -264,15 +267,50 @@ class Support(BotPlugin):
                     self._report_unrecorded(incoming, exc)
                     return
                 time.sleep(0.2 * attempt)
-        if recorded.duplicate:
-            self.log.info("Message %s in %s was already recorded.", incoming.source_id, room)
-            self._relay_pending()
-        else:
-            self._relay_recorded(recorded, epoch)
-        if recorded.opened and self._settings.acknowledgement:
-            self._notify_customer(
-                recorded.conversation, self._settings.acknowledgement, "acknowledgement"
-            )
+        relayed = self._acknowledge(recorded.conversation) if recorded.opened else None
+        try:
+            if recorded.duplicate:
+                self.log.info("Message %s in %s was already recorded.", incoming.source_id, room)
+                self._relay_pending()
+            else:
+                self._relay_recorded(recorded, epoch)
+        finally:
+            if relayed is not None:
+                relayed.set()
+
+    def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
+        """Acknowledge a new conversation before agents see it, so that no agent's reply can
+        reach the customer first, without holding the agents up for a slow publish.
+
+        The acknowledgement goes out on a thread of its own; the relay waits until it was
+        sent, or ``ACKNOWLEDGEMENT_HEAD_START`` seconds at most (a publish being retried).
+        One that fails is reported on its conversation once the agents have seen it: the
+        caller sets the returned event when its relay is done.
+        """
+        text = self._settings.acknowledgement
+        desk = self._desk
+        if not text or desk is None:
+            return None
+        sent, relayed = threading.Event(), threading.Event()
+
+        def acknowledge() -> None:
+            try:
+                entry = desk.begin_notice(conversation.number, text, "acknowledgement")
+                reason = self._deliver(conversation, entry, author=None, kind=None, report=False)
+            except Exception:
+                self.log.exception("Acknowledging conversation #%d failed.", conversation.number)
+                return
+            finally:
+                sent.set()
+            if reason not in (None, STOPPING_REASON):  # stopping: reported at the next start
+                relayed.wait()
+                self._report_undelivered(conversation, entry, reason)
+
+        threading.Thread(
+            target=acknowledge, name=f"support-ack-{conversation.number}", daemon=True
+        ).start()
+        sent.wait(ACKNOWLEDGEMENT_HEAD_START)
+        return relayed
 
     def _customer_message(self, msg: Message, room: Identifier) -> CustomerMessage:
         extras = msg.extras or {}
@@ -435,21 +473,31 @@ class Support(BotPlugin):
         if self._settings.threads and number is not None and starts_thread:
             self._threads.started(number, message)
 
-    def _notify_customer(self, conversation: Conversation, text: str, notice: str) -> bool:
+    def _notify_customer(self, conversation: Conversation, text: str, notice: str) -> None:
         desk = self._desk
         if desk is None:
-            return False
+            return
         entry = desk.begin_notice(conversation.number, text, notice)
         kind = "resolved" if notice == "resolved" else None
-        return self._deliver(conversation, entry, author=None, kind=kind)
+        self._deliver(conversation, entry, author=None, kind=kind)
 
     def _deliver(
-        self, conversation: Conversation, entry: Entry, *, author: str | None, kind: str | None
-    ) -> bool:
-        """Send a recorded reply or notice to the customer; report it if that fails."""
+        self,
+        conversation: Conversation,
+        entry: Entry,
+        *,
+        author: str | None,
+        kind: str | None,
+        report: bool = True,
+    ) -> str | None:
+        """Send a recorded reply or notice to the customer and record whether it arrived.
+
+        Returns None once delivered, else why not, which is also reported on the
+        conversation in the agent room unless ``report`` is False.
+        """
         desk = self._desk
         if desk is None:  # stopping: the entry stays pending and is reported at the next start
-            return False
+            return STOPPING_REASON
         message = self._bot.build_message(entry.body)
         message.frm = self.bot_identifier
         if author:
@@ -463,10 +511,11 @@ class Support(BotPlugin):
             reason = str(exc) or type(exc).__name__
             self.log.warning("Delivery to %s failed: %s", conversation.customer_room, reason)
             desk.undelivered(entry, reason)
-            self._report_undelivered(conversation, entry, reason)
-            return False
+            if report:
+                self._report_undelivered(conversation, entry, reason)
+            return reason
         desk.delivered(entry)
-        return True
+        return None
 
     def _report_undelivered(self, conversation: Conversation, entry: Entry, reason: str) -> None:
         what = (
@@ -563,7 +612,7 @@ class Support(BotPlugin):
         agent = self._agent(msg)
         before = self._run(desk.get, number)
         conversation, entry = self._run(desk.begin_reply, number, agent, text)
-        delivered = self._deliver(conversation, entry, author=agent.name, kind=None)
+        delivered = self._deliver(conversation, entry, author=agent.name, kind=None) is None
         if delivered and before.agent is None:
             return f"**#{number}** is now yours, {agent.name}."
         if not delivered and not self._in_agent_room(msg):
