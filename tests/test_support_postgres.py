@@ -16,6 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,24 @@ def test_reopening_beside_a_newer_open_conversation_is_refused(store):
     # The database refuses it too, should a reopen race past the check above.
     with pytest.raises(ConflictError):
         store.change(old, states=[State.RESOLVED], values={"state": "waiting"})
+
+
+def test_times_are_utc_whatever_the_servers_time_zone(postgres_url):
+    store = Store(postgres_url + "?options=-c%20TimeZone%3DAsia/Tokyo")
+    try:
+        clock = Clock()
+        desk = Desk(store, clock)
+        number = desk.receive(customer_message("pg-tokyo")).conversation.number
+        opened = clock.now
+        clock.advance(minutes=3)
+        desk.begin_reply(number, ALICE, "hello")
+        clock.advance(minutes=4)
+        desk.resolve(number, ALICE)
+        conversation = desk.get(number)
+        assert (conversation.opened_at, conversation.first_reply_at, conversation.resolved_at) == (
+            opened,
+            opened + timedelta(minutes=3),
+            opened + timedelta(minutes=7),
+        )
+    finally:
+        store.close()

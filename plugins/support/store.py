@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -356,7 +357,12 @@ class Store:
                 conversations.c.agent.is_(None) if agent is None else conversations.c.agent == agent
             )
         stamp = (
-            func.coalesce(conversations.c.first_reply_at, new.created_at)
+            # Typed as the column: an untyped datetime reaches PostgreSQL as a timestamp with
+            # time zone, which the column would store in the server's time zone, not in UTC.
+            func.coalesce(
+                conversations.c.first_reply_at,
+                literal(new.created_at, conversations.c.first_reply_at.type),
+            )
             if first_reply
             else conversations.c.first_reply_at
         )
