@@ -240,6 +240,12 @@ def test_customer_history_by_number_name_id_or_room(desk):
         desk.customer_history("nobody")
 
 
+def test_customer_history_by_a_name_beyond_ascii(desk):
+    number = opened(desk, "emile-chat", name="Émile")
+    assert [c.number for c in desk.customer_history("Émile")] == [number]
+    assert [c.number for c in desk.customer_history("ÉMILE")] == [number]
+
+
 def test_stats_count_states_and_time_first_replies_and_resolutions(desk, clock):
     one = opened(desk, "a-chat", sent_at=clock.now)
     two = opened(desk, "b-chat", sent_at=clock.now)

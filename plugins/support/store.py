@@ -161,7 +161,8 @@ class Store:
                 or_(
                     conversations.c.customer_room == text,
                     conversations.c.customer_id == text,
-                    func.lower(conversations.c.customer_name) == text.lower(),
+                    # Both sides lowered by the database: SQLite's lower() changes ASCII only.
+                    func.lower(conversations.c.customer_name) == func.lower(text),
                 )
             )
             .group_by(conversations.c.customer_room)
