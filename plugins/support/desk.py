@@ -44,6 +44,7 @@ from errbot_support.store import ConflictError, NewEntry, Store
 
 TAG = re.compile(r"^[\w-]{1,32}$")
 OPEN = (State.WAITING, State.ASSIGNED)
+LARGEST_NUMBER = 2**31 - 1  # conversation numbers are INTEGER columns
 
 
 def utc_now() -> datetime:
@@ -118,6 +119,8 @@ class Desk:
     # ----------------------------------------------------------------------- agents
 
     def get(self, number: int) -> Conversation:
+        if not 1 <= number <= LARGEST_NUMBER:  # the database could not even look it up
+            raise UnknownConversation(number)
         conversation = self.store.conversation(number)
         if conversation is None:
             raise UnknownConversation(number)

@@ -48,6 +48,7 @@ STOPPING_REASON = "the bot is stopping"
 #: Seconds a new conversation waits for its acknowledgement to be sent before agents see it.
 ACKNOWLEDGEMENT_HEAD_START = 2.0
 SELF_WORDS = ("me", "myself")
+MAX_STATS_DAYS = 36500
 
 
 class Support(BotPlugin):
@@ -565,7 +566,7 @@ class Support(BotPlugin):
         if not parts:
             raise self._usage(usage, "Which conversation?")
         number = parts[0].lstrip("#")
-        if not number.isdigit():
+        if not number.isdecimal():
             raise self._usage(usage, f"'{parts[0]}' is not a conversation number.")
         text = parts[1].strip() if len(parts) > 1 else ""
         if rest and not text:
@@ -684,7 +685,7 @@ class Support(BotPlugin):
         usage = "transcript <number> [page]"
         parts = (args or "").split()
         page = 1
-        if len(parts) == 2 and parts[1].isdigit() and int(parts[1]) >= 1:
+        if len(parts) == 2 and parts[1].isdecimal() and int(parts[1]) >= 1:
             page = int(parts[1])
         elif len(parts) != 1:
             raise self._usage(usage, "Give a conversation number and optionally a page.")
@@ -700,7 +701,7 @@ class Support(BotPlugin):
         if not wanted:
             raise self._usage("customer <name, id, room or #number>", "Which customer?")
         key: str | int = wanted
-        if wanted.startswith("#") and wanted[1:].isdigit():
+        if wanted.startswith("#") and wanted[1:].isdecimal():
             key = int(wanted[1:])
         found = self._run(desk.customer_history, key)
         return formatting.history(found)
@@ -730,8 +731,10 @@ class Support(BotPlugin):
         """Volume by state, time to first reply and to resolution, per agent: stats [days]"""
         desk = self._desk_or_fail()
         text = (args or "").strip()
-        if text and not (text.isdigit() and int(text) >= 1):
-            raise self._usage("stats [days]", f"'{text}' is not a number of days.")
+        if text and not (text.isdecimal() and 1 <= int(text) <= MAX_STATS_DAYS):
+            raise self._usage(
+                "stats [days]", f"'{text}' is not a number of days from 1 to {MAX_STATS_DAYS}."
+            )
         days = int(text) if text else self._settings.stats_days
         summary = desk.stats(since=desk.clock() - timedelta(days=days))
         return formatting.stats(summary, days)
