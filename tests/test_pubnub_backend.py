@@ -262,6 +262,20 @@ def test_a_failed_publish_raises_with_the_status(bot: RunningBot, server: PubNub
     assert [m.message["text"] for m in server.published("henry-support")] == [message.body]
 
 
+def test_an_admin_warning_that_cannot_be_published_does_not_raise(
+    bot: RunningBot, server: PubNubEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Errbot warns admins on the serving thread at start-up (a plugin failing to activate):
+    # an exception there would stop the bot.
+    server.faults.fail_next(status=403, operation="publish", message="Forbidden")
+    bot.bot.warn_admins("first warning")
+    assert f"Could not warn the admin {ADMIN_CHANNEL}/admin: Publishing" in caplog.text
+    bot.bot.warn_admins("second warning")
+    texts = [m.message["text"] for m in server.published(ADMIN_CHANNEL)]
+    assert "second warning" in texts
+    assert "first warning" not in texts
+
+
 def test_sending_to_something_that_is_not_a_channel_is_refused(bot: RunningBot) -> None:
     message = bot.bot.build_message("hi")
     message.to = bot.bot.bot_identifier

@@ -323,6 +323,17 @@ class PubNubBackend(ErrBot):
     def is_from_self(self, msg: Message) -> bool:
         return isinstance(msg.frm, Person) and msg.frm.person == self.settings.user_id
 
+    def warn_admins(self, warning: str) -> None:
+        """Tell every admin; one that cannot be told (a publish refused or failing) stops
+        nobody. Errbot warns from the serving thread at start-up, where an exception would stop
+        the bot."""
+        for admin in self._admins_to_notify():
+            try:
+                self.send(self.build_identifier(admin), warning)
+            except Exception as exc:
+                log.warning("Could not warn the admin %s: %s", admin, exc)
+        log.warning(warning)
+
     def change_presence(self, status: str = "online", message: str = "") -> None:
         """Customers do not see the support user's presence; nothing to change."""
 
