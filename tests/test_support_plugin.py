@@ -151,7 +151,8 @@ def test_queue_transcript_customer_tags_and_stats(desk_bot):
     assert "line 19" in desk_bot.command("bob", "!transcript #1 2")
     assert (
         desk_bot.command("bob", "!transcript 1 3")
-        == "Conversation #1 has 2 page(s) of transcript, not 3."
+        == "Conversation #1 has 2 page(s) of transcript, not 3. "
+        "`!transcript 1 2` shows the last one."
     )
 
     assert desk_bot.command("alice", "!tag 1 VIP billing") == "**#1** tags: billing, vip"
@@ -179,14 +180,17 @@ ARGUMENT_ERRORS = [
     ("!claim ²", "'²' is not a conversation number. Usage: `!claim <number>`"),
     ("!claim 99999999999999999999", "There is no conversation #99999999999999999999"),
     ("!customer #²", "No conversation with a customer named or identified '#²'."),
-    ("!reply 1", "Something is missing. Usage: `!reply <number> <text>`"),
+    ("!reply 1", "What should the customer read? Usage: `!reply <number> <text>`"),
+    ("!note 1", "What is the note? Usage: `!note <number> <text>`"),
+    ("!tag #1", "Which tags? Usage: `!tag <number> <tag> [more tags]`"),
     ("!note", "Which conversation? Usage: `!note <number> <text>`"),
-    ("!transfer 1", "Something is missing. Usage: `!transfer <number> <agent>`"),
+    ("!transfer 1", "To which agent? Usage: `!transfer <number> <agent>`"),
+    ("!release 1", "Conversation #1 is not assigned to anyone: `!claim 1` to take it."),
     ("!transfer 1 bob carol", "Name one agent. Usage: `!transfer <number> <agent>`"),
     ("!tag 1 no/slash", "'no/slash' is not a tag: use letters, digits, '-' or '_'"),
     ("!transcript", "Give a conversation number and optionally a page."),
-    ("!customer", "Which customer? Usage: `!customer <name, id, room or #number>`"),
-    ("!customer nobody", "No conversation with a customer named or identified 'nobody'."),
+    ("!customer", "Which customer? Usage: `!customer <name, id, room or #N>`"),
+    ("!customer nobody", "No conversation with a customer named or identified 'nobody'. `!queue`"),
     ("!stats soon", "'soon' is not a number of days from 1 to 36500. Usage: `!stats [days]`"),
     ("!stats 99999999999", "'99999999999' is not a number of days from 1 to 36500."),
     ("!queue now", "Unexpected 'now'. Usage: `!queue`"),
@@ -201,6 +205,24 @@ def test_argument_errors_say_what_to_type(desk_bot):
         c: answers[c] for c, expected in ARGUMENT_ERRORS if not answers[c].startswith(expected)
     }
     assert wrong == {}
+
+
+SUPPORT_COMMANDS = [
+    *("claim", "customer", "note", "queue", "release", "reopen", "reply", "resolve", "stats"),
+    *("tag", "transcript", "transfer", "untag"),
+]
+
+
+def test_help_lists_every_command_with_its_arguments_on_one_line(desk_bot):
+    lines = desk_bot.command("alice", "!help Support").splitlines()
+    listed = {
+        line.split("**")[1]: line.split(" - ", 1)[1] for line in lines if line.startswith("- **!")
+    }
+    assert sorted(listed) == [f"!{name}" for name in SUPPORT_COMMANDS]
+    cut_short = [doc for doc in listed.values() if doc.endswith("...")]
+    assert cut_short == []  # Errbot cuts a line longer than 80 characters
+    for name, doc in listed.items():
+        assert f": {name[1:]}" in doc  # what to type, after what it does
 
 
 def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told_who(desk_bot):

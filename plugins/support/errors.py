@@ -79,6 +79,10 @@ class NotAssigned(SupportError):
         super().__init__(f"Conversation #{conversation.number} is not assigned to anyone.")
         self.conversation = conversation
 
+    def text(self, prefix: str) -> str:
+        n = self.conversation.number
+        return f"Conversation #{n} is not assigned to anyone: `{prefix}claim {n}` to take it."
+
 
 class NotResolved(SupportError):
     def __init__(self, conversation: Conversation) -> None:
@@ -118,6 +122,9 @@ class NoSuchPage(SupportError):
         super().__init__(f"Conversation #{number} has {pages} page(s) of transcript, not {page}.")
         self.number, self.page, self.pages = number, page, pages
 
+    def text(self, prefix: str) -> str:
+        return f"{self} `{prefix}transcript {self.number} {self.pages}` shows the last one."
+
 
 class BadTag(SupportError):
     def __init__(self, tag: str) -> None:
@@ -131,3 +138,6 @@ class UnknownCustomer(SupportError):
     def __init__(self, text: str) -> None:
         super().__init__(f"No conversation with a customer named or identified '{text}'.")
         self.customer = text
+
+    def text(self, prefix: str) -> str:
+        return f"{self} `{prefix}queue` lists the open conversations with their customers."

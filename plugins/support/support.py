@@ -560,8 +560,9 @@ class Support(BotPlugin):
         lead = f"{problem} " if problem else ""
         return CommandError(f"{lead}Usage: `{self._prefix()}{usage}`")
 
-    def _parse(self, args: str, usage: str, *, rest: bool = False) -> tuple[int, str]:
-        """``N`` or ``#N`` first, then (with ``rest``) the remaining text."""
+    def _parse(self, args: str, usage: str, *, then: str | None = None) -> tuple[int, str]:
+        """``N`` or ``#N`` first, then the remaining text if ``then`` asks for it (``then`` is
+        the question to ask when it is missing)."""
         parts = (args or "").strip().split(None, 1)
         if not parts:
             raise self._usage(usage, "Which conversation?")
@@ -569,9 +570,9 @@ class Support(BotPlugin):
         if not number.isdecimal():
             raise self._usage(usage, f"'{parts[0]}' is not a conversation number.")
         text = parts[1].strip() if len(parts) > 1 else ""
-        if rest and not text:
-            raise self._usage(usage, "Something is missing.")
-        if not rest and text:
+        if then and not text:
+            raise self._usage(usage, then)
+        if not then and text:
             raise self._usage(usage, f"Unexpected '{text}'.")
         return int(number), text
 
@@ -605,7 +606,9 @@ class Support(BotPlugin):
     @botcmd
     def reply(self, msg: Message, args: str) -> str | None:
         """Answer the customer (the only way text reaches them): reply <number> <text>"""
-        number, text = self._parse(args, "reply <number> <text>", rest=True)
+        number, text = self._parse(
+            args, "reply <number> <text>", then="What should the customer read?"
+        )
         return self._reply(msg, number, text)
 
     def _reply(self, msg: Message, number: int, text: str) -> str | None:
@@ -624,13 +627,13 @@ class Support(BotPlugin):
     def note(self, msg: Message, args: str) -> str:
         """Add an internal note, never sent to the customer: note <number> <text>"""
         desk = self._desk_or_fail()
-        number, text = self._parse(args, "note <number> <text>", rest=True)
+        number, text = self._parse(args, "note <number> <text>", then="What is the note?")
         self._run(desk.note, number, self._agent(msg), text)
         return f"**#{number}**: note saved (agents only)."
 
     @botcmd
     def resolve(self, msg: Message, args: str) -> str:
-        """Close a conversation; the customer's next message opens a new one: resolve <number>"""
+        """Close a conversation and tell the customer: resolve <number>"""
         desk = self._desk_or_fail()
         number, _ = self._parse(args, "resolve <number>")
         agent = self._agent(msg)
@@ -650,10 +653,10 @@ class Support(BotPlugin):
 
     @botcmd
     def transfer(self, msg: Message, args: str) -> str:
-        """Give a conversation to another agent ('me' to take it over): transfer <number> <agent>"""
+        """Give a conversation to an agent ('me' takes it over): transfer <number> <agent>"""
         desk = self._desk_or_fail()
         usage = "transfer <number> <agent>"
-        number, target = self._parse(args, usage, rest=True)
+        number, target = self._parse(args, usage, then="To which agent?")
         if len(target.split()) != 1:
             raise self._usage(usage, "Name one agent.")
         agent = self._agent(msg)
@@ -695,11 +698,11 @@ class Support(BotPlugin):
 
     @botcmd
     def customer(self, msg: Message, args: str) -> str:
-        """A customer's conversations, past and present: customer <name, id, room or #number>"""
+        """A customer's conversations, past and present: customer <name, id, room or #N>"""
         desk = self._desk_or_fail()
         wanted = (args or "").strip()
         if not wanted:
-            raise self._usage("customer <name, id, room or #number>", "Which customer?")
+            raise self._usage("customer <name, id, room or #N>", "Which customer?")
         key: str | int = wanted
         if wanted.startswith("#") and wanted[1:].isdecimal():
             key = int(wanted[1:])
@@ -710,7 +713,7 @@ class Support(BotPlugin):
     def tag(self, msg: Message, args: str) -> str:
         """Tag a conversation: tag <number> <tag> [more tags]"""
         desk = self._desk_or_fail()
-        number, text = self._parse(args, "tag <number> <tag> [more tags]", rest=True)
+        number, text = self._parse(args, "tag <number> <tag> [more tags]", then="Which tags?")
         conversation, added = self._run(desk.tag, number, self._agent(msg), text.split())
         return f"**#{number}** tags: {', '.join(conversation.tags) or 'none'}" + (
             "" if added else " (nothing new)"
@@ -720,7 +723,7 @@ class Support(BotPlugin):
     def untag(self, msg: Message, args: str) -> str:
         """Remove tags from a conversation: untag <number> <tag> [more tags]"""
         desk = self._desk_or_fail()
-        number, text = self._parse(args, "untag <number> <tag> [more tags]", rest=True)
+        number, text = self._parse(args, "untag <number> <tag> [more tags]", then="Which tags?")
         conversation, removed = self._run(desk.untag, number, self._agent(msg), text.split())
         return f"**#{number}** tags: {', '.join(conversation.tags) or 'none'}" + (
             "" if removed else " (it had none of those)"
@@ -728,7 +731,7 @@ class Support(BotPlugin):
 
     @botcmd
     def stats(self, msg: Message, args: str) -> str:
-        """Volume by state, time to first reply and to resolution, per agent: stats [days]"""
+        """Conversations by state, time to first reply and to resolution: stats [days]"""
         desk = self._desk_or_fail()
         text = (args or "").strip()
         if text and not (text.isdecimal() and 1 <= int(text) <= MAX_STATS_DAYS):
