@@ -275,7 +275,13 @@ def test_with_agents_on_rate_limited_irc_no_reply_overtakes_the_acknowledgement(
     agents = irc_network(
         irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,), IRC_CHANNEL_RATE=1
     )
-    config = bridged_config(tmp_path, pubnub_server, agents, SUPPORT_AGENT_ROOM=f"agents:{channel}")
+    config = bridged_config(
+        tmp_path,
+        pubnub_server,
+        agents,
+        SUPPORT_AGENT_ROOM=f"agents:{channel}",
+        SUPPORT_RETRY_INTERVAL=60,  # no relay pass meanwhile: the message goes its usual way
+    )
     with running_bot("Bridge", config, ready=support_active):
         alice.wait_for_join("helpdesk", channel)
         dana = customers("dana")

@@ -285,6 +285,8 @@ class Support(BotPlugin):
 
         The acknowledgement goes out on a thread of its own; the relay waits until it was
         sent, or ``ACKNOWLEDGEMENT_HEAD_START`` seconds at most (a publish being retried).
+        (A relay pass over the store, every ``SUPPORT_RETRY_INTERVAL``, may show the message
+        meanwhile: then only an agent who reads and answers within that wait is first.)
         One that fails is reported on its conversation once the agents have seen it: the
         caller sets the returned event when its relay is done.
         """
