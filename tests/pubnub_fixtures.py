@@ -3,23 +3,28 @@
 Loaded for the whole suite by ``tests/conftest.py``. The keys below are the keyset every
 ``pubnub_server`` serves; ``pubnub_client(user_id, **config)`` builds threaded SDK clients
 pointed at it and stops them all at teardown (before the server stops, so no SDK thread is
-left waiting on a long-poll).
+left waiting on a long-poll). ``stop_clients`` stops clients the way the backend does and
+checks that none of their threads is left, so a client still reconnecting fails the test that
+made it, not a later one that counts threads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 from pubnub.callbacks import SubscribeCallback
 from pubnub.enums import PNStatusCategory
 from pubnub.pnconfiguration import PNConfiguration
-from pubnub.pubnub import PubNub
+from pubnub.pubnub import NativePeriodicCallback, PubNub
+from pubnub.request_handlers.httpx import AsyncHTTPClient
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk_stop import stop_client
+from tests.botrunner import wait_for
 
 PUBLISH_KEY = "pub-c-test"
 SUBSCRIBE_KEY = "sub-c-test"
@@ -123,10 +128,56 @@ def pubnub_client(
 
 
 def stop_clients(clients: list[PubNub]) -> None:
-    """Stop SDK clients; a client already stopped or broken must not hide the others."""
+    """Stop SDK clients as the backend does (``stop()`` alone leaves a reconnecting client's
+    timer running), then wait until none of their threads is left."""
     for client in clients:
-        with contextlib.suppress(Exception):
-            client.stop()
+        stop_client(client)  # never raises: a broken client does not hide the others
+    try:
+        wait_for(lambda: not threads_of(clients), timeout=10)
+    except AssertionError:
+        raise AssertionError(
+            f"SDK threads left by stopped clients: {threads_of(clients)}"
+        ) from None
+
+
+def threads_of(clients: Iterable[PubNub]) -> list[str]:
+    """The live threads working for ``clients`` (names, with what they run)."""
+    clients = list(clients)
+    watchdogs = [getattr(c._request_handler, "_watchdog", None) for c in clients]
+    found = []
+    for thread in threading.enumerate():
+        owner = _owner(thread)
+        if owner is None or not thread.is_alive():
+            continue
+        if sdk_client_of(thread) in clients or any(owner is w for w in watchdogs):
+            found.append(f"{thread.name} ({type(owner).__name__})")
+    return sorted(found)
+
+
+def sdk_client_of(thread: threading.Thread) -> PubNub | None:
+    """The SDK client ``thread`` works for, when what it runs tells: the SDK's timers (plain
+    ``Thread-N`` names: reconnection, presence heartbeat), request and worker threads."""
+    owner = _owner(thread)
+    client = getattr(owner, "_pubnub", None) or getattr(owner, "pubnub", None)
+    return client if isinstance(client, PubNub) else None
+
+
+def _owner(thread: threading.Thread) -> Any:
+    """The object whose method ``thread`` runs, seen through the SDK's wrappers."""
+    work = getattr(thread, "function", None) or getattr(thread, "_target", None)
+    owner = getattr(work, "__self__", None)
+    if isinstance(owner, NativePeriodicCallback):  # the presence heartbeat
+        owner = getattr(owner._callback, "__self__", None)
+    if isinstance(owner, AsyncHTTPClient):  # a request: the handler is in the closure
+        for cell in getattr(owner._callback_to_invoke, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if hasattr(value, "pubnub") and hasattr(value, "threaded_request"):
+                return value
+        return None
+    return owner
 
 
 def subscribed(

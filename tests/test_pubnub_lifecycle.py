@@ -16,18 +16,23 @@ from typing import Any
 
 import pytest
 from errbot.bootstrap import setup_bot
+from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
+from pubnub.models.consumer.common import PNStatus
 from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk_stop import stop_client
 from errbot_pubnub.settings import PubNubConfigurationError
-from tests.botrunner import make_config, wait_for
+from tests.botrunner import make_config, running_bot, wait_for
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
     SECRET_KEY,
     SUBSCRIBE_KEY,
     pubnub_config,
+    sdk_client_of,
     stop_clients,
     subscribed,
+    threads_of,
 )
 
 ERRBOT = str(Path(sys.executable).parent / "errbot")
@@ -155,8 +160,6 @@ def test_a_refused_subscription_stops_start_up_with_one_sentence(
 def test_no_sdk_thread_outlives_a_stopped_bot(
     tmp_path: Path, pubnub_server: PubNubEmulator
 ) -> None:
-    from tests.botrunner import running_bot
-
     before = set(threading.enumerate())
     config = make_config(
         tmp_path,
@@ -173,15 +176,116 @@ def test_no_sdk_thread_outlives_a_stopped_bot(
 
     def leftovers() -> list[str]:
         return sorted(
-            t.name
+            _described(t)
             for t in set(threading.enumerate()) - before
-            if t.is_alive() and not ERRBOT_POOL_THREAD.fullmatch(t.name)
+            if t.is_alive()
+            and not ERRBOT_POOL_THREAD.fullmatch(t.name)
+            and not _of_another_server(t, pubnub_server)
         )
 
     try:
         wait_for(lambda: not leftovers(), timeout=5)
     except AssertionError:
         raise AssertionError(f"threads left: {leftovers()}") from None
+
+
+def test_resubscribing_many_times_leaves_no_thread_or_timer_of_the_old_clients(
+    tmp_path: Path, pubnub_server: PubNubEmulator
+) -> None:
+    config = make_config(
+        tmp_path,
+        BOT_IDENTITY={"publish_key": PUBLISH_KEY, "subscribe_key": SUBSCRIBE_KEY},
+        PUBNUB_ORIGIN=pubnub_server.origin,
+        PUBNUB_RECONNECT_MAX_DELAY=0.5,
+    )
+    with running_bot("PubNub", config) as running:
+        bot = running.bot
+        for resubscriptions in range(1, 5):
+            pubnub_server.go_down(refuse_connections=False)  # the long-poll loses its connection
+            wait_for(lambda: bot.connection.state == "reconnecting")
+            pubnub_server.come_back()
+            wait_for(
+                lambda n=resubscriptions: (
+                    bot.subscription.reconnections >= n and bot.connection.state == "connected"
+                )
+            )
+
+        def subscribing_clients() -> set[PubNub]:
+            """The SDK clients other than the bot's general one that still have threads."""
+            return {
+                client
+                for client in map(sdk_client_of, threading.enumerate())
+                if client is not None
+                and client.config.origin == pubnub_server.origin
+                and client is not bot.pubnub
+            }
+
+        wait_for(lambda: len(subscribing_clients()) == 1)  # the current subscription's only
+        assert not [t for t in _sdk_threads(pubnub_server) if isinstance(t, threading.Timer)]
+        current = subscribing_clients()
+    try:
+        wait_for(lambda: not _sdk_threads(pubnub_server), timeout=5)
+    except AssertionError:
+        left = [_described(t) for t in _sdk_threads(pubnub_server)]
+        raise AssertionError(f"SDK threads left after the stop: {left}") from None
+    assert not threads_of(current)
+
+
+def test_a_stopped_client_never_reconnects_even_when_its_retry_is_under_way(
+    pubnub_server: PubNubEmulator,
+) -> None:
+    """The SDK's own ``stop()`` leaves the reconnection timer running, and a ``time`` request
+    in flight re-arms it; ``stop_client`` disarms both (the backend's clients never reconnect
+    by themselves, but the customer client's do)."""
+    client = PubNub(
+        pubnub_config(
+            pubnub_server,
+            "rita",
+            reconnect_policy=PNReconnectionPolicy.LINEAR,
+            maximum_reconnection_retries=-1,
+        )
+    )
+    events = subscribed(client, channels=["rita"])
+    pubnub_server.go_down(refuse_connections=False)
+    events.wait_status(PNStatusCategory.PNUnexpectedDisconnectCategory)
+    wait_for(
+        lambda: any(
+            isinstance(t, threading.Timer) and sdk_client_of(t) is client
+            for t in threading.enumerate()
+        )
+    )
+    reconnection = client._subscription_manager._reconnection_manager
+    stop_client(client)
+    pubnub_server.come_back()
+    # What a ``time`` answer arriving now does: a failure schedules the next attempt, a success
+    # subscribes again. Neither may happen to a stopped client.
+    failed, succeeded = PNStatus(), PNStatus()
+    failed.error, succeeded.error = True, False
+    reconnection._call_time_callback(None, failed)
+    reconnection._call_time_callback(None, succeeded)
+    wait_for(lambda: not threads_of([client]))
+    assert pubnub_server.subscribers() == []
+
+
+def _sdk_threads(server: PubNubEmulator) -> list[threading.Thread]:
+    return [
+        t
+        for t in threading.enumerate()
+        if t.is_alive()
+        and (client := sdk_client_of(t)) is not None
+        and client.config.origin == server.origin
+    ]
+
+
+def _of_another_server(thread: threading.Thread, server: PubNubEmulator) -> bool:
+    """A thread working for an SDK client of another server (another test's, still ending)."""
+    client = sdk_client_of(thread)
+    return client is not None and client.config.origin != server.origin
+
+
+def _described(thread: threading.Thread) -> str:
+    work = getattr(thread, "function", None) or getattr(thread, "_target", None)
+    return f"{thread.name} ({getattr(work, '__qualname__', work)})"
 
 
 class TestCompanionWithoutPubNub:

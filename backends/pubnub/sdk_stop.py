@@ -1,14 +1,25 @@
-"""Stop a threaded PubNub SDK client without leaving its long-poll thread behind.
+"""Stop a threaded PubNub SDK client for good, without leaving a thread or a timer behind.
 
-``PubNub.stop()`` ends the subscribe loop, but a subscribe request already waiting on the
-server keeps its thread alive until the server answers (minutes later). Shutting the client's
-sockets down makes that request fail at once, and the SDK then ignores the cancelled call.
+``PubNub.stop()`` ends the subscribe loop, but:
+
+- a subscribe request already waiting on the server keeps its thread alive until the server
+  answers (minutes later), and an answer arriving while the client stops starts the next
+  long-poll all the same;
+- the reconnection manager's timer (polling PubNub after a network error, then subscribing
+  again) is not stopped at all, and its callback re-arms it: a client stopped while it
+  reconnects goes on polling, with a new timer thread each time, for as long as the process
+  lives (forever with ``maximum_reconnection_retries = -1``);
+- the presence heartbeat re-arms its timer after each beat, even one running while it stops.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from pubnub.callbacks import ReconnectionCallback
+from pubnub.errors import PNERR_CONNECTION_ERROR
+from pubnub.exceptions import PubNubException
 from pubnub.pubnub import PubNub
 from pubnub.request_handlers.httpx import WallClockDeadlineWatchdog
 
@@ -18,31 +29,65 @@ log = logging.getLogger(__name__)
 def stop_client(pubnub: PubNub) -> None:
     """Stop ``pubnub`` and abort its in-flight requests; never raises.
 
-    The subscribe loop is stopped first (so the aborted long-poll counts as cancelled, not as a
-    network error to recover from), then the sockets are shut down (closing alone does not wake
-    a thread blocked reading one), then the client is stopped for good.
+    What would start something new is disarmed first (timers, the next long-poll), so that a
+    callback running right now cannot; then the subscribe loop is stopped (so the aborted
+    long-poll counts as cancelled, not as a network error to recover from); then every later
+    request is refused and the open sockets are shut down (closing alone does not wake a thread
+    blocked reading one); then the client is stopped for good.
     """
     handler = getattr(pubnub, "_request_handler", None)
     manager = getattr(pubnub, "_subscription_manager", None)
     try:
         if manager is not None:
-            reconnection = getattr(manager, "_reconnection_manager", None)
-            if reconnection is not None:
-                reconnection.stop_heartbeat_timer()
-                # The aborted long-poll may be reported as a network error: it must not make
-                # the SDK poll the server and subscribe again after this stop.
-                reconnection.start_polling = _stay_stopped
+            _disarm(manager)
             manager.stop()
-        session = getattr(handler, "_session", None)
-        if session is not None:
-            WallClockDeadlineWatchdog._force_shutdown_connections(session)
+        if handler is not None:
+            _refuse_requests(handler)
     except Exception:
         log.debug("Could not abort the PubNub SDK's open requests", exc_info=True)
     try:
         pubnub.stop()
     except Exception:
         log.exception("Stopping the PubNub SDK failed")
+    session = getattr(handler, "_session", None)
+    if session is not None:  # a request that connected while the client stopped
+        WallClockDeadlineWatchdog._force_shutdown_connections(session)
 
 
-def _stay_stopped() -> None:
-    log.debug("Not reconnecting: this PubNub client was stopped")
+def _disarm(manager: Any) -> None:
+    """Keep the subscription manager from starting anything again: the next long-poll, the
+    reconnection manager's attempts, the presence heartbeat."""
+    manager._start_subscribe_loop = _stay_stopped  # called by a long-poll's answer
+    reconnection = getattr(manager, "_reconnection_manager", None)
+    if reconnection is not None:
+        # A ``time`` request in flight answers into these: it must neither schedule the next
+        # attempt nor subscribe again.
+        reconnection.start_polling = _stay_stopped
+        reconnection._register_heartbeat_timer = _stay_stopped
+        reconnection.set_reconnection_listener(_NoReconnection())
+        reconnection.stop_heartbeat_timer()
+    heartbeat = getattr(manager, "_heartbeat_periodic_callback", None)
+    if heartbeat is not None:
+        heartbeat._schedule_next = _stay_stopped  # a beat running now must not schedule another
+        heartbeat.stop()
+
+
+def _refuse_requests(handler: Any) -> None:
+    """Make every later request fail at once, and abort the ones waiting for an answer."""
+    session = getattr(handler, "_session", None)
+    handler._ensure_session = _refuse
+    if session is not None:
+        WallClockDeadlineWatchdog._force_shutdown_connections(session)
+
+
+class _NoReconnection(ReconnectionCallback):
+    def on_reconnect(self) -> None:
+        _stay_stopped()
+
+
+def _stay_stopped(*_: Any) -> None:
+    log.debug("Not starting anything: this PubNub client was stopped")
+
+
+def _refuse() -> Any:
+    raise PubNubException(pn_error=PNERR_CONNECTION_ERROR, errormsg="the client was stopped")
