@@ -206,3 +206,5 @@ def test_http_control_routes_take_the_server_down_and_back(pubnub_client, pubnub
         remote.go_down(refuse_connections=True)
     with pytest.raises(RemoteEmulatorError, match="unknown operation"):
         remote.fail_next(operation="teleport")
+    with pytest.raises(RemoteEmulatorError, match="unknown operation 'subscibe'"):
+        remote.release(operation="subscibe")

@@ -9,12 +9,19 @@ from types import FrameType
 
 import click
 
+from errbot_pubnub.emulator.context import EmulatorSettings
 from errbot_pubnub.emulator.server import PubNubEmulator
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8090, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8090,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 picks a free one).",
+)
 @click.option(
     "--secret-key",
     default=None,
@@ -26,21 +33,21 @@ from errbot_pubnub.emulator.server import PubNubEmulator
 @click.option("--subscribe-key", default=None, help="Only accept this subscribe key.")
 @click.option(
     "--group-capacity",
-    default=2000,
+    default=EmulatorSettings.group_capacity,
     show_default=True,
     type=click.IntRange(min=1),
     help="Most channels one channel group may hold.",
 )
 @click.option(
     "--retention",
-    default=1000,
+    default=EmulatorSettings.retention,
     show_default=True,
     type=click.IntRange(min=1),
     help="Messages kept per channel (older ones are forgotten).",
 )
 @click.option(
     "--subscribe-timeout",
-    default=280.0,
+    default=EmulatorSettings.subscribe_timeout,
     show_default=True,
     type=click.FloatRange(min=0.1),
     help="Seconds a subscribe long-poll waits before an empty answer.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
 
@@ -21,6 +21,9 @@ from errbot_pubnub.emulator.context import CONTEXT_KEY, EmulatorContext, context
 from errbot_pubnub.emulator.errors import PubNubError, injected_error
 from errbot_pubnub.emulator.faults import DROP, FAIL
 
+if TYPE_CHECKING:  # it builds this app
+    from errbot_pubnub.emulator.server import PubNubEmulator
+
 log = logging.getLogger("errbot_pubnub.emulator")
 
 OperationOf = str | Callable[[web.Request], str]
@@ -32,7 +35,7 @@ HOLD_CHECK_INTERVAL = 0.01  # how often a held request looks whether it was rele
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(ctx: EmulatorContext, controller: control_routes.Controller) -> web.Application:
+def build_app(ctx: EmulatorContext, controller: PubNubEmulator) -> web.Application:
     app = web.Application(
         middlewares=[emulated_network],
         # Publish carries the message in the URL: let an oversized one reach the handler,

@@ -8,57 +8,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from errbot_pubnub.emulator.faults import Faults
-from errbot_pubnub.emulator.state import PublishedMessage
+if TYPE_CHECKING:  # the server builds the app that holds these routes
+    from errbot_pubnub.emulator.server import PubNubEmulator
 
 PREFIX = "/_emulator"
-
-
-class Controller(Protocol):
-    """What the control routes drive (``PubNubEmulator``)."""
-
-    @property
-    def faults(self) -> Faults: ...
-    @property
-    def is_down(self) -> bool: ...
-    @property
-    def origin(self) -> str: ...
-    async def go_down_async(self, refuse_connections: bool, seconds: float | None) -> None: ...
-    async def come_back_async(self) -> None: ...
-    def request_count(self, operation: str | None = None) -> int: ...
-    def published(
-        self, channel: str, *, subscribe_key: str | None = None
-    ) -> list[PublishedMessage]: ...
-    def history(
-        self, channel: str, *, subscribe_key: str | None = None
-    ) -> list[PublishedMessage]: ...
-    def channels_in_group(self, group: str, *, subscribe_key: str | None = None) -> list[str]: ...
-    def groups(self, *, subscribe_key: str | None = None) -> list[str]: ...
-    def here_now(self, channel: str, *, subscribe_key: str | None = None) -> list[str]: ...
-    def subscribers(self, *, subscribe_key: str | None = None) -> list[dict[str, Any]]: ...
-    def publish(
-        self,
-        channel: str,
-        message: Any,
-        *,
-        publisher: str | None = None,
-        meta: dict[str, Any] | None = None,
-        store: bool = True,
-        signal: bool = False,
-        subscribe_key: str | None = None,
-    ) -> int: ...
-
 
 CONTROLLER_KEY = web.AppKey("pubnub_emulator_controller", object)
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def _controller(request: web.Request) -> Controller:
+def _controller(request: web.Request) -> PubNubEmulator:
     return request.app[CONTROLLER_KEY]  # type: ignore[return-value]
 
 
@@ -224,7 +188,7 @@ async def publish(request: web.Request) -> web.Response:
     return web.json_response({"timetoken": str(timetoken)})
 
 
-def add_routes(app: web.Application, controller: Controller) -> None:
+def add_routes(app: web.Application, controller: PubNubEmulator) -> None:
     app[CONTROLLER_KEY] = controller
     router = app.router
     for method, path, handler in (

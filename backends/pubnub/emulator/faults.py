@@ -59,6 +59,7 @@ class FaultRule:
             "operation": self.operation,
             "path_prefix": self.path_prefix,
             "after_handling": self.after_handling,
+            "message": self.message,
         }
 
 
@@ -145,6 +146,7 @@ class Faults:
 
     def release(self, *, operation: str | None = None) -> None:
         """Let the requests held by ``hold(operation=...)`` go on."""
+        operation = _checked(operation)  # a misspelt name would release nothing, silently
         with self._lock:
             self._state.held.discard(operation)
 
