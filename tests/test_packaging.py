@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ SOURCE_PLUGS = sorted(
 )
 PACKAGE_OF = {"backends/pubnub": "errbot_pubnub", "backends/bridge": "errbot_bridge"}
 PACKAGE_OF["plugins/support"] = "errbot_support"
+NOT_SOURCE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
 
 
 def _wheel_path(plug: Path) -> str:
@@ -36,8 +38,12 @@ def _pip(command: str, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy: setuptools writes an .egg-info next to setup.cfg, and one in the
+    # working tree would shadow the installed package for Errbot's discovery.
+    source = tmp_path_factory.mktemp("source") / "errbot-pubnub-support"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("wheel")
-    _pip("wheel", "--no-build-isolation", "--wheel-dir", str(out), str(ROOT))
+    _pip("wheel", "--no-build-isolation", "--wheel-dir", str(out), str(source))
     (built,) = out.glob("errbot_pubnub_support-*.whl")
     return built
 
