@@ -97,8 +97,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def desk(store: Store, clock: Clock) -> Desk:
-    return Desk(store, clock)
+def desk(store: Store, clock: Clock) -> Iterator[Desk]:
+    opened = Desk(store, clock)
+    yield opened
+    opened.close()  # writes the queued marks and stops their writer
 
 
 # --------------------------------------------------------------------------------------------

@@ -48,14 +48,14 @@ def test_a_message_a_pass_relayed_meanwhile_does_not_go_straight_again(desk_bot)
     plugin._relay_pending()
     plugin._relay_recorded(recorded, epoch)
     assert desk_bot.bodies(AGENT_ROOM).count("**#1** **dana**: only once") == 1
-    assert desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED
+    wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 
     # Without a pass in between, the recorded message goes straight.
     epoch = plugin._relay_epoch
     recorded = desk_bot.desk.receive(recorded_in("dana-chat", "straight", "m-3"))
     plugin._relay_recorded(recorded, epoch)
     assert desk_bot.bodies(AGENT_ROOM)[-1] == "**#1** **dana**: straight"
-    assert desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED
+    wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 
 
 def test_many_customers_at_once_with_passes_running_each_message_once_in_order(desk_bot):

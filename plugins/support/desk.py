@@ -40,6 +40,7 @@ from errbot_support.records import (
     Recorded,
     State,
 )
+from errbot_support.relayed_marks import RelayedMarks
 from errbot_support.store import ConflictError, NewEntry, Store
 
 TAG = re.compile(r"^[\w-]{1,32}$")
@@ -103,6 +104,12 @@ class Desk:
     def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
         self.clock = clock
+        self._marks = RelayedMarks(lambda entry_ids: store.mark_relayed(*entry_ids))
+
+    def close(self) -> None:
+        """Write the marks still queued, then let go of the database."""
+        self._marks.close()
+        self.store.close()
 
     # ----------------------------------------------------------------------- customers
 
@@ -111,10 +118,13 @@ class Desk:
         return self.store.record_customer_message(message)
 
     def unrelayed(self, limit: int = 100) -> list[Pending]:
+        """What waits for the agents; never a message relayed whose mark is still queued."""
+        self._marks.flush()
         return self.store.unrelayed(limit)
 
     def mark_relayed(self, *relayed: Entry) -> None:
-        self.store.mark_relayed(*(entry.id for entry in relayed))
+        """Agents have seen these: marked within ``MARK_INTERVAL`` (see relayed_marks)."""
+        self._marks.add([entry.id for entry in relayed])
 
     # ----------------------------------------------------------------------- agents
 

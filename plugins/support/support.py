@@ -101,7 +101,7 @@ class Support(BotPlugin):
         desk, self._desk = self._desk, None
         super().deactivate()
         if desk is not None:
-            desk.store.close()
+            desk.close()
 
     def callback_connect(self) -> None:
         """Catch up: report deliveries a stop cut short, relay what agents have not seen."""
