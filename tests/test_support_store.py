@@ -66,6 +66,26 @@ def test_a_redelivered_message_is_recorded_once(store):
     assert store.count_entries(first.conversation.number) == 1
 
 
+def test_a_message_redelivered_after_its_conversation_was_resolved_opens_nothing(store):
+    message = customer_message(source_id="17000000000000001")
+    first = store.record_customer_message(message)
+    number = first.conversation.number
+    store.change(number, states=[State.WAITING], values={"state": State.RESOLVED.value})
+    again = store.record_customer_message(message)
+    assert again.duplicate and again.entry.id == first.entry.id
+    assert again.conversation.number == number
+    assert store.open_conversations() == []
+
+
+def test_a_recorded_message_comes_with_its_conversations_tags_in_order(store):
+    number = store.record_customer_message(customer_message(body="hello")).conversation.number
+    store.add_tags(number, ["vip", "billing", "été"])
+    later = store.record_customer_message(customer_message(body="still there?"))
+    assert later.conversation.tags == ("billing", "vip", "été")
+    assert store.conversation(number).tags == later.conversation.tags
+    assert store.open_conversation_in("dana-chat").tags == later.conversation.tags
+
+
 def test_the_same_source_id_in_another_room_is_another_message(store):
     one = store.record_customer_message(customer_message("a-chat", source_id="1"))
     other = store.record_customer_message(customer_message("b-chat", source_id="1"))

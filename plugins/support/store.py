@@ -60,7 +60,14 @@ RECORD_ATTEMPTS = 5
 _DUPLICATE = select(entries).where(
     entries.c.source_room == bindparam("room"), entries.c.source_id == bindparam("source_id")
 )
-_OPEN_IN_ROOM = select(conversations).where(
+# A conversation's tags in the same statement ("a b c"; tags never hold spaces).
+_TAG_LIST = (
+    select(func.aggregate_strings(tags.c.tag, " "))
+    .where(tags.c.conversation_id == conversations.c.id)
+    .scalar_subquery()
+    .label("tag_list")
+)
+_OPEN_IN_ROOM = select(conversations, _TAG_LIST).where(
     conversations.c.customer_room == bindparam("room"),
     conversations.c.state != State.RESOLVED.value,
 )
@@ -142,7 +149,7 @@ class Store:
     def open_conversation_in(self, room: str) -> Conversation | None:
         with self._reading() as c:
             row = self._find_open(c, room)
-            return self._conversations(c, [row])[0] if row else None
+            return _with_tag_list(row) if row else None
 
     def conversations_in_rooms(self, rooms: Iterable[str]) -> list[Conversation]:
         query = (
@@ -236,15 +243,19 @@ class Store:
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
                 with self._writing() as c:
-                    return self._record(c, message)
+                    # A repeat is rare (a redelivery): the unique source id catches it, and
+                    # only then is it looked up, on the next attempt.
+                    return self._record(c, message, look_for_duplicate=attempt > 1)
             except IntegrityError:
                 if attempt == RECORD_ATTEMPTS:
                     raise
-                log.info("Concurrent write for room %s, looking again.", message.room)
+                log.info("Message already recorded or concurrent write in %s.", message.room)
         raise AssertionError("unreachable")
 
-    def _record(self, c: Connection, message: CustomerMessage) -> Recorded:
-        if message.source_id is not None:
+    def _record(
+        self, c: Connection, message: CustomerMessage, *, look_for_duplicate: bool
+    ) -> Recorded:
+        if look_for_duplicate and message.source_id is not None:
             duplicate = c.execute(
                 _DUPLICATE, {"room": message.room, "source_id": message.source_id}
             ).first()
@@ -285,11 +296,7 @@ class Store:
                 "attachments": list(message.attachments) or None,
             },
         )
-        conversation = (
-            self._conversations(c, [found])[0]
-            if found is not None
-            else self._conversation(c, number)
-        )
+        conversation = _with_tag_list(found) if found is not None else self._conversation(c, number)
         return Recorded(
             conversation=conversation, entry=_entry(row), opened=found is None, duplicate=False
         )
@@ -462,22 +469,28 @@ class Store:
         if numbers:
             for number, tag in c.execute(_TAGS, {"numbers": numbers}):
                 by_number[number].append(tag)
-        return [
-            Conversation(
-                number=row.id,
-                customer_room=row.customer_room,
-                customer_id=row.customer_id,
-                customer_name=row.customer_name,
-                state=State(row.state),
-                agent=row.agent,
-                agent_name=row.agent_name,
-                opened_at=row.opened_at,
-                first_reply_at=row.first_reply_at,
-                resolved_at=row.resolved_at,
-                tags=tuple(by_number[row.id]),
-            )
-            for row in rows
-        ]
+        return [_conversation(row, sorted(by_number[row.id])) for row in rows]
+
+
+def _conversation(row: Row, tags: Iterable[str]) -> Conversation:
+    return Conversation(
+        number=row.id,
+        customer_room=row.customer_room,
+        customer_id=row.customer_id,
+        customer_name=row.customer_name,
+        state=State(row.state),
+        agent=row.agent,
+        agent_name=row.agent_name,
+        opened_at=row.opened_at,
+        first_reply_at=row.first_reply_at,
+        resolved_at=row.resolved_at,
+        tags=tuple(tags),
+    )
+
+
+def _with_tag_list(row: Row) -> Conversation:
+    """A conversation read with its ``_TAG_LIST``, tags in order as ``_TAGS`` gives them."""
+    return _conversation(row, sorted((row.tag_list or "").split()))
 
 
 def _entry(row: Row) -> Entry:
