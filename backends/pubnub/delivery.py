@@ -21,7 +21,7 @@ from errbot_pubnub.delivery_store import DeliveryDatabase
 log = logging.getLogger(__name__)
 
 #: The writer commits at most this often: acknowledgements arriving meanwhile share a commit.
-FLUSH_INTERVAL = 0.005
+FLUSH_INTERVAL = 0.05
 _RESUME_CHECK_INTERVAL = 0.25
 _RETRY_AFTER_ERROR = 1.0
 
