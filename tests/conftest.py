@@ -9,7 +9,11 @@ The IRC server and client fixtures (``irc_server``, ``irc_client``) come from
 ``tests/irc_fixtures.py``: a real ``miniircd`` process on a free port.
 """
 
+import os
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,3 +32,18 @@ def pytest_sessionstart(session: object) -> None:
         raise RuntimeError(
             f"Remove {', '.join(p.name for p in stray)} from {ROOT} (or run `make install`)."
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed_distribution_first() -> None:
+    """Put the source root behind the installed packages on ``sys.path`` (``tests`` stays
+    importable), once pytest has set up the ``tests`` package, which puts the root first.
+
+    With the root first, an ``.egg-info`` appearing there while tests run (for the seconds a
+    ``make install`` in the same tree takes) is what Errbot's discovery takes for the
+    distribution: the root becomes a plugin folder, and the ``.plug`` files below it (the
+    sources, ``build/``, virtualenvs) are loaded in place of the installed ones or reported as
+    "already loaded".
+    """
+    sys.path[:] = [entry for entry in sys.path if Path(entry or os.curdir).resolve() != ROOT]
+    sys.path.append(str(ROOT))

@@ -45,13 +45,34 @@ class Settings:
     stats_days: int
 
 
+#: What the plugin's commands answer on a bot that does not run support.
+NOT_CONFIGURED = (
+    "Support is not configured on this bot: set SUPPORT_AGENT_ROOM to the room where agents work."
+)
+
+
+def in_use(config: Any) -> bool:
+    """Whether this bot runs support at all.
+
+    Installing the package makes Errbot load the plugin on every bot, a PubNub-only bot too:
+    with no ``SUPPORT_*`` setting at all, support is simply not used there, which is no
+    mistake to warn admins about. Any ``SUPPORT_*`` setting without ``SUPPORT_AGENT_ROOM`` is
+    a configuration left half done, which :func:`read_settings` reports.
+    """
+    return any(
+        name.startswith("SUPPORT_") and getattr(config, name, None) is not None
+        for name in dir(config)
+    )
+
+
 def read_settings(config: Any) -> Settings:
     """Settings from ``config`` (the bot's configuration module)."""
     agent_room = getattr(config, "SUPPORT_AGENT_ROOM", None)
     if not isinstance(agent_room, str) or not agent_room.strip():
         raise SettingsError(
             "SUPPORT_AGENT_ROOM is not set: name the room where agents work, "
-            "e.g. SUPPORT_AGENT_ROOM = '#support' (or 'agents:#support' with the Bridge)"
+            "e.g. SUPPORT_AGENT_ROOM = '#support' (or 'agents:#support' with the Bridge), "
+            "or remove every SUPPORT_ setting to run this bot without support"
         )
     network = getattr(config, "SUPPORT_CUSTOMER_NETWORK", None)
     if network is not None and (not isinstance(network, str) or not network.strip()):

@@ -37,7 +37,13 @@ from errbot_support.records import (
     Pending,
     Recorded,
 )
-from errbot_support.settings import Settings, SettingsError, read_settings
+from errbot_support.settings import (
+    NOT_CONFIGURED,
+    Settings,
+    SettingsError,
+    in_use,
+    read_settings,
+)
 from errbot_support.store import Store
 from errbot_support.threads import ConversationThreads
 
@@ -72,6 +78,12 @@ class Support(BotPlugin):
     # ------------------------------------------------------------------ lifecycle
 
     def activate(self) -> None:
+        if not in_use(self.bot_config):
+            # Active all the same, so that its commands say what to set instead of nothing.
+            self._settings = None
+            self.log.info("Support is not in use on this bot: no SUPPORT_AGENT_ROOM is set.")
+            super().activate()
+            return
         try:
             settings = read_settings(self.bot_config)
             self._agent_room = self._check_rooms(settings)
@@ -225,6 +237,8 @@ class Support(BotPlugin):
         A refused command does nothing and says nothing: a customer's "!claim 1" is relayed
         to the agents as text by ``callback_message``.
         """
+        if self._settings is None:  # support is not in use: its commands only say so
+            return msg, cmd, args
         if self._customer_room(msg) is not None:
             if not dry_run:
                 self.log.info("Refused command %r from customer %s.", cmd, msg.frm)
@@ -554,6 +568,8 @@ class Support(BotPlugin):
     # ------------------------------------------------------------------ commands
 
     def _desk_or_fail(self) -> Desk:
+        if self._settings is None:
+            raise CommandError(NOT_CONFIGURED)
         if self._desk is None:
             raise CommandError("The Support plugin is not active.")
         return self._desk
@@ -608,6 +624,7 @@ class Support(BotPlugin):
     @botcmd
     def reply(self, msg: Message, args: str) -> str | None:
         """Answer the customer (the only way text reaches them): reply <number> <text>"""
+        self._desk_or_fail()
         number, text = self._parse(
             args, "reply <number> <text>", then="What should the customer read?"
         )
