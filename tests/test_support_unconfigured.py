@@ -11,7 +11,7 @@ import queue
 from types import SimpleNamespace
 
 from errbot_support.settings import NOT_CONFIGURED, in_use
-from tests.botrunner import make_config, running_bot
+from tests.botrunner import make_config, running_bot, wait_for
 
 
 def _until_answer(bot, answer: str) -> list[str]:
@@ -32,7 +32,9 @@ def test_without_any_support_setting_the_plugin_is_inert_and_its_commands_say_wh
     config = make_config(tmp_path)
     with running_bot("Test", config) as running:
         plugin = running.plugin("Support")
-        assert plugin.is_activated  # so that its commands can answer
+        # Active all the same, so that its commands can answer (the bot counts as started
+        # once any plugin is: wait for this one).
+        wait_for(lambda: plugin.is_activated)
         running.bot.push_message("!claim 1")
         first = _until_answer(running.bot, NOT_CONFIGURED)
         running.bot.push_message("!reply 1 hello")
