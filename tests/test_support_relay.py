@@ -40,20 +40,20 @@ def recorded_in(room: str, body: str, source_id: str) -> CustomerMessage:
 
 def test_a_message_a_pass_relayed_meanwhile_does_not_go_straight_again(desk_bot):
     desk_bot.customer("dana-chat", "hello")  # opens the conversation
-    plugin = desk_bot.plugin
+    relay, desk = desk_bot.plugin._relay, desk_bot.desk
     # What the plugin does for a customer message, with a pass over the store slipped in
     # between recording it and relaying it (the pass relays it).
-    epoch = plugin._relay_epoch
-    recorded = desk_bot.desk.receive(recorded_in("dana-chat", "only once", "m-2"))
-    plugin._relay_pending()
-    plugin._relay_recorded(recorded, epoch)
+    epoch = relay.epoch
+    recorded = desk.receive(recorded_in("dana-chat", "only once", "m-2"))
+    relay.pending(desk)
+    relay.recorded(desk, recorded, epoch)
     assert desk_bot.bodies(AGENT_ROOM).count("**#1** **dana**: only once") == 1
     wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 
     # Without a pass in between, the recorded message goes straight.
-    epoch = plugin._relay_epoch
-    recorded = desk_bot.desk.receive(recorded_in("dana-chat", "straight", "m-3"))
-    plugin._relay_recorded(recorded, epoch)
+    epoch = relay.epoch
+    recorded = desk.receive(recorded_in("dana-chat", "straight", "m-3"))
+    relay.recorded(desk, recorded, epoch)
     assert desk_bot.bodies(AGENT_ROOM)[-1] == "**#1** **dana**: straight"
     wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 

@@ -2,7 +2,8 @@
 
 This module is thin on purpose: it turns chat messages into desk operations and desk results
 into chat messages. The rules live in ``errbot_support.desk``, the data in
-``errbot_support.store``.
+``errbot_support.store``, the way of customer messages to the agent room in
+``errbot_support.relay``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,8 @@ from errbot_support.records import (
     CustomerMessage,
     Entry,
     Kind,
-    Pending,
-    Recorded,
 )
+from errbot_support.relay import AgentRoomRelay
 from errbot_support.settings import (
     NOT_CONFIGURED,
     Settings,
@@ -48,7 +48,6 @@ from errbot_support.store import Store
 from errbot_support.threads import ConversationThreads
 
 RECORD_ATTEMPTS = 3
-RELAY_BATCH = 50  # recorded messages read, relayed and marked at a time
 RESTART_REASON = "the bot stopped before the delivery was confirmed"
 STOPPING_REASON = "the bot is stopping"
 #: Seconds a new conversation waits for its acknowledgement to be sent before agents see it.
@@ -65,13 +64,7 @@ class Support(BotPlugin):
         self._settings: Settings | None = None
         self._desk: Desk | None = None
         self._agent_room: Room | None = None
-        self._relay_lock = threading.Lock()
-        # Whether a message just recorded may go straight to the agent room, and a count of
-        # the passes over the store that could have relayed it meanwhile (_relay_recorded).
-        self._relaying_directly = False
-        self._relay_epoch = 0
-        self._agent_room_down = False
-        self._in_agent_room_confirmed = False
+        self._relay: AgentRoomRelay | None = None
         self._threads = ConversationThreads()
         self._interrupted: list[Entry] = []
 
@@ -94,8 +87,13 @@ class Support(BotPlugin):
         self._settings = settings
         self._desk = Desk(store)
         self._threads = ConversationThreads()
-        self._in_agent_room_confirmed = False
-        self._relaying_directly = False  # until a first pass finds nothing left behind
+        self._relay = AgentRoomRelay(
+            self._agent_room,
+            lambda text, number, opens: self._send_agents(text, number, starts_thread=opens),
+            prefix=self._prefix(),
+            join_as=getattr(self.bot_config, "CHATROOM_FN", None),
+            warn_admins=self.warn_admins,
+        )
         # Sending is synchronous: whatever is still pending now was cut short by a stop.
         self._interrupted = self._desk.abandon_pending_deliveries(RESTART_REASON)
         super().activate()
@@ -266,11 +264,11 @@ class Support(BotPlugin):
 
     def _from_customer(self, msg: Message, room: Identifier) -> None:
         """Record first (the backend may acknowledge the message once this returns), relay next."""
-        desk = self._desk
-        if desk is None:
+        desk, relay = self._desk, self._relay
+        if desk is None or relay is None:
             return
         incoming = self._customer_message(msg, room)
-        epoch = self._relay_epoch  # read before recording: see _relay_recorded
+        epoch = relay.epoch  # read before recording: see AgentRoomRelay.recorded
         recorded = None
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
@@ -286,9 +284,9 @@ class Support(BotPlugin):
         try:
             if recorded.duplicate:
                 self.log.info("Message %s in %s was already recorded.", incoming.source_id, room)
-                self._relay_pending()
+                relay.pending(desk)
             else:
-                self._relay_recorded(recorded, epoch)
+                relay.recorded(desk, recorded, epoch)
         finally:
             if relayed is not None:
                 relayed.set()
@@ -359,125 +357,17 @@ class Support(BotPlugin):
             self.warn_admins(f"Support: the conversation database refused a message: {exc}")
 
     def _relay_pending(self) -> None:
-        """Relay recorded messages to the agent room, oldest first, each until it succeeds.
-
-        Runs on a poller, at start and whenever a message could not go straight to the agent
-        room (see :meth:`_relay_recorded`): when the agents' network is down, messages wait
-        in the store and follow, in order, once it is back. One thread relays at a time,
-        everything recorded so far, and marks what it relayed in one transaction.
-        """
-        desk = self._desk
-        if desk is None:
-            return
-        with self._relay_lock:
-            # Messages recorded from now on may be seen by this pass: they must not go
-            # straight to the agent room as well.
-            self._relay_epoch += 1
-            self._relaying_directly = False
-            while True:
-                batch = desk.unrelayed(limit=RELAY_BATCH)
-                if not batch:
-                    break
-                if not self._bot_in_agent_room():
-                    return
-                if not self._relay(desk, batch):
-                    return
-                if len(batch) < RELAY_BATCH:
-                    break  # that was all of it
-            self._relaying_directly = True  # nothing waits: new messages may go straight
-            if self._agent_room_down:
-                self._agent_room_down = False
-                self.log.info("The agent room %s is reachable again.", self._agent_room)
-
-    def _relay_recorded(self, recorded: Recorded, epoch: int) -> None:
-        """Relay a message just recorded, as recorded, when nothing older can be waiting.
-
-        That is when the last pass over the store left nothing behind, nothing failed since,
-        and no pass began after this message's recording began (``epoch``), so that no pass
-        can have relayed it already. Otherwise a pass over the store relays it, in order.
-        Either way it was recorded first; this only spares reading back what was just
-        written.
-        """
-        desk = self._desk
-        if desk is None:
-            return
-        with self._relay_lock:
-            direct = (
-                self._relaying_directly and epoch == self._relay_epoch and self._bot_in_agent_room()
-            )
-            if direct:
-                self._relay(desk, [Pending(recorded.entry, recorded.conversation)])
-                return
-        self._relay_pending()
-
-    def _relay(self, desk: Desk, batch: list[Pending]) -> bool:
-        """Send ``batch`` to the agent room and mark what was sent; False if the room failed."""
-        sent: list[Entry] = []
-        try:
-            for pending in batch:
-                text = formatting.relay(pending, self._prefix(), desk.clock())
-                try:
-                    self._send_agents(
-                        text,
-                        pending.conversation.number,
-                        starts_thread=pending.entry.opens_conversation,
-                    )
-                except Exception as exc:
-                    self._agent_room_unreachable(exc)
-                    return False
-                sent.append(pending.entry)
-            return True
-        finally:
-            if sent:
-                desk.mark_relayed(*sent)
-
-    def _bot_in_agent_room(self) -> bool:
-        """Whether the bot is in the agent room, joining it if not; checked after a start or an
-        outage only, since on some networks the check is a remote call.
-
-        Relaying into a room the bot has not (re)joined yet would be lost on networks that
-        refuse messages from outside a room (most IRC servers), without any error.
-        """
-        if self._in_agent_room_confirmed:
-            return True
-        room = self._agent_room
-        try:
-            if not room.joined:
-                room.join(username=getattr(self.bot_config, "CHATROOM_FN", None))
-            joined = room.joined
-        except Exception as exc:  # not every backend can tell; then assume it is there
-            self.log.debug("Cannot tell whether the bot is in %s: %s", room, exc)
-            joined = True
-        self._in_agent_room_confirmed = bool(joined)
-        if not joined:
-            self.log.info("Waiting to be in the agent room %s before relaying.", room)
-        return self._in_agent_room_confirmed
+        """Relay what waits in the store (on the poller, and at every connection)."""
+        desk, relay = self._desk, self._relay
+        if desk is not None and relay is not None:
+            relay.pending(desk)
 
     def callback_room_joined(self, room: Room, identifier=None, invited_by=None) -> None:
         """Someone, maybe the bot after an outage, joined the agent room: let the next relay
         look again (the poller relays; this may run on the network's own thread)."""
-        if same_room(room, self._agent_room):
-            self._in_agent_room_confirmed = False
-
-    def _agent_room_unreachable(self, exc: Exception) -> None:
-        self._in_agent_room_confirmed = False
-        self._relaying_directly = False
-        if self._agent_room_down:
-            return
-        self._agent_room_down = True
-        self.log.warning(
-            "Cannot post to the agent room %s (%s); customer messages are kept and will "
-            "be relayed when it is back.",
-            self._agent_room,
-            exc,
-        )
-        try:
-            self.warn_admins(
-                f"Support: the agent room {self._agent_room} is unreachable ({exc}); customer "
-                "messages are kept and will be relayed when it is back."
-            )
-        except Exception:
-            self.log.exception("Could not tell the admins either.")
+        relay = self._relay
+        if relay is not None and same_room(room, relay.room):
+            relay.room_joined()
 
     def _send_agents(self, text: str, number: int | None = None, *, starts_thread=False) -> None:
         """Post to the agent room (in the conversation's thread where threads are on)."""
