@@ -10,8 +10,8 @@ agents, counted per customer message.
 The points: (1) messages recorded by the plugin but not relayed (the bot cannot enter the agent
 room: it has a key); (2) in the middle of relaying a backlog written while the bot was dead,
 more than 100 messages on one channel. What was in flight at (2) is exactly what Alice saw but
-the database had not yet marked relayed (the plugin's relay pass in progress); that, and only
-that, may appear twice. Then a graceful restart while customers write, which must lose and
+the database had not yet marked relayed (marks are written in batches, see
+``errbot_support.relayed_marks``); that, and only that, may appear twice. Then a graceful restart while customers write, which must lose and
 double nothing.
 """
 
@@ -283,7 +283,8 @@ def test_kill_9_while_messages_wait_for_the_agent_room_and_in_the_middle_of_a_ba
     seen = alice.tokens()
     # Nothing lost; what was in flight at the kill came twice, everything else once (the
     # messages recorded before the first kill included).
-    # The plugin marks what it relayed once per pass (of at most RELAY_BATCH messages).
+    # Marks trail the relay by one pass over the store (at most RELAY_BATCH messages) or by
+    # the marks' writer's interval (a few messages at this pace), never by a whole backlog.
     assert len(scenario.in_flight) <= RELAY_BATCH, scenario.in_flight
     counts = Counter(token for token in seen if token in everything)
     assert counts == {token: 1 + (token in scenario.in_flight) for token in everything}
