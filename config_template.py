@@ -223,6 +223,8 @@ SUPPORT_RESOLVED_NOTICE = (
     "We have marked this conversation as resolved. Write again any time if you need more help."
 )
 SUPPORT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
+# Sent (kind "postponed") when an agent puts the conversation back in the queue (!release).
+SUPPORT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next available agent."
 
 # One thread per conversation in the agent room, where the agents' chat has threads (Slack);
 # an agent's message in a conversation's thread then goes to the customer as a reply.

@@ -11,8 +11,8 @@ The points: (1) messages recorded by the plugin but not relayed (the bot cannot 
 room: it has a key); (2) in the middle of relaying a backlog written while the bot was dead,
 more than 100 messages on one channel. What was in flight at (2) is exactly what Alice saw but
 the database had not yet marked relayed (marks are written in batches, see
-``errbot_support.relayed_marks``); that, and only that, may appear twice. Then a graceful restart while customers write, which must lose and
-double nothing.
+``errbot_support.relayed_marks``); that, and only that, may appear twice. Then a graceful
+restart while customers write, which must lose and double nothing.
 """
 
 from __future__ import annotations

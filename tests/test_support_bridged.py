@@ -45,6 +45,19 @@ def desk_bot(tmp_path, pubnub_server):
         yield bot
 
 
+def test_a_released_conversation_tells_the_customer_it_waits(tmp_path, pubnub_server, customers):
+    waiting = "Your request is waiting for the next available agent."
+    with bridged_support_bot(tmp_path, pubnub_server, SUPPORT_POSTPONED_NOTICE=waiting) as bot:
+        dana = customers("dana")
+        dana.write("Hello?")
+        bot.wait_sent(lambda s: s.to == AGENT_ROOM)
+        bot.command("alice", "!claim 1")
+        assert bot.command("alice", "!release 1").startswith("**#1** is back in the queue")
+        postponed = dana.wait_for(waiting)
+        assert (postponed.message["kind"], postponed.message["text"]) == ("postponed", waiting)
+        assert dana.texts() == [ACK, waiting]
+
+
 def test_an_agents_day_with_every_command(desk_bot, customers):
     dana = customers("dana")
     dana.write("Hi, my parcel has not arrived")

@@ -410,6 +410,28 @@ def test_texts_to_customers_can_be_switched_off_or_changed(tmp_path):
         assert (claimed.body, claimed.extras) == ("alice is looking after you.", {})
 
 
+def test_releasing_tells_the_customer_only_when_a_postponed_notice_is_set(tmp_path):
+    with support_bot(tmp_path, SUPPORT_ACKNOWLEDGEMENT=None) as bot:
+        bot.customer("dana-chat", "hi")
+        bot.command("alice", "!claim 1")
+        bot.command("alice", "!release 1")
+        assert bot.to("dana-chat") == []  # off by default
+    with support_bot(
+        tmp_path / "on",
+        SUPPORT_ACKNOWLEDGEMENT=None,
+        SUPPORT_POSTPONED_NOTICE="Waiting for the next agent.",
+    ) as bot:
+        bot.customer("dana-chat", "hi")
+        bot.command("alice", "!claim 1")
+        bot.command("alice", "!release 1")
+        [postponed] = bot.to("dana-chat")
+        assert (postponed.body, postponed.extras) == (
+            "Waiting for the next agent.",
+            {"kind": "postponed"},
+        )
+        assert "Waiting for the next agent." in bot.command("alice", "!transcript 1")
+
+
 def test_a_restart_in_the_middle_of_a_conversation_loses_nothing(tmp_path):
     with support_bot(tmp_path) as bot:
         bot.customer("dana-chat", "hello")

@@ -21,6 +21,7 @@ DEFAULT_RESOLVED_NOTICE = (
     "We have marked this conversation as resolved. Write again any time if you need more help."
 )
 DEFAULT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
+DEFAULT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next agent."
 DEFAULT_PAGE_SIZE = 15
 DEFAULT_RETRY_INTERVAL = 10.0
 DEFAULT_STATS_DAYS = 7
@@ -39,6 +40,7 @@ class Settings:
     acknowledgement: str | None
     resolved_notice: str | None
     claimed_notice: str | None
+    postponed_notice: str | None
     threads: bool
     page_size: int
     retry_interval: float
@@ -88,6 +90,7 @@ def read_settings(config: Any) -> Settings:
         acknowledgement=_text(config, "SUPPORT_ACKNOWLEDGEMENT", DEFAULT_ACKNOWLEDGEMENT),
         resolved_notice=_text(config, "SUPPORT_RESOLVED_NOTICE", DEFAULT_RESOLVED_NOTICE),
         claimed_notice=_claimed_notice(config),
+        postponed_notice=_text(config, "SUPPORT_POSTPONED_NOTICE", DEFAULT_POSTPONED_NOTICE),
         threads=_flag(config, "SUPPORT_THREADS", False),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(

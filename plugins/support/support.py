@@ -385,7 +385,7 @@ class Support(BotPlugin):
         if desk is None:
             return
         entry = desk.begin_notice(conversation.number, text, notice)
-        kind = "resolved" if notice == "resolved" else None
+        kind = notice if notice in ("resolved", "postponed") else None  # the converter's kinds
         self._deliver(conversation, entry, author=None, kind=kind)
 
     def _deliver(
@@ -557,7 +557,9 @@ class Support(BotPlugin):
         """Put your conversation back in the queue for someone else: release <number>"""
         desk = self._desk_or_fail()
         number, _ = self._parse(args, "release <number>")
-        self._run(desk.release, number, self._agent(msg))
+        conversation = self._run(desk.release, number, self._agent(msg))
+        if self._settings.postponed_notice:
+            self._notify_customer(conversation, self._settings.postponed_notice, "postponed")
         return f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
 
     @botcmd
