@@ -225,6 +225,9 @@ SUPPORT_RESOLVED_NOTICE = (
 SUPPORT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
 # Sent (kind "postponed") when an agent puts the conversation back in the queue (!release).
 SUPPORT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next available agent."
+# Asked after the resolved notice; a reply of 1 to 5 within a day rates the conversation (!stats).
+SUPPORT_RATING_QUESTION = None  # e.g. "How did we do? Reply with a number from 1 to 5."
+SUPPORT_RATING_THANKS = "Thank you for your feedback!"
 
 # One thread per conversation in the agent room, where the agents' chat has threads (Slack);
 # an agent's message in a conversation's thread then goes to the customer as a reply.

@@ -31,18 +31,19 @@ def test_a_new_database_gets_the_schema_and_keeps_data_across_reopening(db_url):
 
 
 def test_upgrade_steps_run_once_in_order_and_a_newer_schema_is_refused(store):
-    def add_rating(connection):
-        connection.execute(text("ALTER TABLE support_conversations ADD COLUMN rating INTEGER"))
-
     def add_comment(connection):
         connection.execute(text("ALTER TABLE support_conversations ADD COLUMN comment TEXT"))
 
-    steps = [Upgrade(3, "comment", add_comment), Upgrade(2, "rating", add_rating)]
-    assert migrate(store.engine, upgrades=steps, latest=3) == 1
-    assert migrate(store.engine, upgrades=steps, latest=3) == 3  # nothing left to apply
+    def add_channel(connection):
+        connection.execute(text("ALTER TABLE support_conversations ADD COLUMN channel TEXT"))
+
+    now, later, latest = SCHEMA_VERSION, SCHEMA_VERSION + 1, SCHEMA_VERSION + 2
+    steps = [Upgrade(latest, "channel", add_channel), Upgrade(later, "comment", add_comment)]
+    assert migrate(store.engine, upgrades=steps, latest=latest) == now
+    assert migrate(store.engine, upgrades=steps, latest=latest) == latest  # nothing left
     columns = {c["name"] for c in inspect(store.engine).get_columns("support_conversations")}
-    assert {"rating", "comment"} <= columns
-    with pytest.raises(SchemaError, match="version 3, newer than version 1"):
+    assert {"comment", "channel"} <= columns
+    with pytest.raises(SchemaError, match=f"version {latest}, newer than version {now}"):
         migrate(store.engine)
 
 

@@ -44,12 +44,19 @@ from errbot_support.relayed_marks import RelayedMarks
 from errbot_support.store import ConflictError, NewEntry, Store
 
 TAG = re.compile(r"^[\w-]{1,32}$")
+RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
 OPEN = (State.WAITING, State.ASSIGNED)
 LARGEST_NUMBER = 2**31 - 1  # conversation numbers are INTEGER columns
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def rating_in(text: str | None) -> int | None:
+    """The rating a customer's message gives, if it is nothing but one: "4", "4/5", "5!"."""
+    found = RATING.match(text or "")
+    return int(found.group(1)) if found else None
 
 
 @dataclass(frozen=True)
@@ -81,12 +88,26 @@ class Durations:
 
 
 @dataclass(frozen=True)
+class Ratings:
+    """The customers' ratings (1 to 5) of a set of conversations."""
+
+    count: int = 0
+    mean: float | None = None
+
+    @classmethod
+    def of(cls, conversations: Iterable[Conversation]) -> Ratings:
+        given = [c.rating for c in conversations if c.rating is not None]
+        return cls(len(given), statistics.fmean(given)) if given else cls()
+
+
+@dataclass(frozen=True)
 class AgentStats:
     name: str
     open_now: int
     resolved: int
     first_reply: Durations
     resolution: Durations
+    rating: Ratings = field(default_factory=Ratings)
 
 
 @dataclass(frozen=True)
@@ -98,6 +119,7 @@ class Stats:
     first_reply: Durations
     resolution: Durations
     agents: list[AgentStats] = field(default_factory=list)
+    rating: Ratings = field(default_factory=Ratings)
 
 
 class Desk:
@@ -362,6 +384,7 @@ class Desk:
                 resolved=sum(1 for c in opened if _owned(c, key) and not c.is_open),
                 first_reply=_first_replies(c for c in opened if _owned(c, key)),
                 resolution=_resolutions(c for c in opened if _owned(c, key)),
+                rating=Ratings.of(c for c in opened if _owned(c, key)),
             )
             for key in sorted(names, key=lambda k: names[k].casefold())
         ]
@@ -373,6 +396,7 @@ class Desk:
             first_reply=_first_replies(opened),
             resolution=_resolutions(opened),
             agents=agents,
+            rating=Ratings.of(opened),
         )
 
     # ----------------------------------------------------------------------- helpers

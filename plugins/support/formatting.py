@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from errbot_support.desk import Durations, Stats, TranscriptPage
+from errbot_support.desk import Durations, Ratings, Stats, TranscriptPage
 from errbot_support.records import Conversation, Delivery, Entry, Kind, Pending, State
 
 DELAY_WORTH_SAYING = timedelta(minutes=1)
@@ -53,6 +53,11 @@ def relay(pending: Pending, prefix: str, now: datetime) -> str:
     """A customer message for the agent room; the first one announces the conversation."""
     entry, conversation = pending.entry, pending.conversation
     n = conversation.number
+    if entry.kind is Kind.RATING:
+        return (
+            f"**#{n}** ({_state(conversation)}) **{conversation.customer_name}** rated the "
+            f"conversation **{conversation.rating}**/5{_delay(entry, now)}"
+        )
     if entry.opens_conversation:
         return (
             f"**#{n}** New conversation with **{conversation.customer_name}** "
@@ -104,6 +109,8 @@ def _entry_line(entry: Entry, customer: str) -> str:
         return f"{at} {author} to {customer}: {entry.body}{status}"
     if entry.kind is Kind.NOTE:
         return f"{at} [note] {entry.author_name}: {entry.body}"
+    if entry.kind is Kind.RATING:
+        return f"{at} **{entry.author_name}** rated the conversation: {entry.body.strip()}"
     return f"{at} - {entry.body}"
 
 
@@ -149,7 +156,8 @@ def history(conversations: Iterable[Conversation]) -> str:
         for c in found:
             tags = f" [{', '.join(c.tags)}]" if c.tags else ""
             opened = c.opened_at.strftime("%Y-%m-%d %H:%M")
-            lines.append(f"**#{c.number}** opened {opened} UTC, {_state(c)}{tags}")
+            rated = f", rated {c.rating}/5" if c.rating is not None else ""
+            lines.append(f"**#{c.number}** opened {opened} UTC, {_state(c)}{rated}{tags}")
     return "\n".join(lines)
 
 
@@ -162,6 +170,10 @@ def _durations(label: str, summary: Durations) -> str:
     )
 
 
+def _rating(ratings: Ratings) -> str:
+    return f"{ratings.mean:.1f}"
+
+
 def stats(summary: Stats, days: int) -> str:
     by_state = summary.by_state
     lines = [
@@ -171,11 +183,17 @@ def stats(summary: Stats, days: int) -> str:
         _durations("Time to first reply", summary.first_reply),
         _durations("Time to resolution", summary.resolution),
     ]
+    if summary.rating.count:
+        lines.append(
+            f"Customer rating: {_rating(summary.rating)}/5 on average "
+            f"({summary.rating.count} rating(s))"
+        )
     for agent in summary.agents:
         first_reply = duration(agent.first_reply.median) if agent.first_reply.count else "-"
         resolution = duration(agent.resolution.median) if agent.resolution.count else "-"
+        rating = f", rating {_rating(agent.rating)}/5" if agent.rating.count else ""
         lines.append(
             f"{agent.name}: {agent.open_now} open, {agent.resolved} resolved, "
-            f"median first reply {first_reply}, median resolution {resolution}"
+            f"median first reply {first_reply}, median resolution {resolution}{rating}"
         )
     return "\n".join(lines)

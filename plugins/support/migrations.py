@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from errbot_support.tables import metadata, schema_version
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,14 @@ class Upgrade:
     apply: Callable[[Connection], None]
 
 
-# Ordered upgrade steps, appended whenever the tables change (the schema's first version
-# needs none).
-UPGRADES: tuple[Upgrade, ...] = ()
+def _add_rating(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE support_conversations ADD COLUMN rating INTEGER"))
+
+
+# Ordered upgrade steps, appended whenever the tables change.
+UPGRADES: tuple[Upgrade, ...] = (
+    Upgrade(2, "conversations keep the customer's rating", _add_rating),
+)
 
 
 class SchemaError(Exception):

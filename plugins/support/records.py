@@ -7,8 +7,13 @@ touch the database by accident, and so that the desk stays testable without one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
+
+#: The notice that asks the customer to rate a resolved conversation (``Entry.notice``).
+RATING_QUESTION = "rating"
+#: How long after the resolution a customer's bare "1" to "5" is taken for a rating.
+RATING_WINDOW = timedelta(days=1)
 
 
 class State(str, Enum):
@@ -25,6 +30,7 @@ class Kind(str, Enum):
     NOTICE = "notice"  # an automatic text sent to the customer (acknowledgement, resolution)
     NOTE = "note"  # internal, never sent to the customer
     EVENT = "event"  # claim, release, transfer, resolve, reopen, tag
+    RATING = "rating"  # the customer's rating of the conversation, after it was resolved
 
 
 class Relay(str, Enum):
@@ -66,6 +72,7 @@ class Conversation:
     first_reply_at: datetime | None
     resolved_at: datetime | None
     tags: tuple[str, ...] = ()
+    rating: int | None = None  # 1 to 5, given by the customer after resolution
 
     @property
     def is_open(self) -> bool:
@@ -103,6 +110,9 @@ class CustomerMessage:
     sent_at: datetime
     source_id: str | None = None
     attachments: tuple[dict, ...] = field(default_factory=tuple)
+    # What the message rates (1 to 5) if it is one, should the customer's last conversation
+    # be waiting for a rating; otherwise it is an ordinary message.
+    rating: int | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ DEFAULT_RESOLVED_NOTICE = (
 )
 DEFAULT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
 DEFAULT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next agent."
+DEFAULT_RATING_QUESTION = None  # e.g. "How did we do? Reply with a number from 1 to 5."
+DEFAULT_RATING_THANKS = "Thank you for your feedback!"
 DEFAULT_PAGE_SIZE = 15
 DEFAULT_RETRY_INTERVAL = 10.0
 DEFAULT_STATS_DAYS = 7
@@ -41,6 +43,8 @@ class Settings:
     resolved_notice: str | None
     claimed_notice: str | None
     postponed_notice: str | None
+    rating_question: str | None  # asked after the resolved notice; None: no ratings
+    rating_thanks: str | None
     threads: bool
     page_size: int
     retry_interval: float
@@ -91,6 +95,8 @@ def read_settings(config: Any) -> Settings:
         resolved_notice=_text(config, "SUPPORT_RESOLVED_NOTICE", DEFAULT_RESOLVED_NOTICE),
         claimed_notice=_claimed_notice(config),
         postponed_notice=_text(config, "SUPPORT_POSTPONED_NOTICE", DEFAULT_POSTPONED_NOTICE),
+        rating_question=_text(config, "SUPPORT_RATING_QUESTION", DEFAULT_RATING_QUESTION),
+        rating_thanks=_text(config, "SUPPORT_RATING_THANKS", DEFAULT_RATING_THANKS),
         threads=_flag(config, "SUPPORT_THREADS", False),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(

@@ -38,6 +38,8 @@ from errbot_support.database import (
 )
 from errbot_support.migrations import migrate
 from errbot_support.records import (
+    RATING_QUESTION,
+    RATING_WINDOW,
     Conversation,
     CustomerMessage,
     Delivery,
@@ -72,6 +74,20 @@ _OPEN_IN_ROOM = select(conversations, _TAG_LIST).where(
     conversations.c.state != State.RESOLVED.value,
 )
 _ENTRY = select(entries).where(entries.c.id == bindparam("entry_id"))
+_LAST_IN_ROOM = (
+    select(conversations)
+    .where(conversations.c.customer_room == bindparam("room"))
+    .order_by(conversations.c.id.desc())
+    .limit(1)
+)
+_RATING_ASKED = select(entries.c.id).where(
+    entries.c.conversation_id == bindparam("number"), entries.c.notice == RATING_QUESTION
+)
+_SET_RATING = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("number"))
+    .values(rating=bindparam("rating"))
+)
 _CONVERSATIONS = select(conversations).where(
     conversations.c.id.in_(bindparam("numbers", expanding=True))
 )
@@ -267,6 +283,10 @@ class Store:
                     duplicate=True,
                 )
         found = self._find_open(c, message.room)
+        if found is None and message.rating is not None:
+            rated = self._rate(c, message)
+            if rated is not None:
+                return rated
         if found is None:
             number = c.execute(
                 insert(conversations),
@@ -299,6 +319,42 @@ class Store:
         conversation = _with_tag_list(found) if found is not None else self._conversation(c, number)
         return Recorded(
             conversation=conversation, entry=_entry(row), opened=found is None, duplicate=False
+        )
+
+    def _rate(self, c: Connection, message: CustomerMessage) -> Recorded | None:
+        """Record ``message`` as the rating of the room's last conversation, if that one was
+        resolved less than ``RATING_WINDOW`` ago, was asked for a rating and has none yet."""
+        last = c.execute(_LAST_IN_ROOM, {"room": message.room}).first()
+        if (
+            last is None
+            or last.state != State.RESOLVED.value
+            or last.rating is not None
+            or last.resolved_at is None
+            or message.sent_at - last.resolved_at > RATING_WINDOW
+            or c.execute(_RATING_ASKED, {"number": last.id}).first() is None
+        ):
+            return None
+        c.execute(_SET_RATING, {"number": last.id, "rating": message.rating})
+        row = self._inserted_entry(
+            c,
+            {
+                "conversation_id": last.id,
+                "kind": Kind.RATING.value,
+                "author": message.customer_id,
+                "author_name": message.customer_name,
+                "body": message.body,
+                "created_at": message.sent_at,
+                "source_room": message.room,
+                "source_id": message.source_id,
+                "relay": Relay.RECORDED.value,
+                "opens_conversation": False,
+            },
+        )
+        return Recorded(
+            conversation=self._conversation(c, last.id),
+            entry=_entry(row),
+            opened=False,
+            duplicate=False,
         )
 
     @staticmethod
@@ -485,6 +541,7 @@ def _conversation(row: Row, tags: Iterable[str]) -> Conversation:
         first_reply_at=row.first_reply_at,
         resolved_at=row.resolved_at,
         tags=tuple(tags),
+        rating=row.rating,
     )
 
 

@@ -19,7 +19,7 @@ from errbot.botplugin import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from errbot_support import formatting
-from errbot_support.desk import Desk, utc_now
+from errbot_support.desk import Desk, rating_in, utc_now
 from errbot_support.errors import SupportError
 from errbot_support.identities import (
     agent_of,
@@ -30,6 +30,7 @@ from errbot_support.identities import (
 )
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
+    RATING_QUESTION,
     Agent,
     Conversation,
     CustomerMessage,
@@ -280,6 +281,8 @@ class Support(BotPlugin):
                     self._report_unrecorded(incoming, exc)
                     return
                 time.sleep(0.2 * attempt)
+        if recorded.entry.kind is Kind.RATING and not recorded.duplicate:
+            self._thank_for_rating(recorded.conversation)
         relayed = self._acknowledge(recorded.conversation) if recorded.opened else None
         try:
             if recorded.duplicate:
@@ -327,6 +330,15 @@ class Support(BotPlugin):
         sent.wait(ACKNOWLEDGEMENT_HEAD_START)
         return relayed
 
+    def _thank_for_rating(self, conversation: Conversation) -> None:
+        text = self._settings.rating_thanks if self._settings else None
+        if not text:
+            return
+        try:
+            self._notify_customer(conversation, text, "rating-thanks")
+        except Exception:  # the rating is recorded: a thank-you that fails stops nothing
+            self.log.exception("Thanking for the rating of #%d failed.", conversation.number)
+
     def _customer_message(self, msg: Message, room: Identifier) -> CustomerMessage:
         extras = msg.extras or {}
         sent_at = extras.get("sent_at")
@@ -342,6 +354,9 @@ class Support(BotPlugin):
             sent_at=sent_at.astimezone(timezone.utc),
             source_id=str(message_id) if message_id is not None else None,
             attachments=tuple(a for a in attachments if isinstance(a, dict)),
+            rating=rating_in(msg.body)
+            if self._settings and self._settings.rating_question
+            else None,
         )
 
     def _report_unrecorded(self, incoming: CustomerMessage, exc: Exception) -> None:
@@ -549,6 +564,8 @@ class Support(BotPlugin):
         conversation = self._run(desk.resolve, number, agent)
         if self._settings.resolved_notice:
             self._notify_customer(conversation, self._settings.resolved_notice, "resolved")
+        if self._settings.rating_question:
+            self._notify_customer(conversation, self._settings.rating_question, RATING_QUESTION)
         took = formatting.duration(conversation.resolved_at - conversation.opened_at)
         return f"**#{number}** resolved by {agent.name} after {took}."
 

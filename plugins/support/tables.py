@@ -72,6 +72,7 @@ conversations = Table(
     Column("opened_at", UTCDateTime, nullable=False),
     Column("first_reply_at", UTCDateTime),
     Column("resolved_at", UTCDateTime),
+    Column("rating", Integer),  # schema version 2
     CheckConstraint("state IN ('waiting', 'assigned', 'resolved')", name="ck_conversation_state"),
     CheckConstraint("state != 'waiting' OR agent IS NULL", name="ck_waiting_has_no_agent"),
     CheckConstraint("state != 'assigned' OR agent IS NOT NULL", name="ck_assigned_has_agent"),
