@@ -229,6 +229,12 @@ SUPPORT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next av
 SUPPORT_RATING_QUESTION = None  # e.g. "How did we do? Reply with a number from 1 to 5."
 SUPPORT_RATING_THANKS = "Thank you for your feedback!"
 
+# Canned replies: `!reply 12 :refund` sends the text named "refund"; {customer} and {agent}
+# are replaced by the names. `!canned` lists them.
+SUPPORT_CANNED_REPLIES = {
+    "hello": "Hello {customer}, this is {agent}. How can I help?",
+}
+
 # One thread per conversation in the agent room, where the agents' chat has threads (Slack);
 # an agent's message in a conversation's thread then goes to the customer as a reply.
 SUPPORT_THREADS = False

@@ -141,3 +141,15 @@ class UnknownCustomer(SupportError):
 
     def text(self, prefix: str) -> str:
         return f"{self} `{prefix}queue` lists the open conversations with their customers."
+
+
+class UnknownCannedReply(SupportError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"There is no canned reply ':{name}'.")
+        self.known = known
+
+    def text(self, prefix: str) -> str:
+        if not self.known:
+            return f"{self} Canned replies are set in SUPPORT_CANNED_REPLIES; there are none."
+        names = ", ".join(f":{name}" for name in self.known)
+        return f"{self} Known: {names} (`{prefix}canned` shows their texts)."

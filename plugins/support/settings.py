@@ -6,12 +6,14 @@ bot admins with the exception's text, and that sentence is all an operator shoul
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from errbot_support import canned
 from errbot_support.database import default_url
 
 DEFAULT_ACKNOWLEDGEMENT = (
@@ -45,6 +47,7 @@ class Settings:
     postponed_notice: str | None
     rating_question: str | None  # asked after the resolved notice; None: no ratings
     rating_thanks: str | None
+    canned_replies: dict[str, str]  # name -> text, for replies written ":name"
     threads: bool
     page_size: int
     retry_interval: float
@@ -97,6 +100,7 @@ def read_settings(config: Any) -> Settings:
         postponed_notice=_text(config, "SUPPORT_POSTPONED_NOTICE", DEFAULT_POSTPONED_NOTICE),
         rating_question=_text(config, "SUPPORT_RATING_QUESTION", DEFAULT_RATING_QUESTION),
         rating_thanks=_text(config, "SUPPORT_RATING_THANKS", DEFAULT_RATING_THANKS),
+        canned_replies=_canned_replies(config),
         threads=_flag(config, "SUPPORT_THREADS", False),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(
@@ -138,6 +142,30 @@ def _text(config: Any, name: str, default: str | None) -> str | None:
     if not isinstance(value, str):
         raise SettingsError(f"{name} must be a text, or None to send nothing")
     return value
+
+
+def _canned_replies(config: Any) -> dict[str, str]:
+    replies = getattr(config, "SUPPORT_CANNED_REPLIES", None) or {}
+    example = "e.g. {'refund': 'Your refund is on its way, {customer}.'}"
+    if not isinstance(replies, Mapping):
+        raise SettingsError(f"SUPPORT_CANNED_REPLIES must be a dict of name -> text, {example}")
+    for name, text in replies.items():
+        if not isinstance(name, str) or not canned.NAME.match(name):
+            raise SettingsError(
+                f"SUPPORT_CANNED_REPLIES: {name!r} is not a usable name (letters, digits, "
+                f"'-' and '_', at most 32), {example}"
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise SettingsError(f"SUPPORT_CANNED_REPLIES[{name!r}] must be a non-empty text")
+        try:
+            text.format(**canned.PLACEHOLDERS)
+        except (KeyError, IndexError, ValueError) as problem:
+            raise SettingsError(
+                f"SUPPORT_CANNED_REPLIES[{name!r}] may only use {{customer}} and {{agent}} "
+                f"in braces ({type(problem).__name__}: {problem}); write {{{{ and }}}} for "
+                "a brace"
+            ) from None
+    return dict(replies)
 
 
 def _claimed_notice(config: Any) -> str | None:

@@ -19,6 +19,7 @@ from errbot.botplugin import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from errbot_support import formatting
+from errbot_support.canned import expand as expand_canned
 from errbot_support.desk import Desk, rating_in, utc_now
 from errbot_support.errors import SupportError
 from errbot_support.identities import (
@@ -531,7 +532,7 @@ class Support(BotPlugin):
         """Answer the customer (the only way text reaches them): reply <number> <text>"""
         self._desk_or_fail()
         number, text = self._parse(
-            args, "reply <number> <text>", then="What should the customer read?"
+            args, "reply <number> <text or :canned-reply>", then="What should the customer read?"
         )
         return self._reply(msg, number, text)
 
@@ -539,6 +540,14 @@ class Support(BotPlugin):
         desk = self._desk_or_fail()
         agent = self._agent(msg)
         before = self._run(desk.get, number)
+        text = self._run(
+            lambda: expand_canned(
+                text,
+                self._settings.canned_replies,
+                customer=before.customer_name,
+                agent=agent.name,
+            )
+        )
         conversation, entry = self._run(desk.begin_reply, number, agent, text)
         delivered = self._deliver(conversation, entry, author=agent.name, kind=None) is None
         if delivered and before.agent is None:
@@ -636,6 +645,18 @@ class Support(BotPlugin):
             key = int(wanted[1:])
         found = self._run(desk.customer_history, key)
         return formatting.history(found)
+
+    @botcmd
+    def canned(self, msg: Message, args: str) -> str:
+        """The canned replies (reply <number> :<name> sends one): canned"""
+        self._desk_or_fail()
+        replies = self._settings.canned_replies
+        if not replies:
+            return "No canned replies: set them in SUPPORT_CANNED_REPLIES."
+        lines = [f"{len(replies)} canned repl{'y' if len(replies) == 1 else 'ies'}:"]
+        lines += [f"`:{name}` {text}" for name, text in sorted(replies.items())]
+        lines.append(f"Send one with `{self._prefix()}reply <number> :<name>`.")
+        return "\n".join(lines)
 
     @botcmd
     def tag(self, msg: Message, args: str) -> str:
