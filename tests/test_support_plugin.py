@@ -208,7 +208,8 @@ def test_argument_errors_say_what_to_type(desk_bot):
 
 
 SUPPORT_COMMANDS = [
-    *("claim", "customer", "note", "queue", "release", "reopen", "reply", "resolve", "stats"),
+    *("canned", "claim", "customer", "note", "queue", "release", "reopen", "reply", "resolve"),
+    "stats",
     *("tag", "transcript", "transfer", "untag"),
 ]
 

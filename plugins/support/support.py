@@ -532,7 +532,7 @@ class Support(BotPlugin):
         """Answer the customer (the only way text reaches them): reply <number> <text>"""
         self._desk_or_fail()
         number, text = self._parse(
-            args, "reply <number> <text or :canned-reply>", then="What should the customer read?"
+            args, "reply <number> <text>", then="What should the customer read?"
         )
         return self._reply(msg, number, text)
 
