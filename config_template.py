@@ -229,6 +229,15 @@ SUPPORT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next av
 SUPPORT_RATING_QUESTION = None  # e.g. "How did we do? Reply with a number from 1 to 5."
 SUPPORT_RATING_THANKS = "Thank you for your feedback!"
 
+# When agents answer (None: always). Outside these hours a new conversation gets the
+# after-hours notice instead of the acknowledgement; SUPPORT_TIMEZONE is an IANA zone name.
+SUPPORT_BUSINESS_HOURS = None  # e.g. ("Mon-Fri 09:00-18:00", "Sat 10:00-13:00")
+SUPPORT_TIMEZONE = "UTC"  # e.g. "Europe/Paris"
+SUPPORT_AFTER_HOURS_NOTICE = (
+    "Thanks for your message! Our team is away right now; we will answer here as soon as we "
+    "are back."
+)
+
 # Canned replies: `!reply 12 :refund` sends the text named "refund"; {customer} and {agent}
 # are replaced by the names. `!canned` lists them.
 SUPPORT_CANNED_REPLIES = {

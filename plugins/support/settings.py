@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from errbot_support import canned
+from errbot_support import business_hours, canned
+from errbot_support.business_hours import BusinessHours
 from errbot_support.database import default_url
 
 DEFAULT_ACKNOWLEDGEMENT = (
@@ -26,6 +27,10 @@ DEFAULT_CLAIMED_NOTICE = None  # e.g. "{agent} is looking after your request."
 DEFAULT_POSTPONED_NOTICE = None  # e.g. "Your request is waiting for the next agent."
 DEFAULT_RATING_QUESTION = None  # e.g. "How did we do? Reply with a number from 1 to 5."
 DEFAULT_RATING_THANKS = "Thank you for your feedback!"
+DEFAULT_AFTER_HOURS_NOTICE = (
+    "Thanks for your message! Our team is away right now; we will answer here as soon as we "
+    "are back."
+)
 DEFAULT_PAGE_SIZE = 15
 DEFAULT_RETRY_INTERVAL = 10.0
 DEFAULT_STATS_DAYS = 7
@@ -48,6 +53,8 @@ class Settings:
     rating_question: str | None  # asked after the resolved notice; None: no ratings
     rating_thanks: str | None
     canned_replies: dict[str, str]  # name -> text, for replies written ":name"
+    business_hours: BusinessHours | None  # None: always open
+    after_hours_notice: str | None  # sent instead of the acknowledgement outside them
     threads: bool
     page_size: int
     retry_interval: float
@@ -101,6 +108,8 @@ def read_settings(config: Any) -> Settings:
         rating_question=_text(config, "SUPPORT_RATING_QUESTION", DEFAULT_RATING_QUESTION),
         rating_thanks=_text(config, "SUPPORT_RATING_THANKS", DEFAULT_RATING_THANKS),
         canned_replies=_canned_replies(config),
+        business_hours=_business_hours(config),
+        after_hours_notice=_text(config, "SUPPORT_AFTER_HOURS_NOTICE", DEFAULT_AFTER_HOURS_NOTICE),
         threads=_flag(config, "SUPPORT_THREADS", False),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(
@@ -142,6 +151,23 @@ def _text(config: Any, name: str, default: str | None) -> str | None:
     if not isinstance(value, str):
         raise SettingsError(f"{name} must be a text, or None to send nothing")
     return value
+
+
+def _business_hours(config: Any) -> BusinessHours | None:
+    specs = getattr(config, "SUPPORT_BUSINESS_HOURS", None)
+    if not specs:
+        return None
+    if isinstance(specs, str):
+        specs = (specs,)
+    zone = getattr(config, "SUPPORT_TIMEZONE", None) or "UTC"
+    try:
+        return business_hours.parse(specs, zone)
+    except (TypeError, ValueError) as problem:
+        raise SettingsError(
+            f"SUPPORT_BUSINESS_HOURS / SUPPORT_TIMEZONE: {problem}; e.g. "
+            "SUPPORT_BUSINESS_HOURS = ('Mon-Fri 09:00-18:00', 'Sat 10:00-13:00') and "
+            "SUPPORT_TIMEZONE = 'Europe/Paris'"
+        ) from None
 
 
 def _canned_replies(config: Any) -> dict[str, str]:

@@ -306,7 +306,10 @@ class Support(BotPlugin):
         One that fails is reported on its conversation once the agents have seen it: the
         caller sets the returned event when its relay is done.
         """
-        text = self._settings.acknowledgement
+        text, notice = self._settings.acknowledgement, "acknowledgement"
+        hours = self._settings.business_hours
+        if hours is not None and not hours.open_at(conversation.opened_at):
+            text, notice = self._settings.after_hours_notice, "after-hours"
         desk = self._desk
         if not text or desk is None:
             return None
@@ -314,7 +317,7 @@ class Support(BotPlugin):
 
         def acknowledge() -> None:
             try:
-                entry = desk.begin_notice(conversation.number, text, "acknowledgement")
+                entry = desk.begin_notice(conversation.number, text, notice)
                 reason = self._deliver(conversation, entry, author=None, kind=None, report=False)
             except Exception:
                 self.log.exception("Acknowledging conversation #%d failed.", conversation.number)
