@@ -167,16 +167,22 @@ class Requirement:
     write_channels: list[str] = field(default_factory=list)
     read_groups: list[str] = field(default_factory=list)
     manage_groups: list[str] = field(default_factory=list)
+    get_uuids: list[str] = field(default_factory=list)  # App Context: a user's metadata
+    update_uuids: list[str] = field(default_factory=list)
+    delete_uuids: list[str] = field(default_factory=list)
 
     def resources(self) -> dict[str, list[str]]:
         """The resources concerned, in the shape of PubNub's 403 ``payload``."""
         payload: dict[str, list[str]] = {}
         channels = list(dict.fromkeys(self.read_channels + self.write_channels))
         groups = list(dict.fromkeys(self.read_groups + self.manage_groups))
+        uuids = list(dict.fromkeys(self.get_uuids + self.update_uuids + self.delete_uuids))
         if channels:
             payload["channels"] = channels
         if groups:
             payload["channel-groups"] = groups
+        if uuids:
+            payload["uuids"] = uuids
         return payload
 
     def missing(self, token: Token) -> dict[str, list[str]]:
@@ -184,11 +190,16 @@ class Requirement:
         channels += [c for c in self.write_channels if not token.allows("chan", c, WRITE)]
         groups = [g for g in self.read_groups if not token.allows("grp", g, READ)]
         groups += [g for g in self.manage_groups if not token.allows("grp", g, MANAGE)]
+        uuids = [u for u in self.get_uuids if not token.allows("uuid", u, GET)]
+        uuids += [u for u in self.update_uuids if not token.allows("uuid", u, UPDATE)]
+        uuids += [u for u in self.delete_uuids if not token.allows("uuid", u, DELETE)]
         payload: dict[str, list[str]] = {}
         if channels:
             payload["channels"] = list(dict.fromkeys(channels))
         if groups:
             payload["channel-groups"] = list(dict.fromkeys(groups))
+        if uuids:
+            payload["uuids"] = list(dict.fromkeys(uuids))
         return payload
 
 

@@ -14,6 +14,7 @@ from errbot_pubnub.emulator import (
     control_routes,
     group_routes,
     history_routes,
+    objects_routes,
     presence_routes,
     pubsub_routes,
 )
@@ -45,7 +46,14 @@ def build_app(ctx: EmulatorContext, controller: PubNubEmulator) -> web.Applicati
     )
     app[CONTEXT_KEY] = ctx
     operations: dict[web.AbstractRoute, OperationOf] = {}
-    for module in (pubsub_routes, group_routes, history_routes, presence_routes, access_routes):
+    for module in (
+        pubsub_routes,
+        group_routes,
+        history_routes,
+        presence_routes,
+        access_routes,
+        objects_routes,
+    ):
         operations.update(module.add_routes(app.router))
     app[OPERATIONS_KEY] = operations
     control_routes.add_routes(app, controller)

@@ -28,6 +28,9 @@ OPERATIONS = (
     "here_now",
     "grant_token",
     "revoke_token",
+    "get_uuid_metadata",
+    "set_uuid_metadata",
+    "remove_uuid_metadata",
 )
 
 FAIL = "fail"

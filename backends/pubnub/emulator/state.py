@@ -115,6 +115,7 @@ class Keyset:
         self._waiters_by_channel: dict[str, set[Waiter]] = {}
         self._waiters_by_group: dict[str, set[Waiter]] = {}
         self.presence = Presence()
+        self.users: dict[str, dict[str, Any]] = {}  # App Context: user id -> metadata
 
     # --- messages -------------------------------------------------------------------------
 
