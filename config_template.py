@@ -85,6 +85,9 @@ PUBNUB_SSL = None
 # How many customer channels are handled at the same time (each channel stays in order).
 PUBNUB_CHANNEL_WORKERS = 4
 
+# Show customers by the `name` your app keeps in PubNub App Context (needs GET on uuids).
+PUBNUB_USER_NAMES = True
+
 # Undelivered messages (unreadable payloads) kept for `!pubnub undelivered`.
 PUBNUB_DEAD_LETTER_LIMIT = 200
 

@@ -19,7 +19,7 @@ def test_a_users_metadata_is_set_read_and_removed(pubnub_client, pubnub_server):
     app.set_uuid_metadata().uuid("dana").profile_url("https://example.org/dana").sync()
 
     bot = pubnub_client("support")
-    data = bot.get_uuid_metadata().uuid("dana").include_custom(True).sync().result.data
+    data = bot.get_uuid_metadata(uuid="dana", include_custom=True).sync().result.data
     assert (data["id"], data["name"], data["email"]) == ("dana", "Dana Smith", "dana@example.org")
     assert (data["profileUrl"], data["custom"]) == ("https://example.org/dana", {"plan": "gold"})
     assert "custom" not in bot.get_uuid_metadata().uuid("dana").sync().result.data

@@ -67,6 +67,7 @@ class InboundPipeline:
         deliver: Callable[[Message], None],
         membership: ChannelMembership,
         workers: int,
+        name_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self._own_user_id = own_user_id
         self._converter = converter
@@ -75,6 +76,7 @@ class InboundPipeline:
         self._notices = notices
         self._deliver = deliver
         self._membership = membership
+        self._name_of = name_of  # a customer's display name, when one can be found
         self._lanes: ChannelLanes[Inbound] = ChannelLanes(self.handle, workers)
         self._accepting = threading.Event()
         self._delivered = 0
@@ -259,7 +261,9 @@ class InboundPipeline:
         """The Errbot message, with the extras every plugin can rely on."""
         result = inbound.result
         room = PubNubRoom(inbound.channel, self._membership)
-        sender = PubNubOccupant(room, inbound.publisher or UNKNOWN_PUBLISHER)
+        publisher = inbound.publisher or UNKNOWN_PUBLISHER
+        name = self._name_of(publisher) if self._name_of and inbound.publisher else None
+        sender = PubNubOccupant(room, publisher, name)
         extras: dict[str, Any] = {
             "message_id": str(inbound.timetoken),
             "sent_at": timetoken_to_datetime(inbound.timetoken),

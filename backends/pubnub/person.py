@@ -20,10 +20,11 @@ class PubNubPerson(Person):
     (a :class:`PubNubOccupant`).
     """
 
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, fullname: str | None = None) -> None:
         if not isinstance(user_id, str) or not user_id:
             raise ValueError("a PubNub user id must be a non-empty string")
         self._user_id = user_id
+        self._fullname = fullname  # from App Context; identity is the user id alone
 
     @property
     def user_id(self) -> str:
@@ -47,7 +48,7 @@ class PubNubPerson(Person):
 
     @property
     def fullname(self) -> str:
-        return self._user_id
+        return self._fullname or self._user_id
 
     def __str__(self) -> str:
         return self._user_id
@@ -69,8 +70,8 @@ class PubNubOccupant(PubNubPerson, RoomOccupant):
     their channel, and ACL patterns such as ``"*/alice"`` or ``"vip-*/*"`` can match either part.
     """
 
-    def __init__(self, room: PubNubRoom, user_id: str) -> None:
-        super().__init__(user_id)
+    def __init__(self, room: PubNubRoom, user_id: str, fullname: str | None = None) -> None:
+        super().__init__(user_id, fullname)
         self._room = room
 
     @property

@@ -68,6 +68,7 @@ class PubNubSettings:
     origin: str | None
     ssl: bool
     channel_workers: int
+    user_names: bool  # customers' names read from App Context
     dead_letter_limit: int
     warning_interval: float
     delivery_db_url: str | None = None
@@ -230,6 +231,15 @@ def _number(config: Any, name: str, default: float, minimum: float, kind: type) 
     return kind(value)
 
 
+def _switch(config: Any, name: str, default: bool) -> bool:
+    value = getattr(config, name, None)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise PubNubConfigurationError(f"{name} must be True or False, not {value!r}.")
+    return value
+
+
 def _database_url(value: Any) -> str | None:
     """An SQLAlchemy URL, or a file path taken as an SQLite file; ``None`` for the default."""
     if value is None or value == "":
@@ -276,6 +286,7 @@ def read_settings(config: Any) -> PubNubSettings:
         origin=origin,
         ssl=ssl,
         channel_workers=_number(config, "PUBNUB_CHANNEL_WORKERS", 4, 1, int),
+        user_names=_switch(config, "PUBNUB_USER_NAMES", True),
         dead_letter_limit=_number(config, "PUBNUB_DEAD_LETTER_LIMIT", 200, 1, int),
         warning_interval=_number(config, "PUBNUB_WARNING_INTERVAL", 300, 0, float),
         delivery_db_url=_database_url(getattr(config, "PUBNUB_DELIVERY_DB_URL", None)),
