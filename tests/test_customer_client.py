@@ -140,12 +140,16 @@ def test_with_a_secret_key_the_client_grants_itself_what_it_needs(
         "yan-chat",
         "--pubnub-channel-group",
         "helpdesk",
+        "--pubnub-display-name",
+        "Yan Li",
         PUBNUB_SECRET_KEY=SECRET_KEY,
     )
     assert "Connected as 'yan'" in client.read(client.stderr)
     assert server.channels_in_group("helpdesk") == ["yan-chat"]
     agent = PubNub(pubnub_config(server, "support", secret_key=SECRET_KEY))
     try:
+        # Its own name, in App Context, with the token it granted itself.
+        assert agent.get_uuid_metadata(uuid="yan").sync().result.data["name"] == "Yan Li"
         agent.publish().channel("yan-chat").message(
             {"kind": "resolved", "text": "Solved, have a nice day"}
         ).sync()

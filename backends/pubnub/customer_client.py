@@ -44,6 +44,12 @@ def _checked_name(kind: str, value: str) -> str:
     help="PubNub user ID of the customer  [default: random UUID]",
 )
 @click.option(
+    "--pubnub-display-name",
+    "display_name",
+    default=None,
+    help="The customer's name, stored in PubNub App Context for support to show  [default: none]",
+)
+@click.option(
     "--pubnub-channel",
     "channel",
     default=None,
@@ -105,6 +111,7 @@ def _checked_name(kind: str, value: str) -> str:
 def cli(
     *,
     user_id: str | None,
+    display_name: str | None,
     channel: str | None,
     channel_group: str,
     converter_path: str,
@@ -135,6 +142,7 @@ def cli(
         token=token or None,
         origin=host,
         ssl=tls,
+        display_name=(display_name or "").strip() or None,
     )
     interactive = sys.stdin.isatty()
     if linger is None:

@@ -22,6 +22,7 @@ from pubnub.models.consumer.common import PNStatus
 from pubnub.models.consumer.pubsub import PNMessageResult
 from pubnub.models.consumer.v3.channel import Channel
 from pubnub.models.consumer.v3.group import Group
+from pubnub.models.consumer.v3.uuid import UUID
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import PubNub
 
@@ -46,6 +47,7 @@ class CustomerSettings:
     token: str | None
     origin: str | None
     ssl: bool
+    display_name: str | None = None  # stored in App Context, where support reads it
 
 
 def permission_refused(action: str, permission: str, kind: str, name: str) -> CustomerError:
@@ -115,6 +117,8 @@ class CustomerSession:
         if token:
             self.pubnub.set_token(token)
         self._register_channel()
+        if self.settings.display_name:
+            self._set_display_name(self.settings.display_name)
         self.pubnub.add_listener(_Listener(self))
         self.pubnub.subscribe().channels([self.settings.channel]).execute()
         if not self._connected.wait(CONNECT_TIMEOUT) and self._failure is None:
@@ -136,6 +140,7 @@ class CustomerSession:
                 .authorized_uuid(settings.user_id)
                 .channels([Channel.id(settings.channel).read().write()])
                 .groups([Group.id(settings.channel_group).manage()])
+                .uuids([UUID.id(settings.user_id).update()])  # its own name
                 .sync()
             )
         except PubNubException as exc:
@@ -146,6 +151,19 @@ class CustomerSession:
         finally:
             stop_client(admin)
         return envelope.result.token
+
+    def _set_display_name(self, name: str) -> None:
+        """Store the customer's name in App Context, as a real app does (support shows it)."""
+        assert self.pubnub is not None
+        user_id = self.settings.user_id
+        try:
+            self.pubnub.set_uuid_metadata().uuid(user_id).set_name(name).sync()
+        except PubNubException as exc:
+            if exc.get_status_code() == 403:
+                raise permission_refused(
+                    f"set the name of user {user_id!r}", "UPDATE", "uuid", user_id
+                ) from exc
+            raise CustomerError(f"Could not set the name of user {user_id!r}: {exc}") from exc
 
     def _register_channel(self) -> None:
         settings = self.settings
