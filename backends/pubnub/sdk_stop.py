@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from pubnub.callbacks import ReconnectionCallback
@@ -25,6 +26,9 @@ from pubnub.request_handlers.httpx import WallClockDeadlineWatchdog
 
 log = logging.getLogger(__name__)
 
+ABORT_TIMEOUT = 2.0  # seconds a stop spends aborting requests still in flight, at most
+ABORT_CHECK_INTERVAL = 0.01
+
 
 def stop_client(pubnub: PubNub) -> None:
     """Stop ``pubnub`` and abort its in-flight requests; never raises.
@@ -33,7 +37,8 @@ def stop_client(pubnub: PubNub) -> None:
     callback running right now cannot; then the subscribe loop is stopped (so the aborted
     long-poll counts as cancelled, not as a network error to recover from); then every later
     request is refused and the open sockets are shut down (closing alone does not wake a thread
-    blocked reading one); then the client is stopped for good.
+    blocked reading one); then the client is stopped for good, and the connections of requests
+    still in flight are shut down until none is left.
     """
     handler = getattr(pubnub, "_request_handler", None)
     manager = getattr(pubnub, "_subscription_manager", None)
@@ -51,7 +56,32 @@ def stop_client(pubnub: PubNub) -> None:
         log.exception("Stopping the PubNub SDK failed")
     session = getattr(handler, "_session", None)
     if session is not None:  # a request that connected while the client stopped
+        _abort_requests_in_flight(session)
+
+
+def _abort_requests_in_flight(session: Any) -> None:
+    """Shut down the connections of requests still in flight until none is left (or
+    ``ABORT_TIMEOUT``), and look once more a moment later: a request that took its session
+    just before the client refused new ones may only be connecting now."""
+    deadline = time.monotonic() + ABORT_TIMEOUT
+    quiet_checks = 0
+    while quiet_checks < 2 and time.monotonic() < deadline:
         WallClockDeadlineWatchdog._force_shutdown_connections(session)
+        quiet_checks = 0 if _busy(session) else quiet_checks + 1
+        time.sleep(ABORT_CHECK_INTERVAL)
+
+
+def _busy(session: Any) -> bool:
+    """Whether a connection of ``session`` serves a request (httpcore's pool, read leniently:
+    its internals may change, and then this only ends the sweep early)."""
+    pool = getattr(getattr(session, "_transport", None), "_pool", None)
+    for connection in list(getattr(pool, "_connections", None) or ()):
+        try:
+            if not connection.is_idle() and not connection.is_closed():
+                return True
+        except Exception:
+            continue
+    return False
 
 
 def _disarm(manager: Any) -> None:
