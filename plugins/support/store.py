@@ -301,20 +301,7 @@ class Store:
         else:
             number = found.id
         row = self._inserted_entry(
-            c,
-            {
-                "conversation_id": number,
-                "kind": Kind.CUSTOMER.value,
-                "author": message.customer_id,
-                "author_name": message.customer_name,
-                "body": message.body,
-                "created_at": message.sent_at,
-                "source_room": message.room,
-                "source_id": message.source_id,
-                "relay": Relay.RECORDED.value,
-                "opens_conversation": found is None,
-                "attachments": list(message.attachments) or None,
-            },
+            c, _customer_entry(message, number, Kind.CUSTOMER, opens_conversation=found is None)
         )
         conversation = _with_tag_list(found) if found is not None else self._conversation(c, number)
         return Recorded(
@@ -335,21 +322,7 @@ class Store:
         ):
             return None
         c.execute(_SET_RATING, {"number": last.id, "rating": message.rating})
-        row = self._inserted_entry(
-            c,
-            {
-                "conversation_id": last.id,
-                "kind": Kind.RATING.value,
-                "author": message.customer_id,
-                "author_name": message.customer_name,
-                "body": message.body,
-                "created_at": message.sent_at,
-                "source_room": message.room,
-                "source_id": message.source_id,
-                "relay": Relay.RECORDED.value,
-                "opens_conversation": False,
-            },
-        )
+        row = self._inserted_entry(c, _customer_entry(message, last.id, Kind.RATING))
         return Recorded(
             conversation=self._conversation(c, last.id),
             entry=_entry(row),
@@ -526,6 +499,25 @@ class Store:
             for number, tag in c.execute(_TAGS, {"numbers": numbers}):
                 by_number[number].append(tag)
         return [_conversation(row, sorted(by_number[row.id])) for row in rows]
+
+
+def _customer_entry(
+    message: CustomerMessage, number: int, kind: Kind, *, opens_conversation: bool = False
+) -> dict[str, Any]:
+    """The transcript row of something the customer wrote, waiting to be relayed."""
+    return {
+        "conversation_id": number,
+        "kind": kind.value,
+        "author": message.customer_id,
+        "author_name": message.customer_name,
+        "body": message.body,
+        "created_at": message.sent_at,
+        "source_room": message.room,
+        "source_id": message.source_id,
+        "relay": Relay.RECORDED.value,
+        "opens_conversation": opens_conversation,
+        "attachments": list(message.attachments) or None,
+    }
 
 
 def _conversation(row: Row, tags: Iterable[str]) -> Conversation:
