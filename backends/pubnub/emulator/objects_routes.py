@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,29 +40,34 @@ def _shown(stored: dict[str, Any], request: web.Request) -> dict[str, Any]:
     return shown
 
 
-async def get_uuid(request: web.Request) -> web.Response:
+async def _authorized_user(
+    request: web.Request, requirement: Callable[[str], Requirement]
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """The keyset's users and the user the path names, once the request may touch it."""
     ctx = context_of(request)
     keyset = ctx.keyset(request.match_info["sub_key"])
     uuid = request.match_info["uuid"]
-    await ctx.authorize(request, Requirement(get_uuids=[uuid]))
-    stored = keyset.users.get(uuid)
+    await ctx.authorize(request, requirement(uuid))
+    return keyset.users, uuid
+
+
+async def get_uuid(request: web.Request) -> web.Response:
+    users, uuid = await _authorized_user(request, lambda u: Requirement(get_uuids=[u]))
+    stored = users.get(uuid)
     if stored is None:
         raise _not_found()
     return web.json_response({"status": 200, "data": _shown(stored, request)})
 
 
 async def set_uuid(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    keyset = ctx.keyset(request.match_info["sub_key"])
-    uuid = request.match_info["uuid"]
-    await ctx.authorize(request, Requirement(update_uuids=[uuid]))
+    users, uuid = await _authorized_user(request, lambda u: Requirement(update_uuids=[u]))
     try:
         body = json.loads(await request.text() or "{}")
     except ValueError:
         raise bad_request("Request body is not valid JSON", service="objects") from None
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object", service="objects")
-    stored = keyset.users.setdefault(uuid, {"id": uuid, **dict.fromkeys(FIELDS[:4])})
+    stored = users.setdefault(uuid, {"id": uuid, **dict.fromkeys(FIELDS[:4])})
     for field in FIELDS:
         if body.get(field) is not None:
             stored[field] = body[field]
@@ -73,11 +79,8 @@ async def set_uuid(request: web.Request) -> web.Response:
 
 
 async def remove_uuid(request: web.Request) -> web.Response:
-    ctx = context_of(request)
-    keyset = ctx.keyset(request.match_info["sub_key"])
-    uuid = request.match_info["uuid"]
-    await ctx.authorize(request, Requirement(delete_uuids=[uuid]))
-    keyset.users.pop(uuid, None)
+    users, uuid = await _authorized_user(request, lambda u: Requirement(delete_uuids=[u]))
+    users.pop(uuid, None)
     return web.json_response({"status": 200, "data": None})
 
 
