@@ -194,6 +194,11 @@ BRIDGE_STOP_TIMEOUT = 5.0
 # agents' network ("agents:#support"); on a single backend, only the room ("#support").
 SUPPORT_AGENT_ROOM = os.environ.get("SUPPORT_AGENT_ROOM", "agents:#support")
 
+# Teams in rooms of their own: customer chat pattern (glob) -> agent room. A new conversation
+# goes to the room of the first pattern its chat matches, else to SUPPORT_AGENT_ROOM; `!move`
+# sends a conversation to another room. Empty: every conversation in SUPPORT_AGENT_ROOM.
+SUPPORT_ROUTES = {}  # e.g. {"vip-*": "agents:#vip", "*-fr": "agents:#support-fr"}
+
 # The Bridge network whose rooms are customer chats. Its BRIDGE_BACKENDS entry must say
 # "BRIDGE_COMMANDS": False, so that a customer's "!resolve 1" is relayed as text and never
 # parsed as a command. None on a single backend: every room other than the agent room is then a

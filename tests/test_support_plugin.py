@@ -193,7 +193,7 @@ ARGUMENT_ERRORS = [
     ("!customer nobody", "No conversation with a customer named or identified 'nobody'. `!queue`"),
     ("!stats soon", "'soon' is not a number of days from 1 to 36500. Usage: `!stats [days]`"),
     ("!stats 99999999999", "'99999999999' is not a number of days from 1 to 36500."),
-    ("!queue now", "Unexpected 'now'. Usage: `!queue`"),
+    ("!queue now", "Unexpected 'now'. Usage: `!queue [all]`"),
     ("!resolve 9", "There is no conversation #9: `!queue` lists the open ones."),
 ]
 
@@ -208,7 +208,8 @@ def test_argument_errors_say_what_to_type(desk_bot):
 
 
 SUPPORT_COMMANDS = [
-    *("canned", "claim", "customer", "note", "queue", "release", "reopen", "reply", "resolve"),
+    *("canned", "claim", "customer", "move", "note", "queue", "release", "reopen", "reply"),
+    "resolve",
     "stats",
     *("tag", "transcript", "transfer", "untag"),
 ]

@@ -87,9 +87,10 @@ def test_a_redelivered_rating_counts_once(desk, clock):
 def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'support.sqlite'}")
     try:
-        with engine.begin() as c:  # the first schema: today's tables without the rating
+        with engine.begin() as c:  # the first schema: today's tables without later columns
             metadata.create_all(c)
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN rating"))
+            c.execute(text("ALTER TABLE support_conversations DROP COLUMN agent_room"))
             c.execute(insert(schema_version).values(version=1))
             c.execute(
                 text(
@@ -100,11 +101,17 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             )
         assert migrate(engine) == 1
         with engine.connect() as c:
-            assert current_version(c) == SCHEMA_VERSION == 2
+            assert current_version(c) == SCHEMA_VERSION == 3
             columns = {col["name"] for col in inspect(c).get_columns(conversations.name)}
-            assert "rating" in columns
-            row = c.execute(select(conversations.c.customer_name, conversations.c.rating)).one()
-            assert tuple(row) == ("Dana", None)
+            assert {"rating", "agent_room"} <= columns
+            row = c.execute(
+                select(
+                    conversations.c.customer_name,
+                    conversations.c.rating,
+                    conversations.c.agent_room,
+                )
+            ).one()
+            assert tuple(row) == ("Dana", None, None)
     finally:
         engine.dispose()
 

@@ -139,10 +139,11 @@ class Desk:
         """Record a customer's message durably (idempotent for a known source id)."""
         return self.store.record_customer_message(message)
 
-    def unrelayed(self, limit: int = 100) -> list[Pending]:
-        """What waits for the agents; never a message relayed whose mark is still queued."""
+    def unrelayed(self, limit: int = 100, after: int = 0) -> list[Pending]:
+        """What waits for the agents (from the first entry after ``after``); never a message
+        relayed whose mark is still queued."""
         self._marks.flush()
-        return self.store.unrelayed(limit)
+        return self.store.unrelayed(limit, after)
 
     def mark_relayed(self, *relayed: Entry) -> None:
         """Agents have seen these: marked within ``MARK_INTERVAL`` (see relayed_marks)."""
@@ -206,6 +207,26 @@ class Desk:
         if transferred is None:
             raise ChangedMeanwhile(number)
         return transferred
+
+    def move(self, number: int, agent: Agent, room: str | None, room_label: str) -> Conversation:
+        """Send an open conversation to another agent room (``room`` as stored, None for the
+        main one), where it waits in the queue for one of that team to claim it."""
+        conversation = self._open(number)
+        moved = self.store.change(
+            number,
+            states=[conversation.state],
+            agent=conversation.agent,
+            values={
+                "agent_room": room,
+                "state": State.WAITING.value,
+                "agent": None,
+                "agent_name": None,
+            },
+            event=self._event(agent, f"{agent.name} moved it to {room_label}"),
+        )
+        if moved is None:
+            raise ChangedMeanwhile(number)
+        return moved
 
     def resolve(self, number: int, agent: Agent) -> Conversation:
         conversation = self._open(number)

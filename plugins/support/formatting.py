@@ -6,7 +6,7 @@ stays readable where nothing is rendered (IRC, a terminal).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from errbot_support.desk import Durations, Ratings, Stats, TranscriptPage
@@ -72,27 +72,49 @@ def relay(pending: Pending, prefix: str, now: datetime) -> str:
     )
 
 
-def conversation_line(conversation: Conversation, now: datetime) -> str:
+def conversation_line(conversation: Conversation, now: datetime, room: str | None = None) -> str:
     who = conversation.agent_name if conversation.state is State.ASSIGNED else "waiting"
     tags = f" [{', '.join(conversation.tags)}]" if conversation.tags else ""
+    where = f" in {room}" if room else ""
     return (
-        f"**#{conversation.number}** {who}, {duration(now - conversation.opened_at)}: "
+        f"**#{conversation.number}** {who}{where}, {duration(now - conversation.opened_at)}: "
         f"{conversation.customer_name} (`{conversation.customer_room}`){tags}"
     )
 
 
-def queue(conversations: list[Conversation], prefix: str, now: datetime) -> str:
+def queue(
+    conversations: list[Conversation],
+    prefix: str,
+    now: datetime,
+    *,
+    where: str | None = None,
+    more: str | None = None,
+    room_of: Callable[[Conversation], str] | None = None,
+) -> str:
+    """Open conversations (of the agent room ``where``, or each in its ``room_of``)."""
+    scope = f" in {where}" if where else ""
     if not conversations:
-        return "No open conversations."
+        return f"No open conversations{scope}." + (f" {more}" if more else "")
     waiting = sum(1 for c in conversations if c.state is State.WAITING)
     lines = [
-        f"{len(conversations)} open conversation(s), {waiting} waiting:",
-        *(conversation_line(c, now) for c in conversations),
+        f"{len(conversations)} open conversation(s){scope}, {waiting} waiting:",
+        *(conversation_line(c, now, room_of(c) if room_of else None) for c in conversations),
     ]
     if waiting:
         first = next(c for c in conversations if c.state is State.WAITING)
         lines.append(f"Type `{prefix}claim {first.number}` to take the oldest waiting one.")
+    if more:
+        lines.append(more)
     return "\n".join(lines)
+
+
+def rooms_load(rooms: list[tuple[str, list[Conversation]]]) -> str:
+    """What each agent room has open now."""
+    parts = []
+    for room, found in rooms:
+        waiting = sum(1 for c in found if c.state is State.WAITING)
+        parts.append(f"{room} {waiting} waiting, {len(found) - waiting} assigned")
+    return "Open by agent room: " + "; ".join(parts) + "."
 
 
 def _entry_line(entry: Entry, customer: str) -> str:

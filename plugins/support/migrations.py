@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from errbot_support.tables import metadata, schema_version
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,14 @@ def _add_rating(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE support_conversations ADD COLUMN rating INTEGER"))
 
 
+def _add_agent_room(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE support_conversations ADD COLUMN agent_room VARCHAR(512)"))
+
+
 # Ordered upgrade steps, appended whenever the tables change.
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(2, "conversations keep the customer's rating", _add_rating),
+    Upgrade(3, "conversations keep the agent room serving them", _add_agent_room),
 )
 
 

@@ -73,6 +73,7 @@ class Conversation:
     resolved_at: datetime | None
     tags: tuple[str, ...] = ()
     rating: int | None = None  # 1 to 5, given by the customer after resolution
+    agent_room: str | None = None  # the team's room (SUPPORT_ROUTES); None: SUPPORT_AGENT_ROOM
 
     @property
     def is_open(self) -> bool:
@@ -113,6 +114,8 @@ class CustomerMessage:
     # What the message rates (1 to 5) if it is one, should the customer's last conversation
     # be waiting for a rating; otherwise it is an ordinary message.
     rating: int | None = None
+    # The agent room serving the conversation this message opens, if it opens one.
+    agent_room: str | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class SettingsError(Exception):
 @dataclass(frozen=True)
 class Settings:
     agent_room: str
+    routes: tuple[tuple[str, str], ...]  # (customer chat pattern, agent room), first match wins
     customer_network: str | None
     db_url: str
     agents: tuple[str, ...]
@@ -98,6 +99,7 @@ def read_settings(config: Any) -> Settings:
         )
     return Settings(
         agent_room=agent_room.strip(),
+        routes=_routes(config),
         customer_network=network.strip() if network else None,
         db_url=_db_url(config),
         agents=_agents(config),
@@ -132,6 +134,25 @@ def _db_url(config: Any) -> str:
             "'postgresql+psycopg://user:password@host/dbname', or None for the default"
         ) from None
     return url
+
+
+def _routes(config: Any) -> tuple[tuple[str, str], ...]:
+    routes = getattr(config, "SUPPORT_ROUTES", None) or {}
+    example = "e.g. {'vip-*': 'agents:#vip', '*-fr': 'agents:#support-fr'}"
+    if not isinstance(routes, Mapping):
+        raise SettingsError(
+            f"SUPPORT_ROUTES must be a dict of customer chat pattern -> agent room, {example}"
+        )
+    found = []
+    for pattern, room in routes.items():
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise SettingsError(
+                f"SUPPORT_ROUTES: {pattern!r} is not a pattern of customer chats, {example}"
+            )
+        if not isinstance(room, str) or not room.strip():
+            raise SettingsError(f"SUPPORT_ROUTES[{pattern!r}] must name an agent room, {example}")
+        found.append((pattern.strip(), room.strip()))
+    return tuple(found)
 
 
 def _agents(config: Any) -> tuple[str, ...]:

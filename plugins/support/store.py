@@ -98,7 +98,7 @@ _TAGS = (
 )
 _UNRELAYED = (
     select(entries)
-    .where(entries.c.relay == Relay.RECORDED.value)
+    .where(entries.c.relay == Relay.RECORDED.value, entries.c.id > bindparam("after"))
     .order_by(entries.c.id)
     .limit(bindparam("limit"))
 )
@@ -230,10 +230,11 @@ class Store:
             row = c.execute(select(entries).where(entries.c.id == entry_id)).first()
             return _entry(row) if row else None
 
-    def unrelayed(self, limit: int = 100) -> list[Pending]:
-        """Recorded customer messages not yet shown to agents, oldest first."""
+    def unrelayed(self, limit: int = 100, after: int = 0) -> list[Pending]:
+        """Recorded customer messages not yet shown to agents, oldest first, from the first
+        one after entry ``after`` (to go past messages whose agent room cannot take them)."""
         with self._reading() as c:
-            rows = c.execute(_UNRELAYED, {"limit": limit}).all()
+            rows = c.execute(_UNRELAYED, {"limit": limit, "after": after}).all()
             by_number = {
                 conv.number: conv
                 for conv in self._conversations(
@@ -296,6 +297,7 @@ class Store:
                     "customer_name": message.customer_name,
                     "state": State.WAITING.value,
                     "opened_at": message.sent_at,
+                    "agent_room": message.agent_room,
                 },
             ).inserted_primary_key[0]
         else:
@@ -534,6 +536,7 @@ def _conversation(row: Row, tags: Iterable[str]) -> Conversation:
         resolved_at=row.resolved_at,
         tags=tuple(tags),
         rating=row.rating,
+        agent_room=row.agent_room,
     )
 
 

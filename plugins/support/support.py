@@ -27,7 +27,6 @@ from errbot_support.identities import (
     display_name,
     matches_any,
     network_of,
-    same_room,
 )
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
@@ -39,6 +38,7 @@ from errbot_support.records import (
     Kind,
 )
 from errbot_support.relay import AgentRoomRelay
+from errbot_support.routing import AgentRoom, AgentRooms
 from errbot_support.settings import (
     NOT_CONFIGURED,
     Settings,
@@ -65,7 +65,7 @@ class Support(BotPlugin):
         super().__init__(*args, **kwargs)
         self._settings: Settings | None = None
         self._desk: Desk | None = None
-        self._agent_room: Room | None = None
+        self._rooms: AgentRooms | None = None
         self._relay: AgentRoomRelay | None = None
         self._threads = ConversationThreads()
         self._interrupted: list[Entry] = []
@@ -81,7 +81,7 @@ class Support(BotPlugin):
             return
         try:
             settings = read_settings(self.bot_config)
-            self._agent_room = self._check_rooms(settings)
+            self._rooms = self._agent_rooms(settings)
             store = self._open_store(settings)
         except SettingsError as problem:
             self.log.error("Support is not active: %s", problem)
@@ -90,8 +90,10 @@ class Support(BotPlugin):
         self._desk = Desk(store)
         self._threads = ConversationThreads()
         self._relay = AgentRoomRelay(
-            self._agent_room,
-            lambda text, number, opens: self._send_agents(text, number, starts_thread=opens),
+            self._rooms,
+            lambda room, text, number, opens: self._send_agents(
+                text, room.room, number, starts_thread=opens
+            ),
             prefix=self._prefix(),
             join_as=getattr(self.bot_config, "CHATROOM_FN", None),
             warn_admins=self.warn_admins,
@@ -101,8 +103,8 @@ class Support(BotPlugin):
         super().activate()
         self.start_poller(settings.retry_interval, self._relay_pending)
         self.log.info(
-            "Support active: agent room %s, customers %s, database %s.",
-            self._agent_room,
+            "Support active: agent room(s) %s, customers %s, database %s.",
+            ", ".join(self._rooms.names()),
             f"on network {settings.customer_network}"
             if settings.customer_network
             else "in every other room",
@@ -125,13 +127,20 @@ class Support(BotPlugin):
             self._report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
         self._relay_pending()
 
-    def _check_rooms(self, settings: Settings) -> Room:
+    def _agent_rooms(self, settings: Settings) -> AgentRooms:
+        main = self._check_room(settings, "SUPPORT_AGENT_ROOM", settings.agent_room)
+        routes = [
+            (pattern, name, self._check_room(settings, f"SUPPORT_ROUTES[{pattern!r}]", name))
+            for pattern, name in settings.routes
+        ]
+        return AgentRooms(main, routes)
+
+    def _check_room(self, settings: Settings, setting: str, name: str) -> Room:
         try:
-            room = self.query_room(settings.agent_room)
+            room = self.query_room(name)
         except Exception as exc:
             raise SettingsError(
-                f"SUPPORT_AGENT_ROOM {settings.agent_room!r} is not a room this bot can reach "
-                f"({exc})"
+                f"{setting} {name!r} is not a room this bot can reach ({exc})"
             ) from None
         bridged = network_of(room)
         if settings.customer_network is None:
@@ -149,7 +158,7 @@ class Support(BotPlugin):
             )
         if bridged == settings.customer_network:
             raise SettingsError(
-                f"SUPPORT_AGENT_ROOM {settings.agent_room!r} is on the customer network "
+                f"{setting} {name!r} is on the customer network "
                 f"{settings.customer_network!r}: put the agent room on the agents' network"
             )
         known = self._bridge_networks()
@@ -193,14 +202,20 @@ class Support(BotPlugin):
         if settings.customer_network is not None:
             if network_of(msg) != settings.customer_network:
                 return None
-        elif not msg.is_group or same_room(msg.to, self._agent_room):
+        elif not msg.is_group or self._rooms.holding(msg.to) is not None:
             return None
         if isinstance(msg.frm, RoomOccupant):
             return msg.frm.room
         return msg.to if msg.is_group else msg.frm
 
+    def _agent_room_of(self, msg: Message) -> AgentRoom | None:
+        """The agent room ``msg`` was written in, if any."""
+        if not msg.is_group or self._rooms is None:
+            return None
+        return self._rooms.holding(msg.to)
+
     def _in_agent_room(self, msg: Message) -> bool:
-        return msg.is_group and same_room(msg.to, self._agent_room)
+        return self._agent_room_of(msg) is not None
 
     def _is_agent(self, msg: Message) -> bool:
         patterns = self._settings.agents if self._settings else ()
@@ -210,12 +225,17 @@ class Support(BotPlugin):
 
     def _is_occupant_of_agent_room(self, person: Identifier) -> bool:
         """Best effort: not every backend can list a room's occupants."""
-        try:
-            occupants = self._agent_room.occupants
-        except Exception:
-            return False
         wanted = getattr(person, "person", None)
-        return wanted is not None and any(getattr(o, "person", None) == wanted for o in occupants)
+        if wanted is None:
+            return False
+        for agent_room in self._rooms.all:
+            try:
+                occupants = agent_room.room.occupants
+            except Exception:
+                continue
+            if any(getattr(o, "person", None) == wanted for o in occupants):
+                return True
+        return False
 
     @staticmethod
     def _agent(msg: Message) -> Agent:
@@ -361,6 +381,7 @@ class Support(BotPlugin):
             rating=rating_in(msg.body)
             if self._settings and self._settings.rating_question
             else None,
+            agent_room=self._rooms.route(str(room)).name,
         )
 
     def _report_unrecorded(self, incoming: CustomerMessage, exc: Exception) -> None:
@@ -371,7 +392,7 @@ class Support(BotPlugin):
             f"database is fixed:\n> {incoming.body}"
         )
         try:
-            self._send_agents(text)
+            self._send_agents(text, self._rooms.route(incoming.room).room)
         finally:
             self.warn_admins(f"Support: the conversation database refused a message: {exc}")
 
@@ -385,13 +406,15 @@ class Support(BotPlugin):
         """Someone, maybe the bot after an outage, joined the agent room: let the next relay
         look again (the poller relays; this may run on the network's own thread)."""
         relay = self._relay
-        if relay is not None and same_room(room, relay.room):
-            relay.room_joined()
+        if relay is not None:
+            relay.room_joined(room)
 
-    def _send_agents(self, text: str, number: int | None = None, *, starts_thread=False) -> None:
-        """Post to the agent room (in the conversation's thread where threads are on)."""
+    def _send_agents(
+        self, text: str, room: Room, number: int | None = None, *, starts_thread=False
+    ) -> None:
+        """Post to an agent room (in the conversation's thread where threads are on)."""
         message = self._bot.build_message(text)
-        message.to = self._agent_room
+        message.to = room
         message.frm = self.bot_identifier
         if self._settings.threads and number is not None and not starts_thread:
             message.parent = self._threads.parent_of(number)
@@ -456,7 +479,7 @@ class Support(BotPlugin):
         if entry.kind is Kind.REPLY:
             text += f"\nSend it again with `{self._prefix()}reply {conversation.number} ...`"
         try:
-            self._send_agents(text, conversation.number)
+            self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
         except Exception:
             self.log.exception("Could not report an undelivered message to the agent room.")
 
@@ -472,7 +495,7 @@ class Support(BotPlugin):
         except CommandError as refused:
             said = str(refused)
         if said:
-            self._send_agents(said, number)
+            self._send_agents(said, msg.to, number)
 
     # ------------------------------------------------------------------ commands
 
@@ -556,7 +579,7 @@ class Support(BotPlugin):
         if delivered and before.agent is None:
             return f"**#{number}** is now yours, {agent.name}."
         if not delivered and not self._in_agent_room(msg):
-            return f"**#{number}**: your reply was NOT delivered; the agent room has the details."
+            return f"**#{number}**: your reply was NOT delivered; its agent room has the details."
         return None
 
     @botcmd
@@ -605,6 +628,44 @@ class Support(BotPlugin):
         return f"**#{number}** is now {to.name}'s (given by {agent.name})."
 
     @botcmd
+    def move(self, msg: Message, args: str) -> str:
+        """Send a conversation to another team's agent room: move <number> <room>"""
+        desk = self._desk_or_fail()
+        usage = "move <number> <room>"
+        number, target = self._parse(args, usage, then="To which agent room?")
+        rooms = self._rooms
+        to = rooms.find(target)
+        if to is None:
+            raise self._usage(
+                usage, f"'{target}' is not an agent room; the rooms: {', '.join(rooms.names())}."
+            )
+        before = self._run(desk.get, number)
+        if rooms.of(before) == to:
+            raise CommandError(f"**#{number}** is already served in {to}.")
+        agent = self._agent(msg)
+        moved = self._run(desk.move, number, agent, to.name, str(to))
+        page = desk.transcript(number, 0, self._settings.page_size)
+        heading = (
+            f"**#{number}** moved here from {rooms.of(before)} by {agent.name}: "
+            f"{moved.customer_name} (`{moved.customer_room}`), waiting. "
+            f"Type `{self._prefix()}claim {number}` to take it. So far:"
+        )
+        try:
+            self._send_agents(
+                formatting.transcript(page, self._prefix(), heading=heading),
+                to.room,
+                number,
+                starts_thread=True,
+            )
+        except Exception as exc:
+            self.log.warning("Could not show #%d in %s: %s", number, to, exc)
+            return (
+                f"**#{number}** now waits in {to}, but that room could not be told ({exc}): "
+                f"its agents see it in `{self._prefix()}queue`."
+            )
+        return f"**#{number}** now waits in {to} for one of its agents."
+
+    @botcmd
     def reopen(self, msg: Message, args: str) -> str:
         """Bring a resolved conversation back, assigned to you: reopen <number>"""
         desk = self._desk_or_fail()
@@ -615,11 +676,26 @@ class Support(BotPlugin):
 
     @botcmd
     def queue(self, msg: Message, args: str) -> str:
-        """List open conversations, waiting ones first, with their age and agent: queue"""
+        """Open conversations, waiting ones first, with age and agent: queue [all]"""
         desk = self._desk_or_fail()
-        if args.strip():
-            raise self._usage("queue", f"Unexpected '{args.strip()}'.")
-        return formatting.queue(desk.queue(), self._prefix(), desk.clock())
+        wanted = args.strip()
+        if wanted not in ("", "all"):
+            raise self._usage("queue [all]", f"Unexpected '{wanted}'.")
+        rooms = self._rooms
+        found, here = desk.queue(), self._agent_room_of(msg)
+        if not rooms.several:
+            return formatting.queue(found, self._prefix(), desk.clock())
+        if here is not None and wanted != "all":
+            return formatting.queue(
+                [c for c in found if rooms.of(c) == here],
+                self._prefix(),
+                desk.clock(),
+                where=str(here),
+                more=f"`{self._prefix()}queue all` lists every agent room's.",
+            )
+        return formatting.queue(
+            found, self._prefix(), desk.clock(), room_of=lambda c: str(rooms.of(c))
+        )
 
     @botcmd
     def transcript(self, msg: Message, args: str) -> str:
@@ -692,4 +768,13 @@ class Support(BotPlugin):
             )
         days = int(text) if text else self._settings.stats_days
         summary = desk.stats(since=desk.clock() - timedelta(days=days))
-        return formatting.stats(summary, days)
+        said = formatting.stats(summary, days)
+        if self._rooms.several:
+            open_now = desk.queue()
+            said += "\n" + formatting.rooms_load(
+                [
+                    (str(room), [c for c in open_now if self._rooms.of(c) == room])
+                    for room in self._rooms.all
+                ]
+            )
+        return said

@@ -1,0 +1,114 @@
+"""Which agent room serves which customers: ``SUPPORT_AGENT_ROOM``, and ``SUPPORT_ROUTES`` for
+teams that each answer some of the customers (a language, a product, the VIPs).
+
+A conversation keeps the room it was routed to when it opened, or moved to (``!move``). It is
+stored by the room's name as the settings give it, and None stands for ``SUPPORT_AGENT_ROOM``:
+renaming the main room takes its conversations along, and a conversation whose team room was
+taken out of the settings falls back to the main room instead of being lost.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from errbot.backends.base import Room
+
+from errbot_support.identities import own_identity, same_room
+from errbot_support.records import Conversation
+
+
+@dataclass(frozen=True)
+class AgentRoom:
+    """An agent room: ``name`` is what conversations store (None for the main room).
+
+    Compared by the room's name, as rooms are elsewhere (``same_room``): not every backend's
+    room objects can be compared or hashed.
+    """
+
+    name: str | None
+    room: Room = field(compare=False)
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", str(self.room).casefold())
+
+    def __str__(self) -> str:
+        return str(self.room)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Customers whose chat matches ``pattern`` (a glob) are served in ``room``."""
+
+    pattern: str
+    room: AgentRoom
+
+
+def _forms(text: str) -> set[str]:
+    """How people may write a room or a chat: with or without its network and its '#'."""
+    text = text.strip().casefold()
+    forms = {text}
+    if ":" in text:
+        forms.add(text.split(":", 1)[1])
+    return forms | {form.lstrip("#") for form in forms}
+
+
+class AgentRooms:
+    def __init__(self, main: Room, routes: Sequence[tuple[str, str, Room]] = ()) -> None:
+        """``routes``: (customer chat pattern, room name as configured, that room)."""
+        self.main = AgentRoom(None, main)
+        rooms: dict[str, AgentRoom] = {}
+        self.routes: list[Route] = []
+        for pattern, name, room in routes:
+            if same_room(room, main):
+                agent_room = self.main
+            else:
+                agent_room = rooms.setdefault(str(room).casefold(), AgentRoom(name, room))
+            self.routes.append(Route(pattern, agent_room))
+        self._by_name = {room.name.casefold(): room for room in rooms.values() if room.name}
+        self.all: list[AgentRoom] = [self.main, *rooms.values()]
+
+    @property
+    def several(self) -> bool:
+        return len(self.all) > 1
+
+    def route(self, customer_room: str) -> AgentRoom:
+        """The room serving a new conversation in ``customer_room``: the first route whose
+        pattern matches the chat, with or without its network, any case; else the main room."""
+        names = _forms(customer_room)
+        for route in self.routes:
+            pattern = route.pattern.casefold()
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                return route.room
+        return self.main
+
+    def of(self, conversation: Conversation) -> AgentRoom:
+        """The room of ``conversation``; the main room if its room is no longer configured."""
+        if conversation.agent_room is None:
+            return self.main
+        return self._by_name.get(conversation.agent_room.casefold(), self.main)
+
+    def holding(self, room: object) -> AgentRoom | None:
+        """The agent room ``room`` (an identifier) is, if it is one."""
+        return next((r for r in self.all if same_room(r.room, room)), None)
+
+    def find(self, text: str) -> AgentRoom | None:
+        """The agent room an agent named: by its name in the settings or on its network, with or
+        without the network and the '#' ("agents:#vip", "#vip", "vip")."""
+        wanted = _forms(text)
+        for agent_room in self.all:
+            if wanted & self._names_of(agent_room):
+                return agent_room
+        return None
+
+    def names(self) -> Iterable[str]:
+        return [str(r) for r in self.all]
+
+    @staticmethod
+    def _names_of(agent_room: AgentRoom) -> set[str]:
+        names = _forms(str(agent_room.room)) | _forms(str(own_identity(agent_room.room)))
+        if agent_room.name:
+            names |= _forms(agent_room.name)
+        return names
