@@ -45,7 +45,8 @@ demo: install
 # A customer for the demo, in a second terminal (make customer NAME=dana to choose the name).
 customer: $(BIN)/errbot-support-demo
 	$(BIN)/errbot-support-demo customer --port $(PORT) $(if $(NAME),--name $(NAME)) \
-		$(if $(FULLNAME),--pubnub-display-name "$(FULLNAME)")
+		$(if $(FULLNAME),--pubnub-display-name "$(FULLNAME)") \
+		$(if $(EMAIL),--pubnub-email "$(EMAIL)")
 
 # Installs only when missing: a reinstall under the running demo would swap its files.
 $(BIN)/errbot-support-demo: | $(BIN)/python

@@ -142,6 +142,8 @@ def test_with_a_secret_key_the_client_grants_itself_what_it_needs(
         "helpdesk",
         "--pubnub-display-name",
         "Yan Li",
+        "--pubnub-email",
+        "yan@example.com",
         PUBNUB_SECRET_KEY=SECRET_KEY,
     )
     assert "Connected as 'yan'" in client.read(client.stderr)
@@ -149,7 +151,8 @@ def test_with_a_secret_key_the_client_grants_itself_what_it_needs(
     agent = PubNub(pubnub_config(server, "support", secret_key=SECRET_KEY))
     try:
         # Its own name, in App Context, with the token it granted itself.
-        assert agent.get_uuid_metadata(uuid="yan").sync().result.data["name"] == "Yan Li"
+        profile = agent.get_uuid_metadata(uuid="yan").sync().result.data
+        assert (profile["name"], profile["email"]) == ("Yan Li", "yan@example.com")
         agent.publish().channel("yan-chat").message(
             {"kind": "resolved", "text": "Solved, have a nice day"}
         ).sync()

@@ -91,6 +91,7 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             metadata.create_all(c)
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN rating"))
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN agent_room"))
+            c.execute(text("ALTER TABLE support_conversations DROP COLUMN customer_details"))
             c.execute(insert(schema_version).values(version=1))
             c.execute(
                 text(
@@ -101,9 +102,9 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             )
         assert migrate(engine) == 1
         with engine.connect() as c:
-            assert current_version(c) == SCHEMA_VERSION == 3
+            assert current_version(c) == SCHEMA_VERSION == 4
             columns = {col["name"] for col in inspect(c).get_columns(conversations.name)}
-            assert {"rating", "agent_room"} <= columns
+            assert {"rating", "agent_room", "customer_details"} <= columns
             row = c.execute(
                 select(
                     conversations.c.customer_name,

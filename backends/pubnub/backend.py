@@ -41,7 +41,7 @@ from errbot_pubnub.room import PubNubRoom
 from errbot_pubnub.sdk_stop import stop_client
 from errbot_pubnub.settings import PubNubConfigurationError, PubNubSettings, read_settings
 from errbot_pubnub.subscription import HISTORY_DISABLED, SubscriptionSupervisor
-from errbot_pubnub.user_names import UserNames
+from errbot_pubnub.user_profiles import UserProfiles
 from pubnub.enums import PNReconnectionPolicy
 from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.common import PNStatus
@@ -81,7 +81,9 @@ class PubNubBackend(ErrBot):
             deliver=self.callback_message,
             membership=self,
             workers=self.settings.channel_workers,
-            name_of=UserNames(self._app_context_name).name_of if self.settings.user_names else None,
+            profile_of=(
+                UserProfiles(self._app_context).profile_of if self.settings.user_names else None
+            ),
         )
         self.pubnub: PubNub | None = None  # publish, history, groups (never subscribes)
         self.subscription: SubscriptionSupervisor | None = None
@@ -152,12 +154,12 @@ class PubNubBackend(ErrBot):
             return None
         return signal.signal(signal.SIGTERM, lambda *_: self.stop_serving())
 
-    def _app_context_name(self, user_id: str) -> str | None:
-        """The ``name`` App Context holds for ``user_id`` (raises the SDK's errors)."""
+    def _app_context(self, user_id: str) -> dict[str, Any] | None:
+        """What App Context holds for ``user_id`` (raises the SDK's errors)."""
         pubnub = self.pubnub
         if pubnub is None:  # not connected: the user id will do
             return None
-        return pubnub.get_uuid_metadata().uuid(user_id).sync().result.data.get("name")
+        return pubnub.get_uuid_metadata().uuid(user_id).sync().result.data
 
     def _new_client(self) -> PubNub:
         settings = self.settings

@@ -50,6 +50,12 @@ def _checked_name(kind: str, value: str) -> str:
     help="The customer's name, stored in PubNub App Context for support to show  [default: none]",
 )
 @click.option(
+    "--pubnub-email",
+    "email",
+    default=None,
+    help="The customer's email, stored in PubNub App Context for support to show  [default: none]",
+)
+@click.option(
     "--pubnub-channel",
     "channel",
     default=None,
@@ -112,6 +118,7 @@ def cli(
     *,
     user_id: str | None,
     display_name: str | None,
+    email: str | None,
     channel: str | None,
     channel_group: str,
     converter_path: str,
@@ -143,6 +150,7 @@ def cli(
         origin=host,
         ssl=tls,
         display_name=(display_name or "").strip() or None,
+        email=(email or "").strip() or None,
     )
     interactive = sys.stdin.isatty()
     if linger is None:

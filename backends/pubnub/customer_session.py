@@ -48,6 +48,7 @@ class CustomerSettings:
     origin: str | None
     ssl: bool
     display_name: str | None = None  # stored in App Context, where support reads it
+    email: str | None = None  # likewise
 
 
 def permission_refused(action: str, permission: str, kind: str, name: str) -> CustomerError:
@@ -117,8 +118,8 @@ class CustomerSession:
         if token:
             self.pubnub.set_token(token)
         self._register_channel()
-        if self.settings.display_name:
-            self._set_display_name(self.settings.display_name)
+        if self.settings.display_name or self.settings.email:
+            self._set_profile(self.settings.display_name, self.settings.email)
         self.pubnub.add_listener(_Listener(self))
         self.pubnub.subscribe().channels([self.settings.channel]).execute()
         if not self._connected.wait(CONNECT_TIMEOUT) and self._failure is None:
@@ -152,18 +153,24 @@ class CustomerSession:
             stop_client(admin)
         return envelope.result.token
 
-    def _set_display_name(self, name: str) -> None:
-        """Store the customer's name in App Context, as a real app does (support shows it)."""
+    def _set_profile(self, name: str | None, email: str | None) -> None:
+        """Store the customer's name and email in App Context, as a real app does (support
+        shows them)."""
         assert self.pubnub is not None
         user_id = self.settings.user_id
+        request = self.pubnub.set_uuid_metadata().uuid(user_id)
+        if name:
+            request = request.set_name(name)
+        if email:
+            request = request.email(email)
         try:
-            self.pubnub.set_uuid_metadata().uuid(user_id).set_name(name).sync()
+            request.sync()
         except PubNubException as exc:
             if exc.get_status_code() == 403:
                 raise permission_refused(
-                    f"set the name of user {user_id!r}", "UPDATE", "uuid", user_id
+                    f"set the profile of user {user_id!r}", "UPDATE", "uuid", user_id
                 ) from exc
-            raise CustomerError(f"Could not set the name of user {user_id!r}: {exc}") from exc
+            raise CustomerError(f"Could not set the profile of user {user_id!r}: {exc}") from exc
 
     def _register_channel(self) -> None:
         settings = self.settings

@@ -31,6 +31,7 @@ from errbot_pubnub.listener import Inbound
 from errbot_pubnub.message import PubNubMessage, timetoken_to_datetime
 from errbot_pubnub.person import PubNubOccupant
 from errbot_pubnub.room import ChannelMembership, PubNubRoom
+from errbot_pubnub.user_profiles import Profile
 from pubnub.models.consumer.pubsub import PNMessageResult
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class InboundPipeline:
         deliver: Callable[[Message], None],
         membership: ChannelMembership,
         workers: int,
-        name_of: Callable[[str], str | None] | None = None,
+        profile_of: Callable[[str], Profile | None] | None = None,
     ) -> None:
         self._own_user_id = own_user_id
         self._converter = converter
@@ -76,7 +77,7 @@ class InboundPipeline:
         self._notices = notices
         self._deliver = deliver
         self._membership = membership
-        self._name_of = name_of  # a customer's display name, when one can be found
+        self._profile_of = profile_of  # a customer's name and details, when they can be found
         self._lanes: ChannelLanes[Inbound] = ChannelLanes(self.handle, workers)
         self._accepting = threading.Event()
         self._delivered = 0
@@ -262,8 +263,8 @@ class InboundPipeline:
         result = inbound.result
         room = PubNubRoom(inbound.channel, self._membership)
         publisher = inbound.publisher or UNKNOWN_PUBLISHER
-        name = self._name_of(publisher) if self._name_of and inbound.publisher else None
-        sender = PubNubOccupant(room, publisher, name)
+        profile = self._profile_of(publisher) if self._profile_of and inbound.publisher else None
+        sender = PubNubOccupant(room, publisher, profile.name if profile else None)
         extras: dict[str, Any] = {
             "message_id": str(inbound.timetoken),
             "sent_at": timetoken_to_datetime(inbound.timetoken),
@@ -280,6 +281,8 @@ class InboundPipeline:
                 "message": converted,
             },
         }
+        if profile is not None and profile.details():
+            extras["customer"] = profile.details()
         return Message(body=converted.text, frm=sender, to=room, extras=extras)
 
     def _keep_undelivered(self, inbound: Inbound, reason: str) -> None:

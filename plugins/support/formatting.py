@@ -49,6 +49,23 @@ def _delay(entry: Entry, now: datetime) -> str:
     return f" _(written {duration(late)} ago)_" if late >= DELAY_WORTH_SAYING else ""
 
 
+DETAIL_LABELS = {"email": "email", "external_id": "customer id", "profile_url": "profile"}
+
+
+def details(conversation: Conversation) -> str:
+    """What the customer's network said of them: "email dana@example.com, customer id 4411"."""
+    return ", ".join(
+        f"{DETAIL_LABELS.get(key, key)} {value}"
+        for key, value in conversation.customer_details.items()
+    )
+
+
+def where(conversation: Conversation) -> str:
+    """The customer's chat, and their details if known: "(`dana-chat`; email dana@...)"."""
+    about = details(conversation)
+    return f"(`{conversation.customer_room}`{'; ' + about if about else ''})"
+
+
 def relay(pending: Pending, prefix: str, now: datetime) -> str:
     """A customer message for the agent room; the first one announces the conversation."""
     entry, conversation = pending.entry, pending.conversation
@@ -61,7 +78,7 @@ def relay(pending: Pending, prefix: str, now: datetime) -> str:
     if entry.opens_conversation:
         return (
             f"**#{n}** New conversation with **{conversation.customer_name}** "
-            f"(`{conversation.customer_room}`){_delay(entry, now)}:\n"
+            f"{where(conversation)}{_delay(entry, now)}:\n"
             f"{_quote(entry.body)}{_attachments(entry)}\n"
             f"Type `{prefix}claim {n}` to take it."
         )
@@ -173,8 +190,9 @@ def history(conversations: Iterable[Conversation]) -> str:
     for conversation in conversations:
         by_room.setdefault(conversation.customer_room, []).append(conversation)
     lines = []
-    for room, found in by_room.items():
-        lines.append(f"**{found[-1].customer_name}** (`{room}`): {len(found)} conversation(s)")
+    for found in by_room.values():
+        latest = next((c for c in reversed(found) if c.customer_details), found[-1])
+        lines.append(f"**{found[-1].customer_name}** {where(latest)}: {len(found)} conversation(s)")
         for c in found:
             tags = f" [{', '.join(c.tags)}]" if c.tags else ""
             opened = c.opened_at.strftime("%Y-%m-%d %H:%M")

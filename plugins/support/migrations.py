@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from errbot_support.tables import metadata, schema_version
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,17 @@ def _add_agent_room(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE support_conversations ADD COLUMN agent_room VARCHAR(512)"))
 
 
+def _add_customer_details(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE support_conversations ADD COLUMN customer_details JSON"))
+
+
 # Ordered upgrade steps, appended whenever the tables change.
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(2, "conversations keep the customer's rating", _add_rating),
     Upgrade(3, "conversations keep the agent room serving them", _add_agent_room),
+    Upgrade(
+        4, "conversations keep what the customer's network said of them", _add_customer_details
+    ),
 )
 
 

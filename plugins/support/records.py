@@ -14,6 +14,9 @@ from enum import Enum
 RATING_QUESTION = "rating"
 #: How long after the resolution a customer's bare "1" to "5" is taken for a rating.
 RATING_WINDOW = timedelta(days=1)
+#: What a backend may say of a customer in ``extras["customer"]`` (the PubNub backend: from App
+#: Context), shown to agents in this order.
+CUSTOMER_DETAILS = ("email", "external_id", "profile_url")
 
 
 class State(str, Enum):
@@ -74,6 +77,8 @@ class Conversation:
     tags: tuple[str, ...] = ()
     rating: int | None = None  # 1 to 5, given by the customer after resolution
     agent_room: str | None = None  # the team's room (SUPPORT_ROUTES); None: SUPPORT_AGENT_ROOM
+    # What the customer's network said of them when the conversation opened (see CUSTOMER_DETAILS).
+    customer_details: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -116,6 +121,7 @@ class CustomerMessage:
     rating: int | None = None
     # The agent room serving the conversation this message opens, if it opens one.
     agent_room: str | None = None
+    customer_details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,7 @@ class Store:
                     "state": State.WAITING.value,
                     "opened_at": message.sent_at,
                     "agent_room": message.agent_room,
+                    "customer_details": message.customer_details or None,
                 },
             ).inserted_primary_key[0]
         else:
@@ -537,6 +538,7 @@ def _conversation(row: Row, tags: Iterable[str]) -> Conversation:
         tags=tuple(tags),
         rating=row.rating,
         agent_room=row.agent_room,
+        customer_details=dict(row.customer_details or {}),
     )
 
 

@@ -30,6 +30,7 @@ from errbot_support.identities import (
 )
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
+    CUSTOMER_DETAILS,
     RATING_QUESTION,
     Agent,
     Conversation,
@@ -56,6 +57,18 @@ STOPPING_REASON = "the bot is stopping"
 ACKNOWLEDGEMENT_HEAD_START = 2.0
 SELF_WORDS = ("me", "myself")
 MAX_STATS_DAYS = 36500
+MAX_DETAIL_LENGTH = 512
+
+
+def customer_details(given: Any) -> dict[str, str]:
+    """The known details among what a backend said of a customer (``extras["customer"]``)."""
+    if not isinstance(given, dict):
+        return {}
+    return {
+        key: given[key].strip()[:MAX_DETAIL_LENGTH]
+        for key in CUSTOMER_DETAILS
+        if isinstance(given.get(key), str) and given[key].strip()
+    }
 
 
 class Support(BotPlugin):
@@ -382,6 +395,7 @@ class Support(BotPlugin):
             if self._settings and self._settings.rating_question
             else None,
             agent_room=self._rooms.route(str(room)).name,
+            customer_details=customer_details(extras.get("customer")),
         )
 
     def _report_unrecorded(self, incoming: CustomerMessage, exc: Exception) -> None:
@@ -549,7 +563,7 @@ class Support(BotPlugin):
             self._prefix(),
             heading=(
                 f"**#{number}** is yours, {agent.name}. {conversation.customer_name} "
-                f"(`{conversation.customer_room}`) so far:"
+                f"{formatting.where(conversation)} so far:"
             ),
         )
 

@@ -74,6 +74,7 @@ conversations = Table(
     Column("resolved_at", UTCDateTime),
     Column("rating", Integer),  # schema version 2
     Column("agent_room", String(512)),  # schema version 3; NULL: SUPPORT_AGENT_ROOM
+    Column("customer_details", JSON),  # schema version 4
     CheckConstraint("state IN ('waiting', 'assigned', 'resolved')", name="ck_conversation_state"),
     CheckConstraint("state != 'waiting' OR agent IS NULL", name="ck_waiting_has_no_agent"),
     CheckConstraint("state != 'assigned' OR agent IS NOT NULL", name="ck_assigned_has_agent"),

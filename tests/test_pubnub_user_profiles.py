@@ -1,4 +1,4 @@
-"""Customers shown by the name their app keeps in PubNub App Context."""
+"""Customers shown by the name, and with the details, their app keeps in PubNub App Context."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pubnub.errors import PNERR_CLIENT_ERROR
 from pubnub.exceptions import PubNubException
 
 from errbot_pubnub.settings import PubNubConfigurationError, read_settings
-from errbot_pubnub.user_names import UserNames
+from errbot_pubnub.user_profiles import Profile, UserProfiles
+from errbot_support.support import customer_details
 from tests.botrunner import make_config
 from tests.support_fixtures import *  # noqa: F403
 from tests.support_fixtures import AGENT_ROOM, bridged_support_bot
@@ -29,6 +30,25 @@ def test_agents_see_the_customers_app_context_name(tmp_path, pubnub_server, cust
         erin_line = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "erin" in s.body).body
         assert erin_line.startswith("**#2** New conversation with **erin** (")
         assert "Dana Smith" in bot.command("alice", "!queue")
+
+
+def test_agents_see_the_customers_email_id_and_profile_link(tmp_path, pubnub_server, customers):
+    with bridged_support_bot(tmp_path, pubnub_server) as bot:
+        dana = customers("dana")
+        dana.client.set_uuid_metadata().uuid("dana").set_name("Dana Smith").email(
+            "dana@example.com"
+        ).external_id("4411").profile_url("https://crm.example.com/dana").sync()
+        dana.write("Hi, my parcel has not arrived")
+        about = (
+            f"(`{dana.room}`; email dana@example.com, customer id 4411, "
+            "profile https://crm.example.com/dana)"
+        )
+        announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM).body
+        assert announced.startswith(f"**#1** New conversation with **Dana Smith** {about}:\n")
+        claimed = bot.command("alice", "!claim 1")
+        assert claimed.startswith(f"**#1** is yours, alice. Dana Smith {about} so far:")
+        history = bot.command("alice", "!customer Dana Smith")
+        assert history.startswith(f"**Dana Smith** {about}: 1 conversation(s)")
 
 
 def test_without_user_names_the_user_id_is_shown_and_nothing_is_asked(
@@ -52,29 +72,54 @@ def test_a_refusal_is_said_once_and_every_failure_falls_back_to_the_user_id(capl
     answers = {"dana": refused(403), "erin": refused(403), "fay": RuntimeError("boom")}
     asked = []
 
-    def fetch(user_id: str) -> str | None:
+    def fetch(user_id: str) -> dict | None:
         asked.append(user_id)
-        answer = answers.get(user_id, f"  {user_id.title()}  ")
+        answer = answers.get(user_id, {"id": user_id, "name": f"  {user_id.title()}  "})
         if isinstance(answer, Exception):
             raise answer
         return answer
 
     now = [0.0]
-    names = UserNames(fetch, ttl=60, clock=lambda: now[0])
-    with caplog.at_level(logging.WARNING, logger="errbot_pubnub.user_names"):
-        assert [names.name_of(u) for u in ("dana", "erin", "fay", "gus")] == [
+    profiles = UserProfiles(fetch, ttl=60, clock=lambda: now[0])
+    gus = Profile(name="Gus")
+    with caplog.at_level(logging.WARNING, logger="errbot_pubnub.user_profiles"):
+        assert [profiles.profile_of(u) for u in ("dana", "erin", "fay", "gus")] == [
             None,
             None,
             None,
-            "Gus",
+            gus,
         ]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "GET on uuids" in warnings[0]
-    assert names.name_of("gus") == "Gus" and names.name_of("dana") is None
+    assert profiles.profile_of("gus") == gus and profiles.profile_of("dana") is None
     assert asked == ["dana", "erin", "fay", "gus"]  # answers, failures included, are kept
     now[0] = 61
-    assert names.name_of("gus") == "Gus"
+    assert profiles.profile_of("gus") == gus
     assert asked[-1] == "gus"  # asked again once they are older than the ttl
+
+
+def test_a_profile_keeps_only_texts_worth_showing():
+    assert Profile.from_app_context(None) is None
+    assert Profile.from_app_context({"id": "dana", "name": " ", "email": None}) is None
+    profile = Profile.from_app_context(
+        {"id": "dana", "email": " dana@example.com ", "externalId": 4411, "custom": {"x": 1}}
+    )
+    assert profile == Profile(email="dana@example.com")
+    assert profile.details() == {"email": "dana@example.com"}
+
+
+def test_the_support_plugin_takes_only_known_details_as_texts():
+    given = {
+        "email": " dana@example.com ",
+        "external_id": 4411,  # not a text: left out
+        "profile_url": "https://crm.example.com/" + "x" * 600,
+        "phone": "+33 1 23 45 67 89",  # not a detail the plugin knows
+    }
+    assert customer_details(given) == {
+        "email": "dana@example.com",
+        "profile_url": ("https://crm.example.com/" + "x" * 600)[:512],
+    }
+    assert customer_details("dana@example.com") == {}
 
 
 @pytest.mark.parametrize("value", ["yes", 1])
