@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import queue
@@ -25,7 +26,7 @@ from errbot_pubnub.emulator import PubNubEmulator
 from errbot_support.desk import Desk
 from errbot_support.records import Agent, CustomerMessage
 from errbot_support.store import Store
-from tests.botrunner import RunningBot, make_config, wait_for
+from tests.botrunner import RunningBot, make_config, running_bot, wait_for
 from tests.bridge_fixtures import CORE_PLUGINS
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
@@ -268,6 +269,23 @@ def support_config(data_dir: Path, **overrides):
     }
     settings.update(overrides)
     return make_config(data_dir, **settings)
+
+
+def refused_activation(tmp_path: Path, sentence: str, **overrides: Any) -> str:
+    """Start a Test-backend bot with ``overrides`` and return the line that told the admins
+    the plugin could not activate, which must contain ``sentence``; the plugin must be off."""
+    with running_bot("Test", support_config(tmp_path, **overrides)) as running:
+        told: list[str] = []
+
+        def admins_told() -> bool:
+            with contextlib.suppress(queue.Empty):
+                told.append(running.bot.pop_message(timeout=0.1))
+            return any(sentence in text for text in told)
+
+        wait_for(admins_told)
+        assert not running.plugin("Support").is_activated
+    [line] = [line for text in told for line in text.splitlines() if sentence in line]
+    return line
 
 
 def support_active(running: RunningBot) -> bool:

@@ -6,9 +6,7 @@ agents are simulated by handing messages to the bot's ``callback_message``, as a
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import queue
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +17,13 @@ import pytest
 
 from errbot_support.records import Agent, Delivery, Kind, Relay, State
 from errbot_support.settings import read_settings
-from tests.botrunner import running_bot, wait_for
-from tests.support_fixtures import AGENT_ROOM, COMMAND_REPLIES, support_bot, support_config
+from tests.botrunner import wait_for
+from tests.support_fixtures import (
+    AGENT_ROOM,
+    COMMAND_REPLIES,
+    refused_activation,
+    support_bot,
+)
 
 ACK = "Thanks for your message! Someone from our team will answer you here shortly."
 
@@ -478,19 +481,8 @@ def test_a_restart_in_the_middle_of_a_conversation_loses_nothing(tmp_path):
 def test_bad_settings_stop_the_plugin_with_one_sentence_to_the_admins(
     tmp_path, overrides, sentence
 ):
-    config = support_config(tmp_path, **overrides)
-    with running_bot("Test", config) as running:
-        told = []
-
-        def admins_told():
-            with contextlib.suppress(queue.Empty):
-                told.append(running.bot.pop_message(timeout=0.1))
-            return any(sentence in text for text in told)
-
-        wait_for(admins_told)
-        assert not running.plugin("Support").is_activated
-        [line] = [line for text in told for line in text.splitlines() if sentence in line]
-        assert line.startswith("Error: Support failed to activate: ")
+    line = refused_activation(tmp_path, sentence, **overrides)
+    assert line.startswith("Error: Support failed to activate: ")
 
 
 def test_the_bot_joins_the_agent_room_before_relaying(desk_bot):
