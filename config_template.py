@@ -256,6 +256,10 @@ SUPPORT_CANNED_REPLIES = {
 # an agent's message in a conversation's thread then goes to the customer as a reply.
 SUPPORT_THREADS = False
 
+# Minutes a customer may wait for an answer before the agent room is reminded of them (once per
+# wait, only during business hours); None: no reminders.
+SUPPORT_REMINDER_MINUTES = None  # e.g. 10
+
 # Transcript lines per page of `!transcript`; seconds between two attempts to relay messages the
 # agent room could not take; days covered by `!stats` without an argument.
 SUPPORT_PAGE_SIZE = 15

@@ -384,6 +384,11 @@ class Desk:
         found = self.store.entries(number, offset=(index - 1) * page_size, limit=page_size)
         return TranscriptPage(conversation, found, index, pages)
 
+    def awaiting_answer(self, longer_than: timedelta) -> list[tuple[Conversation, datetime]]:
+        """Open conversations whose customer has waited ``longer_than`` for an answer, with
+        since when (their first message after the last reply), longest waiting first."""
+        return self.store.awaiting_answer(self.clock() - longer_than)
+
     def customer_history(self, customer: str | int) -> list[Conversation]:
         """Every conversation of a customer, given a conversation number or who they are."""
         if isinstance(customer, int):

@@ -89,6 +89,17 @@ def relay(pending: Pending, prefix: str, now: datetime) -> str:
     )
 
 
+def reminder(conversation: Conversation, waited: timedelta, prefix: str) -> str:
+    """A customer who has waited too long, pointed out in their agent room."""
+    n, who = conversation.number, conversation.customer_name
+    if conversation.state is State.ASSIGNED:
+        return (
+            f"**#{n}** ({conversation.agent_name}) **{who}** has waited {duration(waited)} "
+            f"for an answer: `{prefix}reply {n} ...`"
+        )
+    return f"**#{n}** **{who}** has waited {duration(waited)} for an agent: `{prefix}claim {n}`"
+
+
 def conversation_line(conversation: Conversation, now: datetime, room: str | None = None) -> str:
     who = conversation.agent_name if conversation.state is State.ASSIGNED else "waiting"
     tags = f" [{', '.join(conversation.tags)}]" if conversation.tags else ""

@@ -10,13 +10,14 @@ taken out of the settings falls back to the main room instead of being lost.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from errbot.backends.base import Room
 
-from errbot_support.identities import own_identity, same_room
+from errbot_support.identities import network_of, own_identity, same_room
 from errbot_support.records import Conversation
+from errbot_support.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,60 @@ class AgentRooms:
         if agent_room.name:
             names |= _forms(agent_room.name)
         return names
+
+
+def agent_rooms(
+    settings: Settings, query_room: Callable[[str], Room], bridge_networks: set[str] | None
+) -> AgentRooms:
+    """The agent rooms the settings name, each one checked: reachable, and on the agents'
+    network when the bot runs the Bridge (``bridge_networks``: its networks, if it does)."""
+
+    def checked(setting: str, name: str) -> Room:
+        return _checked_room(settings, setting, name, query_room, bridge_networks)
+
+    main = checked("SUPPORT_AGENT_ROOM", settings.agent_room)
+    routes = [
+        (pattern, name, checked(f"SUPPORT_ROUTES[{pattern!r}]", name))
+        for pattern, name in settings.routes
+    ]
+    return AgentRooms(main, routes)
+
+
+def _checked_room(
+    settings: Settings,
+    setting: str,
+    name: str,
+    query_room: Callable[[str], Room],
+    bridge_networks: set[str] | None,
+) -> Room:
+    try:
+        room = query_room(name)
+    except Exception as exc:
+        raise SettingsError(
+            f"{setting} {name!r} is not a room this bot can reach ({exc})"
+        ) from None
+    bridged = network_of(room)
+    if settings.customer_network is None:
+        if bridged is not None:
+            raise SettingsError(
+                "SUPPORT_CUSTOMER_NETWORK is not set but the bot runs the Bridge: set it to "
+                "the network of the customers, e.g. SUPPORT_CUSTOMER_NETWORK = 'customers'"
+            )
+        return room
+    if bridged is None:
+        raise SettingsError(
+            f"SUPPORT_CUSTOMER_NETWORK is {settings.customer_network!r} but the bot does not "
+            "run the Bridge backend: set it to None to treat every room other than the "
+            "agent room as a customer chat"
+        )
+    if bridged == settings.customer_network:
+        raise SettingsError(
+            f"{setting} {name!r} is on the customer network "
+            f"{settings.customer_network!r}: put the agent room on the agents' network"
+        )
+    if bridge_networks is not None and settings.customer_network not in bridge_networks:
+        raise SettingsError(
+            f"SUPPORT_CUSTOMER_NETWORK {settings.customer_network!r} is not a network of the "
+            f"Bridge (it has {', '.join(sorted(bridge_networks))})"
+        )
+    return room

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -57,6 +58,7 @@ class Settings:
     business_hours: BusinessHours | None  # None: always open
     after_hours_notice: str | None  # sent instead of the acknowledgement outside them
     threads: bool
+    reminder_after: timedelta | None  # a customer waiting that long is pointed out; None: never
     page_size: int
     retry_interval: float
     stats_days: int
@@ -113,6 +115,7 @@ def read_settings(config: Any) -> Settings:
         business_hours=_business_hours(config),
         after_hours_notice=_text(config, "SUPPORT_AFTER_HOURS_NOTICE", DEFAULT_AFTER_HOURS_NOTICE),
         threads=_flag(config, "SUPPORT_THREADS", False),
+        reminder_after=_reminder_after(config),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(
             config, "SUPPORT_RETRY_INTERVAL", DEFAULT_RETRY_INTERVAL, float, 0.1
@@ -153,6 +156,18 @@ def _routes(config: Any) -> tuple[tuple[str, str], ...]:
             raise SettingsError(f"SUPPORT_ROUTES[{pattern!r}] must name an agent room, {example}")
         found.append((pattern.strip(), room.strip()))
     return tuple(found)
+
+
+def _reminder_after(config: Any) -> timedelta | None:
+    minutes = getattr(config, "SUPPORT_REMINDER_MINUTES", None)
+    if minutes is None or minutes is False or minutes == 0:
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes < 0:
+        raise SettingsError(
+            "SUPPORT_REMINDER_MINUTES must be a number of minutes (e.g. 10), or None to send "
+            "no reminders"
+        )
+    return timedelta(minutes=minutes)
 
 
 def _agents(config: Any) -> tuple[str, ...]:

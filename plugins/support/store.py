@@ -55,6 +55,7 @@ from errbot_support.tables import conversations, entries, tags
 log = logging.getLogger(__name__)
 
 ANY: Any = object()  # "whatever the agent is" in Store.change
+replies = entries.alias("replies")
 RECORD_ATTEMPTS = 5
 
 # The statements of a customer message's way in and out, built once: building a statement
@@ -242,6 +243,36 @@ class Store:
                 )
             }
         return [Pending(_entry(row), by_number[row.conversation_id]) for row in rows]
+
+    def awaiting_answer(self, written_before: datetime) -> list[tuple[Conversation, datetime]]:
+        """Open conversations whose customer wrote after the last reply (or since it opened,
+        if none), with when the first of those unanswered messages was written, for those
+        written before ``written_before``."""
+        last_reply = (
+            select(func.coalesce(func.max(replies.c.id), 0))
+            .where(
+                replies.c.conversation_id == conversations.c.id,
+                replies.c.kind == Kind.REPLY.value,
+            )
+            .scalar_subquery()
+        )
+        since = func.min(entries.c.created_at)
+        query = (
+            select(conversations, since.label("since"))
+            .join(entries, entries.c.conversation_id == conversations.c.id)
+            .where(
+                conversations.c.state != State.RESOLVED.value,
+                entries.c.kind == Kind.CUSTOMER.value,
+                entries.c.id > last_reply,
+            )
+            .group_by(conversations.c.id)
+            .having(since < literal(written_before, entries.c.created_at.type))
+            .order_by(since)
+        )
+        with self._reading() as c:
+            rows = c.execute(query).all()
+            found = self._conversations(c, rows)
+        return [(conversation, row.since) for conversation, row in zip(found, rows, strict=True)]
 
     def entries_with_delivery(self, delivery: Delivery) -> list[Entry]:
         query = select(entries).where(entries.c.delivery == delivery.value).order_by(entries.c.id)

@@ -39,7 +39,8 @@ from errbot_support.records import (
     Kind,
 )
 from errbot_support.relay import AgentRoomRelay
-from errbot_support.routing import AgentRoom, AgentRooms
+from errbot_support.reminders import Reminders
+from errbot_support.routing import AgentRoom, AgentRooms, agent_rooms
 from errbot_support.settings import (
     NOT_CONFIGURED,
     Settings,
@@ -58,6 +59,8 @@ ACKNOWLEDGEMENT_HEAD_START = 2.0
 SELF_WORDS = ("me", "myself")
 MAX_STATS_DAYS = 36500
 MAX_DETAIL_LENGTH = 512
+REMINDER_CHECKS = 4  # looks for waiting customers per SUPPORT_REMINDER_MINUTES
+MAX_REMINDER_CHECK_INTERVAL = 60.0
 
 
 def customer_details(given: Any) -> dict[str, str]:
@@ -82,6 +85,7 @@ class Support(BotPlugin):
         self._relay: AgentRoomRelay | None = None
         self._threads = ConversationThreads()
         self._interrupted: list[Entry] = []
+        self._reminders: Reminders | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -94,7 +98,7 @@ class Support(BotPlugin):
             return
         try:
             settings = read_settings(self.bot_config)
-            self._rooms = self._agent_rooms(settings)
+            self._rooms = agent_rooms(settings, self.query_room, self._bridge_networks())
             store = self._open_store(settings)
         except SettingsError as problem:
             self.log.error("Support is not active: %s", problem)
@@ -115,6 +119,11 @@ class Support(BotPlugin):
         self._interrupted = self._desk.abandon_pending_deliveries(RESTART_REASON)
         super().activate()
         self.start_poller(settings.retry_interval, self._relay_pending)
+        self._reminders = None
+        if settings.reminder_after is not None:
+            self._reminders = Reminders(settings.reminder_after, settings.business_hours)
+            check = settings.reminder_after.total_seconds() / REMINDER_CHECKS
+            self.start_poller(min(MAX_REMINDER_CHECK_INTERVAL, check), self._remind)
         self.log.info(
             "Support active: agent room(s) %s, customers %s, database %s.",
             ", ".join(self._rooms.names()),
@@ -139,48 +148,6 @@ class Support(BotPlugin):
         for entry in interrupted:
             self._report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
         self._relay_pending()
-
-    def _agent_rooms(self, settings: Settings) -> AgentRooms:
-        main = self._check_room(settings, "SUPPORT_AGENT_ROOM", settings.agent_room)
-        routes = [
-            (pattern, name, self._check_room(settings, f"SUPPORT_ROUTES[{pattern!r}]", name))
-            for pattern, name in settings.routes
-        ]
-        return AgentRooms(main, routes)
-
-    def _check_room(self, settings: Settings, setting: str, name: str) -> Room:
-        try:
-            room = self.query_room(name)
-        except Exception as exc:
-            raise SettingsError(
-                f"{setting} {name!r} is not a room this bot can reach ({exc})"
-            ) from None
-        bridged = network_of(room)
-        if settings.customer_network is None:
-            if bridged is not None:
-                raise SettingsError(
-                    "SUPPORT_CUSTOMER_NETWORK is not set but the bot runs the Bridge: set it to "
-                    "the network of the customers, e.g. SUPPORT_CUSTOMER_NETWORK = 'customers'"
-                )
-            return room
-        if bridged is None:
-            raise SettingsError(
-                f"SUPPORT_CUSTOMER_NETWORK is {settings.customer_network!r} but the bot does not "
-                "run the Bridge backend: set it to None to treat every room other than the "
-                "agent room as a customer chat"
-            )
-        if bridged == settings.customer_network:
-            raise SettingsError(
-                f"{setting} {name!r} is on the customer network "
-                f"{settings.customer_network!r}: put the agent room on the agents' network"
-            )
-        known = self._bridge_networks()
-        if known is not None and settings.customer_network not in known:
-            raise SettingsError(
-                f"SUPPORT_CUSTOMER_NETWORK {settings.customer_network!r} is not a network of the "
-                f"Bridge (it has {', '.join(sorted(known))})"
-            )
-        return room
 
     def _bridge_networks(self) -> set[str] | None:
         networks = getattr(self._bot, "networks", None)
@@ -415,6 +382,16 @@ class Support(BotPlugin):
         desk, relay = self._desk, self._relay
         if desk is not None and relay is not None:
             relay.pending(desk)
+
+    def _remind(self) -> None:
+        """Point out customers waiting too long for an answer (on its own poller)."""
+        desk, reminders = self._desk, self._reminders
+        if desk is not None and reminders is not None:
+            reminders.run(desk, self._post_reminder)
+
+    def _post_reminder(self, conversation: Conversation, waited: timedelta) -> None:
+        text = formatting.reminder(conversation, waited, self._prefix())
+        self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
 
     def callback_room_joined(self, room: Room, identifier=None, invited_by=None) -> None:
         """Someone, maybe the bot after an outage, joined the agent room: let the next relay
