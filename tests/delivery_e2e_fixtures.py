@@ -10,7 +10,6 @@ each relayed line can be attributed to exactly one message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from pubnub.models.consumer.pubsub import PNMessageResult
 from errbot_pubnub import DefaultMessageConverter, PubNubMessage, UndecodablePayload
 from errbot_pubnub.emulator import PubNubEmulator
 from tests.bridge_fixtures import irc_network
-from tests.irc_fixtures import IRCClient, IRCServer
+from tests.irc_fixtures import IRCClient, IRCServer, plain
 from tests.support_fixtures import bridged_config, customers_network
 
 AGENT_ROOM = "#support"
@@ -29,12 +28,6 @@ ADMIN_NICK = "boss"
 ACK = "Thanks for your message! Someone from our team will answer you here shortly."
 # Group subscriptions only (customers subscribe to their own channel): cuts the bot's long-poll.
 GROUP_SUBSCRIBE = "/v2/subscribe/sub-c-test/,/"
-_CODES = re.compile(r"\x03\d{0,2}(,\d{1,2})?|[\x02\x0f\x1d\x1f]")
-
-
-def plain(text: str) -> str:
-    """A line without IRC's bold/colour/reset control codes."""
-    return _CODES.sub("", text)
 
 
 def last_word(line: str) -> str:

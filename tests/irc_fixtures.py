@@ -116,6 +116,15 @@ def parse_line(raw: str) -> IRCLine:
     return IRCLine(source, words[0].upper() if words else "", params)
 
 
+#: IRC's bold, colour, italics, underline and reset codes, as Errbot's IRC backend sends them.
+FORMATTING = re.compile(r"\x03\d{0,2}(,\d{1,2})?|[\x02\x0f\x1d\x1f]")
+
+
+def plain(text: str) -> str:
+    """A line as a person reads it, without formatting codes."""
+    return FORMATTING.sub("", text)
+
+
 class IRCClient:
     """A person on IRC: connects, joins channels, talks, and remembers every line it got."""
 
@@ -153,14 +162,20 @@ class IRCClient:
             if line.command == "PRIVMSG" and (target is None or line.params[0] == target)
         ]
 
+    def plain_lines(self, target: str) -> list[str]:
+        """The texts of the PRIVMSGs to ``target``, without formatting codes."""
+        return [plain(line.params[-1]) for line in self.messages(target)]
+
     def wait_for(self, predicate: Callable[[IRCLine], bool]) -> IRCLine:
         return wait_for(lambda: next((line for line in self.lines() if predicate(line)), None))
 
     def wait_for_text(self, target: str, text: str) -> IRCLine:
-        """The first PRIVMSG to ``target`` whose text contains ``text``."""
+        """The first PRIVMSG to ``target`` whose text, without formatting, contains ``text``."""
         return self.wait_for(
             lambda line: (
-                line.command == "PRIVMSG" and line.params[0] == target and text in line.params[-1]
+                line.command == "PRIVMSG"
+                and line.params[0] == target
+                and text in plain(line.params[-1])
             )
         )
 

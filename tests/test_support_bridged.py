@@ -31,14 +31,6 @@ RESOLVED = (
 )
 
 
-def plain_lines(client, channel: str) -> list[str]:
-    """What ``client`` read in ``channel``, without IRC's bold/colour/reset control codes."""
-    return [
-        re.sub(r"\x03\d{0,2}(,\d{1,2})?|[\x02\x0f\x1d\x1f]", "", line.params[-1])
-        for line in client.messages(channel)
-    ]
-
-
 @pytest.fixture
 def desk_bot(tmp_path, pubnub_server):
     with bridged_support_bot(tmp_path, pubnub_server) as bot:
@@ -266,7 +258,7 @@ def test_a_full_conversation_with_agents_on_a_real_irc_server(
         dana.wait_for("marked this conversation as resolved")
 
     assert dana.texts() == [ACK, "Hi Dana, I am resetting your password.", RESOLVED]
-    seen = plain_lines(alice, channel)
+    seen = alice.plain_lines(channel)
     relayed = [
         "#1 New conversation with dana (customers:dana-support):",
         " Hello, I cannot log in",

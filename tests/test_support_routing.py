@@ -17,7 +17,8 @@ from errbot.bootstrap import setup_bot
 from errbot_support.errors import ConversationResolved
 from errbot_support.records import Conversation, State
 from errbot_support.routing import AgentRooms
-from tests.botrunner import wait_for
+from tests.botrunner import running_bot, wait_for
+from tests.bridge_fixtures import irc_network
 from tests.support_fixtures import *  # noqa: F403 (the desk fixture and what it needs)
 from tests.support_fixtures import (
     AGENT_ROOM,
@@ -28,6 +29,7 @@ from tests.support_fixtures import (
     bridged_support_bot,
     customer_message,
     refused_activation,
+    support_active,
     support_bot,
 )
 
@@ -256,3 +258,40 @@ def test_a_route_to_a_room_of_the_customers_network_is_refused(tmp_path, pubnub_
         assert not harness.plugin.is_activated
     finally:
         harness.running.stop()
+
+
+def test_teams_on_a_real_irc_server_each_in_its_channel(
+    tmp_path, pubnub_server, customers, irc_server, irc_client
+):
+    support, vip = "#support", "#vip"
+    bob, carol = irc_client("bob"), irc_client("carol")
+    bob.join(support)
+    carol.join(vip)
+    # The bot is told to sit in #support only: it joins #vip when it first has to post there.
+    agents = irc_network(irc_server, nick="helpdesk", CHATROOM_PRESENCE=(support,))
+    config = bridged_config(
+        tmp_path,
+        pubnub_server,
+        agents,
+        SUPPORT_AGENT_ROOM=f"agents:{support}",
+        SUPPORT_ROUTES={"vip-*": f"agents:{vip}"},
+        SUPPORT_ACKNOWLEDGEMENT=None,
+    )
+    with running_bot("Bridge", config, ready=support_active):
+        bob.wait_for_join("helpdesk", support)
+        very_important, dana = customers("vip"), customers("dana")
+        very_important.write("I am a VIP")
+        carol.wait_for_join("helpdesk", vip)
+        carol.wait_for_text(vip, " I am a VIP")
+        carol.say(vip, "!reply 1 Welcome back!")
+        very_important.wait_for("Welcome back!")
+
+        dana.write("I would like the VIP plan")
+        bob.wait_for_text(support, " I would like the VIP plan")
+        bob.say(support, "!move 2 #vip")
+        bob.wait_for_text(support, "now waits in agents:#vip")
+        carol.wait_for_text(vip, "moved here from agents:#support by bob")
+        dana.write("Thanks!")
+        carol.wait_for_text(vip, "#2 dana: Thanks!")
+    assert not any("I am a VIP" in line for line in bob.plain_lines(support))
+    assert not any("Thanks!" in line for line in bob.plain_lines(support))
