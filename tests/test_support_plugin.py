@@ -213,6 +213,7 @@ def test_argument_errors_say_what_to_type(desk_bot):
 SUPPORT_COMMANDS = [
     *("canned", "claim", "customer", "move", "note", "queue", "release", "reopen", "reply"),
     "resolve",
+    "search",
     "stats",
     *("tag", "transcript", "transfer", "untag"),
 ]

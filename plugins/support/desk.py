@@ -26,6 +26,7 @@ from errbot_support.errors import (
     NotResolved,
     NotYours,
     OpenElsewhere,
+    SearchTooShort,
     UnknownConversation,
     UnknownCustomer,
 )
@@ -47,6 +48,8 @@ TAG = re.compile(r"^[\w-]{1,32}$")
 RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
 OPEN = (State.WAITING, State.ASSIGNED)
 LARGEST_NUMBER = 2**31 - 1  # conversation numbers are INTEGER columns
+MIN_SEARCH = 3  # characters: shorter texts are in nearly every conversation
+SEARCHED = (Kind.CUSTOMER, Kind.REPLY, Kind.NOTE)
 
 
 def utc_now() -> datetime:
@@ -388,6 +391,14 @@ class Desk:
         """Open conversations whose customer has waited ``longer_than`` for an answer, with
         since when (their first message after the last reply), longest waiting first."""
         return self.store.awaiting_answer(self.clock() - longer_than)
+
+    def search(self, text: str, limit: int) -> list[tuple[Conversation, Entry]]:
+        """Conversations in which ``text`` was written (by the customer, in a reply or in a
+        note), most recent first, each with the latest entry that says it."""
+        wanted = " ".join(text.split())
+        if len(wanted) < MIN_SEARCH:
+            raise SearchTooShort(MIN_SEARCH)
+        return self.store.search(wanted, SEARCHED, limit)
 
     def customer_history(self, customer: str | int) -> list[Conversation]:
         """Every conversation of a customer, given a conversation number or who they are."""

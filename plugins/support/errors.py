@@ -143,6 +143,11 @@ class UnknownCustomer(SupportError):
         return f"{self} `{prefix}queue` lists the open conversations with their customers."
 
 
+class SearchTooShort(SupportError):
+    def __init__(self, minimum: int) -> None:
+        super().__init__(f"Search for at least {minimum} characters.")
+
+
 class UnknownCannedReply(SupportError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"There is no canned reply ':{name}'.")

@@ -212,6 +212,34 @@ def history(conversations: Iterable[Conversation]) -> str:
     return "\n".join(lines)
 
 
+def snippet(text: str, wanted: str) -> str:
+    """About ``SNIPPET`` characters of ``text`` around the first ``wanted``, on one line."""
+    flat = " ".join(text.split())
+    at = flat.casefold().find(wanted.casefold())
+    start = max(0, at - SNIPPET // 3) if at >= 0 else 0
+    if start:  # begin with a whole word
+        start = flat.find(" ", start - 1, max(at, start)) + 1 or start
+    cut = flat[start : start + SNIPPET]
+    return ("..." if start else "") + cut + ("..." if start + SNIPPET < len(flat) else "")
+
+
+def search(found: list[tuple[Conversation, Entry]], wanted: str, limit: int, prefix: str) -> str:
+    if not found:
+        return f"No conversation mentions '{wanted}'."
+    more = " (the latest ones: give more words to narrow it down)" if len(found) >= limit else ""
+    lines = [f"{len(found)} conversation(s) mention '{wanted}'{more}:"]
+    for conversation, entry in found:
+        who = entry.author_name or "(automatic)"
+        if entry.kind is Kind.NOTE:
+            who = f"[note] {who}"
+        lines.append(
+            f"**#{conversation.number}** {conversation.customer_name}, {_state(conversation)}, "
+            f"{entry.created_at.strftime('%Y-%m-%d')}: {who}: {snippet(entry.body, wanted)}"
+        )
+    lines.append(f"`{prefix}transcript <number>` shows one.")
+    return "\n".join(lines)
+
+
 def _durations(label: str, summary: Durations) -> str:
     if not summary.count:
         return f"{label}: no data yet"

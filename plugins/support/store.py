@@ -274,6 +274,37 @@ class Store:
             found = self._conversations(c, rows)
         return [(conversation, row.since) for conversation, row in zip(found, rows, strict=True)]
 
+    def search(
+        self, text: str, kinds: Iterable[Kind], limit: int
+    ) -> list[tuple[Conversation, Entry]]:
+        """The ``limit`` conversations most recently mentioning ``text`` (any case; on SQLite,
+        any case of ASCII letters only), each with its latest entry that does."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        latest = (
+            select(func.max(entries.c.id).label("id"))
+            .where(
+                # Both sides lowered by the database, which may know fewer letters than Python.
+                func.lower(entries.c.body).like(func.lower(literal(f"%{escaped}%")), escape="\\"),
+                entries.c.kind.in_([kind.value for kind in kinds]),
+            )
+            .group_by(entries.c.conversation_id)
+            .order_by(func.max(entries.c.id).desc())
+            .limit(limit)
+            .subquery()
+        )
+        query = (
+            select(entries).join(latest, entries.c.id == latest.c.id).order_by(entries.c.id.desc())
+        )
+        with self._reading() as c:
+            found = [_entry(row) for row in c.execute(query)]
+            by_number = {
+                conversation.number: conversation
+                for conversation in self._conversations(
+                    c, self._rows_by_id(c, {entry.conversation for entry in found})
+                )
+            }
+        return [(by_number[entry.conversation], entry) for entry in found]
+
     def entries_with_delivery(self, delivery: Delivery) -> list[Entry]:
         query = select(entries).where(entries.c.delivery == delivery.value).order_by(entries.c.id)
         with self._reading() as c:

@@ -59,6 +59,7 @@ ACKNOWLEDGEMENT_HEAD_START = 2.0
 SELF_WORDS = ("me", "myself")
 MAX_STATS_DAYS = 36500
 MAX_DETAIL_LENGTH = 512
+SEARCH_RESULTS = 10
 REMINDER_CHECKS = 4  # looks for waiting customers per SUPPORT_REMINDER_MINUTES
 MAX_REMINDER_CHECK_INTERVAL = 60.0
 
@@ -715,6 +716,16 @@ class Support(BotPlugin):
             key = int(wanted[1:])
         found = self._run(desk.customer_history, key)
         return formatting.history(found)
+
+    @botcmd
+    def search(self, msg: Message, args: str) -> str:
+        """Find conversations by what was written in them: search <text>"""
+        desk = self._desk_or_fail()
+        wanted = " ".join((args or "").split())
+        if not wanted:
+            raise self._usage("search <text>", "What should be found?")
+        found = self._run(desk.search, wanted, SEARCH_RESULTS)
+        return formatting.search(found, wanted, SEARCH_RESULTS, self._prefix())
 
     @botcmd
     def canned(self, msg: Message, args: str) -> str:

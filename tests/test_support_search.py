@@ -1,0 +1,62 @@
+"""Finding past conversations by what was written in them (``!search``): customer messages,
+replies and notes, most recent first; events and automatic notices are not searched.
+
+The desk on a real SQLite file; a real bot on Errbot's Test backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from errbot_support.errors import SearchTooShort
+from tests.support_fixtures import *  # noqa: F403 (the desk fixture and what it needs)
+from tests.support_fixtures import ALICE, BOB, customer_message, support_bot
+
+
+def opened(desk, room: str, body: str) -> int:
+    return desk.receive(customer_message(room, body)).conversation.number
+
+
+def test_search_finds_customer_messages_replies_and_notes_latest_first(desk):
+    dana = opened(desk, "dana-chat", "My parcel is late")
+    erin = opened(desk, "erin-chat", "Where is my order?")
+    desk.begin_reply(erin, ALICE, "Your PARCEL ships today")
+    fay = opened(desk, "fay-chat", "Hello")
+    desk.note(fay, BOB, "parcel lost by the carrier")
+    opened(desk, "gus-chat", "Nothing to see")
+    desk.claim(dana, BOB)  # an event ("Bob claimed the conversation"): not searched
+    desk.resolve(dana, BOB)
+
+    found = desk.search("Parcel", limit=10)
+    assert [(c.number, e.body) for c, e in found] == [
+        (fay, "parcel lost by the carrier"),
+        (erin, "Your PARCEL ships today"),
+        (dana, "My parcel is late"),
+    ]
+    assert [c.number for c, _ in desk.search("parcel", limit=2)] == [fay, erin]
+    assert desk.search("claimed", limit=10) == []
+    with pytest.raises(SearchTooShort):
+        desk.search(" pa ", limit=10)
+
+
+def test_wildcards_are_searched_as_written(desk):
+    sure = opened(desk, "dana-chat", "I am 100% sure, file_2 is gone")
+    opened(desk, "erin-chat", "I am 100 percent sure, file-2 is gone")
+    assert [c.number for c, _ in desk.search("100%", limit=10)] == [sure]
+    assert [c.number for c, _ in desk.search("file_2", limit=10)] == [sure]
+
+
+def test_agents_search_from_chat(tmp_path):
+    with support_bot(tmp_path, SUPPORT_ACKNOWLEDGEMENT=None) as bot:
+        bot.customer("dana-chat", "Hi! " + "blah " * 20 + "my parcel never came, " + "x" * 80)
+        bot.customer("erin-chat", "hello")
+        found = bot.command("alice", "!search parcel never").splitlines()
+        assert found[0] == "1 conversation(s) mention 'parcel never':"
+        assert found[1].startswith("**#1** dana, waiting, ")
+        # About 60 characters around what was found, from a whole word.
+        snippet = "...blah blah blah my parcel never came, " + "x" * 23 + "..."
+        assert found[1].endswith(f": dana: {snippet}")
+        assert found[2] == "`!transcript <number>` shows one."
+        assert bot.command("alice", "!search refund") == "No conversation mentions 'refund'."
+        assert bot.command("alice", "!search ab") == "Search for at least 3 characters."
+        assert bot.command("alice", "!search") == "What should be found? Usage: `!search <text>`"
