@@ -146,6 +146,10 @@ def test_queue_transcript_customer_tags_and_stats(desk_bot):
     assert queue[1].startswith("**#2** waiting, ") and queue[1].endswith("erin (`erin-chat`)")
     assert queue[2].startswith("**#1** alice, ")
     assert queue[3] == "Type `!claim 2` to take the oldest waiting one."
+    mine = desk_bot.command("alice", "!queue mine").splitlines()
+    assert mine[0] == "You have 1 open conversation(s):"
+    assert mine[1].startswith("**#1** alice, ") and len(mine) == 2
+    assert desk_bot.command("bob", "!queue mine") == "You have no open conversation."
 
     for i in range(20):
         desk_bot.customer("dana-chat", f"line {i}")
@@ -196,7 +200,7 @@ ARGUMENT_ERRORS = [
     ("!customer nobody", "No conversation with a customer named or identified 'nobody'. `!queue`"),
     ("!stats soon", "'soon' is not a number of days from 1 to 36500. Usage: `!stats [days]`"),
     ("!stats 99999999999", "'99999999999' is not a number of days from 1 to 36500."),
-    ("!queue now", "Unexpected 'now'. Usage: `!queue [all]`"),
+    ("!queue now", "Unexpected 'now'. Usage: `!queue [all|mine]`"),
     ("!resolve 9", "There is no conversation #9: `!queue` lists the open ones."),
 ]
 

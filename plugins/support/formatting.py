@@ -119,8 +119,9 @@ def queue(
     more: str | None = None,
     room_of: Callable[[Conversation], str] | None = None,
 ) -> str:
-    """Open conversations (of the agent room ``where``, or each in its ``room_of``)."""
-    scope = f" in {where}" if where else ""
+    """Open conversations (those ``where`` says, e.g. of an agent room; each in its
+    ``room_of``)."""
+    scope = f" {where}" if where else ""
     if not conversations:
         return f"No open conversations{scope}." + (f" {more}" if more else "")
     waiting = sum(1 for c in conversations if c.state is State.WAITING)
@@ -134,6 +135,23 @@ def queue(
     if more:
         lines.append(more)
     return "\n".join(lines)
+
+
+def agents_queue(
+    conversations: list[Conversation],
+    now: datetime,
+    *,
+    room_of: Callable[[Conversation], str] | None = None,
+) -> str:
+    """The open conversations an agent has."""
+    if not conversations:
+        return "You have no open conversation."
+    return "\n".join(
+        [
+            f"You have {len(conversations)} open conversation(s):",
+            *(conversation_line(c, now, room_of(c) if room_of else None) for c in conversations),
+        ]
+    )
 
 
 def rooms_load(rooms: list[tuple[str, list[Conversation]]]) -> str:

@@ -668,13 +668,20 @@ class Support(BotPlugin):
 
     @botcmd
     def queue(self, msg: Message, args: str) -> str:
-        """Open conversations, waiting ones first, with age and agent: queue [all]"""
+        """Open conversations, waiting ones first, with age and agent: queue [all|mine]"""
         desk = self._desk_or_fail()
         wanted = args.strip()
-        if wanted not in ("", "all"):
-            raise self._usage("queue [all]", f"Unexpected '{wanted}'.")
+        if wanted not in ("", "all", "mine"):
+            raise self._usage("queue [all|mine]", f"Unexpected '{wanted}'.")
         rooms = self._rooms
         found, here = desk.queue(), self._agent_room_of(msg)
+        if wanted == "mine":
+            agent = self._agent(msg)
+            return formatting.agents_queue(
+                [c for c in found if agent.is_(c.agent)],
+                desk.clock(),
+                room_of=(lambda c: str(rooms.of(c))) if rooms.several else None,
+            )
         if not rooms.several:
             return formatting.queue(found, self._prefix(), desk.clock())
         if here is not None and wanted != "all":
@@ -682,7 +689,7 @@ class Support(BotPlugin):
                 [c for c in found if rooms.of(c) == here],
                 self._prefix(),
                 desk.clock(),
-                where=str(here),
+                where=f"in {here}",
                 more=f"`{self._prefix()}queue all` lists every agent room's.",
             )
         return formatting.queue(
