@@ -100,6 +100,22 @@ def reminder(conversation: Conversation, waited: timedelta, prefix: str) -> str:
     return f"**#{n}** **{who}** has waited {duration(waited)} for an agent: `{prefix}claim {n}`"
 
 
+def undelivered(conversation: Conversation, entry: Entry, reason: str, prefix: str) -> str:
+    """A reply or automatic text that did not reach the customer, for the agent room."""
+    what = (
+        f"the reply by {entry.author_name}"
+        if entry.kind is Kind.REPLY
+        else f"the automatic {entry.notice or 'message'}"
+    )
+    text = (
+        f"**#{conversation.number}** NOT DELIVERED: {what} did not reach "
+        f"{conversation.customer_name} ({reason}):\n> {entry.body}"
+    )
+    if entry.kind is Kind.REPLY:
+        text += f"\nSend it again with `{prefix}reply {conversation.number} ...`"
+    return text
+
+
 def conversation_line(conversation: Conversation, now: datetime, room: str | None = None) -> str:
     who = conversation.agent_name if conversation.state is State.ASSIGNED else "waiting"
     tags = f" [{', '.join(conversation.tags)}]" if conversation.tags else ""

@@ -50,12 +50,9 @@ from errbot_support.settings import (
 )
 from errbot_support.store import Store
 from errbot_support.threads import ConversationThreads
+from errbot_support.to_customers import RESTART_REASON, CustomerDelivery
 
 RECORD_ATTEMPTS = 3
-RESTART_REASON = "the bot stopped before the delivery was confirmed"
-STOPPING_REASON = "the bot is stopping"
-#: Seconds a new conversation waits for its acknowledgement to be sent before agents see it.
-ACKNOWLEDGEMENT_HEAD_START = 2.0
 SELF_WORDS = ("me", "myself")
 MAX_STATS_DAYS = 36500
 MAX_DETAIL_LENGTH = 512
@@ -87,6 +84,9 @@ class Support(BotPlugin):
         self._threads = ConversationThreads()
         self._interrupted: list[Entry] = []
         self._reminders: Reminders | None = None
+        self._customers = CustomerDelivery(
+            lambda: self._desk, self._send_customer, self._tell_agents_about, self._prefix()
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -147,7 +147,7 @@ class Support(BotPlugin):
             return
         interrupted, self._interrupted = self._interrupted, []
         for entry in interrupted:
-            self._report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
+            self._customers.report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
         self._relay_pending()
 
     def _bridge_networks(self) -> set[str] | None:
@@ -283,8 +283,9 @@ class Support(BotPlugin):
                     self._report_unrecorded(incoming, exc)
                     return
                 time.sleep(0.2 * attempt)
-        if recorded.entry.kind is Kind.RATING and not recorded.duplicate:
-            self._thank_for_rating(recorded.conversation)
+        thanks = self._settings.rating_thanks
+        if recorded.entry.kind is Kind.RATING and not recorded.duplicate and thanks:
+            self._customers.notify_quietly(recorded.conversation, thanks, "rating-thanks")
         relayed = self._acknowledge(recorded.conversation) if recorded.opened else None
         try:
             if recorded.duplicate:
@@ -297,52 +298,12 @@ class Support(BotPlugin):
                 relayed.set()
 
     def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
-        """Acknowledge a new conversation before agents see it, so that no agent's reply can
-        reach the customer first, without holding the agents up for a slow publish.
-
-        The acknowledgement goes out on a thread of its own; the relay waits until it was
-        sent, or ``ACKNOWLEDGEMENT_HEAD_START`` seconds at most (a publish being retried).
-        (A relay pass over the store, every ``SUPPORT_RETRY_INTERVAL``, may show the message
-        meanwhile: then only an agent who reads and answers within that wait is first.)
-        One that fails is reported on its conversation once the agents have seen it: the
-        caller sets the returned event when its relay is done.
-        """
+        """The acknowledgement, or outside business hours the after-hours notice."""
         text, notice = self._settings.acknowledgement, "acknowledgement"
         hours = self._settings.business_hours
         if hours is not None and not hours.open_at(conversation.opened_at):
             text, notice = self._settings.after_hours_notice, "after-hours"
-        desk = self._desk
-        if not text or desk is None:
-            return None
-        sent, relayed = threading.Event(), threading.Event()
-
-        def acknowledge() -> None:
-            try:
-                entry = desk.begin_notice(conversation.number, text, notice)
-                reason = self._deliver(conversation, entry, author=None, kind=None, report=False)
-            except Exception:
-                self.log.exception("Acknowledging conversation #%d failed.", conversation.number)
-                return
-            finally:
-                sent.set()
-            if reason not in (None, STOPPING_REASON):  # stopping: reported at the next start
-                relayed.wait()
-                self._report_undelivered(conversation, entry, reason)
-
-        threading.Thread(
-            target=acknowledge, name=f"support-ack-{conversation.number}", daemon=True
-        ).start()
-        sent.wait(ACKNOWLEDGEMENT_HEAD_START)
-        return relayed
-
-    def _thank_for_rating(self, conversation: Conversation) -> None:
-        text = self._settings.rating_thanks if self._settings else None
-        if not text:
-            return
-        try:
-            self._notify_customer(conversation, text, "rating-thanks")
-        except Exception:  # the rating is recorded: a thank-you that fails stops nothing
-            self.log.exception("Thanking for the rating of #%d failed.", conversation.number)
+        return self._customers.acknowledge(conversation, text, notice) if text else None
 
     def _customer_message(self, msg: Message, room: Identifier) -> CustomerMessage:
         extras = msg.extras or {}
@@ -414,66 +375,15 @@ class Support(BotPlugin):
         if self._settings.threads and number is not None and starts_thread:
             self._threads.started(number, message)
 
-    def _notify_customer(self, conversation: Conversation, text: str, notice: str) -> None:
-        desk = self._desk
-        if desk is None:
-            return
-        entry = desk.begin_notice(conversation.number, text, notice)
-        kind = notice if notice in ("resolved", "postponed") else None  # the converter's kinds
-        self._deliver(conversation, entry, author=None, kind=kind)
-
-    def _deliver(
-        self,
-        conversation: Conversation,
-        entry: Entry,
-        *,
-        author: str | None,
-        kind: str | None,
-        report: bool = True,
-    ) -> str | None:
-        """Send a recorded reply or notice to the customer and record whether it arrived.
-
-        Returns None once delivered, else why not, which is also reported on the
-        conversation in the agent room unless ``report`` is False.
-        """
-        desk = self._desk
-        if desk is None:  # stopping: the entry stays pending and is reported at the next start
-            return STOPPING_REASON
-        message = self._bot.build_message(entry.body)
+    def _send_customer(self, room: str, body: str, extras: dict) -> None:
+        message = self._bot.build_message(body)
         message.frm = self.bot_identifier
-        if author:
-            message.extras["author"] = author
-        if kind:
-            message.extras["kind"] = kind
-        try:
-            message.to = self.build_identifier(conversation.customer_room)
-            self._bot.send_message(message)
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            self.log.warning("Delivery to %s failed: %s", conversation.customer_room, reason)
-            desk.undelivered(entry, reason)
-            if report:
-                self._report_undelivered(conversation, entry, reason)
-            return reason
-        desk.delivered(entry)
-        return None
+        message.extras.update(extras)
+        message.to = self.build_identifier(room)
+        self._bot.send_message(message)
 
-    def _report_undelivered(self, conversation: Conversation, entry: Entry, reason: str) -> None:
-        what = (
-            f"the reply by {entry.author_name}"
-            if entry.kind is Kind.REPLY
-            else f"the automatic {entry.notice or 'message'}"
-        )
-        text = (
-            f"**#{conversation.number}** NOT DELIVERED: {what} did not reach "
-            f"{conversation.customer_name} ({reason}):\n> {entry.body}"
-        )
-        if entry.kind is Kind.REPLY:
-            text += f"\nSend it again with `{self._prefix()}reply {conversation.number} ...`"
-        try:
-            self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
-        except Exception:
-            self.log.exception("Could not report an undelivered message to the agent room.")
+    def _tell_agents_about(self, conversation: Conversation, text: str) -> None:
+        self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
 
     def _from_agent_thread(self, msg: Message) -> None:
         """An agent wrote in a conversation's thread: that is a reply to the customer."""
@@ -532,7 +442,7 @@ class Support(BotPlugin):
         agent = self._agent(msg)
         conversation = self._run(desk.claim, number, agent)
         if self._settings.claimed_notice:
-            self._notify_customer(
+            self._customers.notify(
                 conversation, self._settings.claimed_notice.format(agent=agent.name), "claimed"
             )
         page = desk.transcript(number, 0, self._settings.page_size)
@@ -567,7 +477,9 @@ class Support(BotPlugin):
             )
         )
         conversation, entry = self._run(desk.begin_reply, number, agent, text)
-        delivered = self._deliver(conversation, entry, author=agent.name, kind=None) is None
+        delivered = (
+            self._customers.deliver(conversation, entry, author=agent.name, kind=None) is None
+        )
         if delivered and before.agent is None:
             return f"**#{number}** is now yours, {agent.name}."
         if not delivered and not self._in_agent_room(msg):
@@ -590,9 +502,9 @@ class Support(BotPlugin):
         agent = self._agent(msg)
         conversation = self._run(desk.resolve, number, agent)
         if self._settings.resolved_notice:
-            self._notify_customer(conversation, self._settings.resolved_notice, "resolved")
+            self._customers.notify(conversation, self._settings.resolved_notice, "resolved")
         if self._settings.rating_question:
-            self._notify_customer(conversation, self._settings.rating_question, RATING_QUESTION)
+            self._customers.notify(conversation, self._settings.rating_question, RATING_QUESTION)
         took = formatting.duration(conversation.resolved_at - conversation.opened_at)
         return f"**#{number}** resolved by {agent.name} after {took}."
 
@@ -603,7 +515,7 @@ class Support(BotPlugin):
         number, _ = self._parse(args, "release <number>")
         conversation = self._run(desk.release, number, self._agent(msg))
         if self._settings.postponed_notice:
-            self._notify_customer(conversation, self._settings.postponed_notice, "postponed")
+            self._customers.notify(conversation, self._settings.postponed_notice, "postponed")
         return f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
 
     @botcmd
