@@ -1,9 +1,10 @@
-"""The Support plugin: customer conversations relayed to an agent room, run by commands.
+"""The Support plugin: customer conversations relayed to agent rooms, run by commands.
 
 This module is thin on purpose: it turns chat messages into desk operations and desk results
 into chat messages. The rules live in ``errbot_support.desk``, the data in
-``errbot_support.store``, the way of customer messages to the agent room in
-``errbot_support.relay``.
+``errbot_support.store``, the way of customer messages to the agents in
+``errbot_support.relay`` (which room serves whom in ``errbot_support.routing``), the way of
+answers to customers in ``errbot_support.to_customers``.
 """
 
 from __future__ import annotations
