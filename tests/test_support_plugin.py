@@ -296,6 +296,43 @@ def test_an_agent_list_lets_listed_agents_work_from_anywhere_and_nobody_else(tmp
         assert all("mallory" not in s.body for s in bot.to(COMMAND_REPLIES))
 
 
+def test_what_agents_do_from_elsewhere_is_told_in_the_conversations_room(tmp_path):
+    with support_bot(tmp_path, SUPPORT_AGENTS=["alice", "bob"]) as bot:
+        bot.customer("dana-chat", "hi")
+        announced = len(bot.to(AGENT_ROOM))
+        # Alice works from a direct message: the agent room hears of each step, once.
+        bot.command("alice", "!claim 1", room=None)
+        bot.say("alice", "!reply 1 Hello Dana", room=None)
+        wait_for(lambda: bot.bodies("dana-chat")[-1:] == ["Hello Dana"])
+        bot.command("alice", "!note 1 asked for the order number", room=None)
+        bot.command("alice", "!transfer 1 bob", room=None)
+        bot.command("bob", "!release 1", room=None)
+        bot.command("bob", "!resolve 1", room=None)
+        bot.command("bob", "!reopen 1", room=None)
+        told = wait_for(
+            lambda: (
+                bot.bodies(AGENT_ROOM)[announced:]
+                if len(bot.to(AGENT_ROOM)) >= announced + 7
+                else None
+            )
+        )
+        assert told[0] == "**#1** claimed by alice."
+        assert told[1] == "**#1** alice to dana: Hello Dana"
+        assert told[2] == "**#1** [note] alice: asked for the order number"
+        assert told[3] == "**#1** is now bob's (given by alice)."
+        assert told[4] == "**#1** is back in the queue: `!claim 1` to take it. (released by bob)"
+        assert told[5].startswith("**#1** resolved by bob after ")
+        assert told[6:] == ["**#1** reopened by bob."]
+
+        # Commands in the room itself: the room saw them and their answers, nothing more.
+        before = len(bot.to(AGENT_ROOM))
+        bot.command("bob", "!note 1 in the room")
+        bot.say("bob", "!reply 1 Back again")
+        wait_for(lambda: bot.bodies("dana-chat")[-1:] == ["Back again"])
+        bot.command("bob", "!resolve 1")
+        assert len(bot.to(AGENT_ROOM)) == before
+
+
 def test_a_burst_from_many_customers_arrives_complete_and_in_order(desk_bot):
     customers = [f"c{i}-chat" for i in range(6)]
     per_customer = 15

@@ -386,6 +386,16 @@ class Support(BotPlugin):
     def _tell_agents_about(self, conversation: Conversation, text: str) -> None:
         self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
 
+    def _echo(self, msg: Message, conversation: Conversation, text: str) -> None:
+        """Say in the conversation's agent room what an agent did elsewhere (a direct message,
+        another team's room), so that the room always shows where its conversations stand."""
+        if self._agent_room_of(msg) == self._rooms.of(conversation):
+            return  # the room saw the command and its answer
+        try:
+            self._tell_agents_about(conversation, text)
+        except Exception as exc:  # the command was done; the room hears of it in !queue
+            self.log.warning("Could not tell #%d's agent room: %s", conversation.number, exc)
+
     def _from_agent_thread(self, msg: Message) -> None:
         """An agent wrote in a conversation's thread: that is a reply to the customer."""
         if msg.body.startswith(self._prefix()) or not self._is_agent(msg):
@@ -442,6 +452,7 @@ class Support(BotPlugin):
         number, _ = self._parse(args, "claim <number>")
         agent = self._agent(msg)
         conversation = self._run(desk.claim, number, agent)
+        self._echo(msg, conversation, f"**#{number}** claimed by {agent.name}.")
         if self._settings.claimed_notice:
             self._customers.notify(
                 conversation, self._settings.claimed_notice.format(agent=agent.name), "claimed"
@@ -481,6 +492,12 @@ class Support(BotPlugin):
         delivered = (
             self._customers.deliver(conversation, entry, author=agent.name, kind=None) is None
         )
+        if delivered:
+            self._echo(
+                msg,
+                conversation,
+                f"**#{number}** {agent.name} to {conversation.customer_name}: {text}",
+            )
         if delivered and before.agent is None:
             return f"**#{number}** is now yours, {agent.name}."
         if not delivered and not self._in_agent_room(msg):
@@ -492,7 +509,9 @@ class Support(BotPlugin):
         """Add an internal note, never sent to the customer: note <number> <text>"""
         desk = self._desk_or_fail()
         number, text = self._parse(args, "note <number> <text>", then="What is the note?")
-        self._run(desk.note, number, self._agent(msg), text)
+        agent = self._agent(msg)
+        self._run(desk.note, number, agent, text)
+        self._echo(msg, desk.get(number), f"**#{number}** [note] {agent.name}: {text}")
         return f"**#{number}**: note saved (agents only)."
 
     @botcmd
@@ -507,17 +526,22 @@ class Support(BotPlugin):
         if self._settings.rating_question:
             self._customers.notify(conversation, self._settings.rating_question, RATING_QUESTION)
         took = formatting.duration(conversation.resolved_at - conversation.opened_at)
-        return f"**#{number}** resolved by {agent.name} after {took}."
+        said = f"**#{number}** resolved by {agent.name} after {took}."
+        self._echo(msg, conversation, said)
+        return said
 
     @botcmd
     def release(self, msg: Message, args: str) -> str:
         """Put your conversation back in the queue for someone else: release <number>"""
         desk = self._desk_or_fail()
         number, _ = self._parse(args, "release <number>")
-        conversation = self._run(desk.release, number, self._agent(msg))
+        agent = self._agent(msg)
+        conversation = self._run(desk.release, number, agent)
         if self._settings.postponed_notice:
             self._customers.notify(conversation, self._settings.postponed_notice, "postponed")
-        return f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
+        said = f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
+        self._echo(msg, conversation, f"{said} (released by {agent.name})")
+        return said
 
     @botcmd
     def transfer(self, msg: Message, args: str) -> str:
@@ -529,8 +553,10 @@ class Support(BotPlugin):
             raise self._usage(usage, "Name one agent.")
         agent = self._agent(msg)
         to = self._named_agent(target, agent)
-        self._run(desk.transfer, number, agent, to)
-        return f"**#{number}** is now {to.name}'s (given by {agent.name})."
+        conversation = self._run(desk.transfer, number, agent, to)
+        said = f"**#{number}** is now {to.name}'s (given by {agent.name})."
+        self._echo(msg, conversation, said)
+        return said
 
     @botcmd
     def move(self, msg: Message, args: str) -> str:
@@ -549,6 +575,7 @@ class Support(BotPlugin):
             raise CommandError(f"**#{number}** is already served in {to}.")
         agent = self._agent(msg)
         moved = self._run(desk.move, number, agent, to.name, str(to))
+        self._echo(msg, before, f"**#{number}** moved to {to} by {agent.name}.")
         page = desk.transcript(number, 0, self._settings.page_size)
         heading = (
             f"**#{number}** moved here from {rooms.of(before)} by {agent.name}: "
@@ -576,7 +603,8 @@ class Support(BotPlugin):
         desk = self._desk_or_fail()
         number, _ = self._parse(args, "reopen <number>")
         agent = self._agent(msg)
-        self._run(desk.reopen, number, agent)
+        conversation = self._run(desk.reopen, number, agent)
+        self._echo(msg, conversation, f"**#{number}** reopened by {agent.name}.")
         return f"**#{number}** is open again and yours, {agent.name}."
 
     @botcmd
