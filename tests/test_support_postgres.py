@@ -16,6 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,3 +167,34 @@ def test_times_are_utc_whatever_the_servers_time_zone(postgres_url):
         )
     finally:
         store.close()
+
+
+def test_search_waiting_customers_teams_and_details_on_postgresql(store):
+    clock = Clock()
+    desk = Desk(store, clock)
+    try:
+        message = customer_message("pg-dana", "I am 100% SURE my Parcel is lost", sent_at=clock.now)
+        opened = desk.receive(
+            replace(
+                message,
+                agent_room="agents:#vip",
+                customer_details={"email": "dana@example.com"},
+            )
+        ).conversation
+        desk.receive(customer_message("pg-erin", "100 percent sure", sent_at=clock.now))
+        assert (opened.agent_room, opened.customer_details) == (
+            "agents:#vip",
+            {"email": "dana@example.com"},
+        )
+        assert [c.number for c, _ in desk.search("100%", limit=10)] == [opened.number]
+        assert [c.number for c, _ in desk.search("parcel", limit=10)] == [opened.number]
+
+        clock.advance(minutes=11)
+        assert [c.number for c, _ in desk.awaiting_answer(timedelta(minutes=10))] == [1, 2]
+        desk.begin_reply(opened.number, ALICE, "Looking into it")
+        waiting = desk.awaiting_answer(timedelta(minutes=10))
+        assert [(c.number, since) for c, since in waiting] == [
+            (2, clock.now - timedelta(minutes=11))
+        ]
+    finally:
+        desk.close()
