@@ -8,12 +8,13 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from errbot.backends.base import Message
@@ -36,6 +37,9 @@ from tests.pubnub_fixtures import (
     stop_clients,
     subscribed,
 )
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 START = datetime(2024, 5, 6, 9, 0, tzinfo=timezone.utc)
 
@@ -269,6 +273,19 @@ def support_config(data_dir: Path, **overrides):
     }
     settings.update(overrides)
     return make_config(data_dir, **settings)
+
+
+def all_at_once(act: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``act`` on each item, each on a thread of its own, all released at the same moment:
+    the races the store, the desk and the plugin must settle."""
+    barrier = threading.Barrier(len(items))
+
+    def run(item: T) -> R:
+        barrier.wait()
+        return act(item)
+
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(run, items))
 
 
 def refused_activation(tmp_path: Path, sentence: str, **overrides: Any) -> str:

@@ -8,7 +8,6 @@ received is read from their own SDK subscriptions.
 from __future__ import annotations
 
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,6 +19,7 @@ from tests.support_fixtures import *  # noqa: F403
 from tests.support_fixtures import (
     AGENT_ROOM,
     COMMAND_REPLIES,
+    all_at_once,
     bridged_config,
     bridged_support_bot,
     support_active,
@@ -138,14 +138,7 @@ def test_customers_cannot_run_commands_their_text_reaches_the_agents(desk_bot, c
 def test_two_agents_claiming_at_once(desk_bot, customers):
     customers("fay").write("anyone?")
     desk_bot.wait_sent(lambda s: s.to == AGENT_ROOM)
-    barrier = threading.Barrier(2)
-
-    def claim(agent):
-        barrier.wait()
-        desk_bot.say(agent, "!claim 1")
-
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(claim, ["alice", "bob"]))
+    all_at_once(lambda agent: desk_bot.say(agent, "!claim 1"), ["alice", "bob"])
     wait_for(lambda: len(desk_bot.to(COMMAND_REPLIES)) == 2)
     winner = desk_bot.desk.get(1).agent
     won, lost = sorted(desk_bot.bodies(COMMAND_REPLIES))

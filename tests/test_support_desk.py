@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -24,7 +22,7 @@ from errbot_support.errors import (
 )
 from errbot_support.records import Agent, Delivery, Kind, State
 from tests.support_fixtures import *  # noqa: F403
-from tests.support_fixtures import ALICE, BOB, CAROL, START, customer_message
+from tests.support_fixtures import ALICE, BOB, CAROL, START, all_at_once, customer_message
 
 
 def opened(desk, room="dana-chat", body="hello", **kwargs) -> int:
@@ -58,17 +56,14 @@ def test_claim_refusals_say_why(desk):
 def test_two_agents_claiming_at_once_one_wins_the_others_are_told_who(desk):
     n = opened(desk)
     agents = [Agent(f"agent{i}", f"Agent {i}") for i in range(8)]
-    barrier = threading.Barrier(len(agents))
 
     def claim(agent):
-        barrier.wait()
         try:
             return desk.claim(n, agent)
         except AlreadyClaimed as lost:
             return lost
 
-    with ThreadPoolExecutor(len(agents)) as pool:
-        outcomes = list(pool.map(claim, agents))
+    outcomes = all_at_once(claim, agents)
 
     winners = [o for o in outcomes if not isinstance(o, AlreadyClaimed)]
     assert len(winners) == 1

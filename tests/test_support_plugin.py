@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.botrunner import wait_for
 from tests.support_fixtures import (
     AGENT_ROOM,
     COMMAND_REPLIES,
+    all_at_once,
     refused_activation,
     support_bot,
 )
@@ -238,14 +238,7 @@ def test_help_lists_every_command_with_its_arguments_on_one_line(desk_bot):
 def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told_who(desk_bot):
     desk_bot.customer("dana-chat", "hi")
     mark = len(desk_bot.sent)
-    barrier = threading.Barrier(2)
-
-    def claim(agent):
-        barrier.wait()
-        desk_bot.say(agent, "!claim 1")
-
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(claim, ["alice", "bob"]))
+    all_at_once(lambda agent: desk_bot.say(agent, "!claim 1"), ["alice", "bob"])
     wait_for(lambda: len(desk_bot.to(COMMAND_REPLIES)) == 2)
     won, lost = sorted(s.body for s in desk_bot.sent[mark:] if s.to == COMMAND_REPLIES)
     winner = desk_bot.desk.get(1).agent
@@ -353,14 +346,7 @@ def test_a_burst_from_many_customers_arrives_complete_and_in_order(desk_bot):
 
 
 def test_simultaneous_first_messages_open_one_conversation(desk_bot):
-    barrier = threading.Barrier(4)
-
-    def first(i):
-        barrier.wait()
-        desk_bot.customer("fay-chat", f"hello {i}")
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(first, range(4)))
+    all_at_once(lambda i: desk_bot.customer("fay-chat", f"hello {i}"), range(4))
     announcements = [b for b in desk_bot.bodies(AGENT_ROOM) if "New conversation" in b]
     assert len(announcements) == 1
     assert len(desk_bot.bodies(AGENT_ROOM)) == 4

@@ -13,9 +13,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +25,7 @@ from errbot_support.errors import AlreadyClaimed, OpenElsewhere
 from errbot_support.records import Agent, State
 from errbot_support.store import ConflictError, Store
 from tests.irc_fixtures import free_port
-from tests.support_fixtures import ALICE, Clock, customer_message
+from tests.support_fixtures import ALICE, Clock, all_at_once, customer_message
 
 pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
 
@@ -88,30 +86,18 @@ def test_the_schema_is_created_once_and_reused(postgres_url, store):
 
 def test_simultaneous_first_messages_open_exactly_one_conversation(store):
     workers = 8
-    barrier = threading.Barrier(workers)
-
-    def first(i: int):
-        barrier.wait()
-        return store.record_customer_message(customer_message("pg-race", f"hello {i}"))
-
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(first, range(workers)))
+    results = all_at_once(
+        lambda i: store.record_customer_message(customer_message("pg-race", f"hello {i}")),
+        range(workers),
+    )
     assert len({r.conversation.number for r in results}) == 1
     assert sum(r.opened for r in results) == 1
     assert store.count_entries(results[0].conversation.number) == workers
 
 
 def test_simultaneous_redeliveries_record_one_entry(store):
-    workers = 8
-    barrier = threading.Barrier(workers)
     message = customer_message("pg-dup", source_id="17000000000000042")
-
-    def deliver(_):
-        barrier.wait()
-        return store.record_customer_message(message)
-
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(deliver, range(workers)))
+    results = all_at_once(lambda _: store.record_customer_message(message), range(8))
     assert sum(not r.duplicate for r in results) == 1
     assert store.count_entries(results[0].conversation.number) == 1
 
@@ -120,17 +106,14 @@ def test_two_agents_claiming_at_once_one_wins(store):
     desk = Desk(store, Clock())
     number = desk.receive(customer_message("pg-claim")).conversation.number
     agents = [Agent(f"agent{i}", f"Agent {i}") for i in range(8)]
-    barrier = threading.Barrier(len(agents))
 
     def claim(agent):
-        barrier.wait()
         try:
             return desk.claim(number, agent)
         except AlreadyClaimed as lost:
             return lost
 
-    with ThreadPoolExecutor(len(agents)) as pool:
-        outcomes = list(pool.map(claim, agents))
+    outcomes = all_at_once(claim, agents)
     winners = [o for o in outcomes if not isinstance(o, AlreadyClaimed)]
     assert len(winners) == 1
     assert desk.get(number).state is State.ASSIGNED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,7 +13,7 @@ from errbot_support.records import Kind, Relay, State
 from errbot_support.store import NewEntry, Store
 from errbot_support.tables import conversations, entries
 from tests.support_fixtures import *  # noqa: F403
-from tests.support_fixtures import START, customer_message
+from tests.support_fixtures import START, all_at_once, customer_message
 
 
 def test_a_new_database_gets_the_schema_and_keeps_data_across_reopening(db_url):
@@ -111,14 +110,10 @@ def test_the_database_itself_refuses_a_second_open_conversation_in_a_room(store)
 
 def test_simultaneous_first_messages_open_exactly_one_conversation(store):
     workers = 8
-    barrier = threading.Barrier(workers)
-
-    def first_message(i: int):
-        barrier.wait()
-        return store.record_customer_message(customer_message("race-chat", f"hi {i}"))
-
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(first_message, range(workers)))
+    results = all_at_once(
+        lambda i: store.record_customer_message(customer_message("race-chat", f"hi {i}")),
+        range(workers),
+    )
 
     assert len({r.conversation.number for r in results}) == 1
     assert sum(r.opened for r in results) == 1
@@ -126,16 +121,8 @@ def test_simultaneous_first_messages_open_exactly_one_conversation(store):
 
 
 def test_simultaneous_redeliveries_record_one_entry(store):
-    workers = 6
-    barrier = threading.Barrier(workers)
     message = customer_message("dup-chat", source_id="42")
-
-    def deliver(_):
-        barrier.wait()
-        return store.record_customer_message(message)
-
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(deliver, range(workers)))
+    results = all_at_once(lambda _: store.record_customer_message(message), range(6))
     assert sum(not r.duplicate for r in results) == 1
     query = select(func.count()).where(entries.c.source_room == "dup-chat")
     with store.engine.connect() as c:
