@@ -67,6 +67,24 @@ def make_config(data_dir: Path, **overrides: Any) -> SimpleNamespace:
     return config
 
 
+def refusal_to_start(bot: ErrBot, timeout: float = 30.0) -> BaseException:
+    """What ``serve_forever`` raised for a bot that must refuse to start."""
+    outcome: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            bot.serve_forever()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=serve, name=f"refusing-{bot.mode}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the bot kept running instead of refusing to start"
+    (error,) = outcome
+    return error
+
+
 class RunningBot:
     """A bot served on its own thread; ``bot`` is the backend instance."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +194,28 @@ def subscribed(
     client.subscribe().channels(channels or []).channel_groups(groups or []).execute()
     events.wait_status(PNStatusCategory.PNConnectedCategory)
     return events
+
+
+def errbot_config_file(
+    directory: Path, server: PubNubEmulator, *, plugin_dir: str | None = None, **settings: Any
+) -> Path:
+    """A ``config.py`` in ``directory`` for an ``errbot -c`` process on the PubNub backend of
+    ``server`` (data in ``directory/data``), with ``settings`` added."""
+    lines = [
+        "import logging",
+        'BACKEND = "PubNub"',
+        f"BOT_DATA_DIR = {str(directory / 'data')!r}",
+        f"BOT_EXTRA_PLUGIN_DIR = {plugin_dir!r}",
+        "BOT_LOG_FILE = None",
+        "BOT_LOG_LEVEL = logging.INFO",
+        'BOT_ADMINS = ("ops/admin",)',
+        f"BOT_IDENTITY = {{'publish_key': {PUBLISH_KEY!r}, 'subscribe_key': {SUBSCRIBE_KEY!r}, "
+        "'user_id': 'support'}",
+        'PUBNUB_CHANNEL_GROUP = "support"',
+        f"PUBNUB_ORIGIN = {server.origin!r}",
+        *(f"{name} = {value!r}" for name, value in settings.items()),
+    ]
+    config = directory / "config.py"
+    config.write_text("\n".join(lines) + "\n")
+    (directory / "data").mkdir()
+    return config

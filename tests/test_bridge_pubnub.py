@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +21,7 @@ from pubnub.pubnub import PubNub
 from errbot_bridge import BridgeConfigurationError, NetworkUnavailableError, network_of
 from errbot_pubnub import PublishError
 from errbot_pubnub.emulator import PubNubEmulator
-from tests.botrunner import RunningBot, running_bot, wait_for
+from tests.botrunner import RunningBot, refusal_to_start, running_bot, wait_for
 from tests.bridge_fixtures import TestConsole, bridge_config, irc_network
 from tests.irc_fixtures import IRCClient, IRCServer
 from tests.pubnub_fixtures import (
@@ -291,19 +290,7 @@ def test_a_network_refused_at_start_stops_the_bot_with_its_sentence(
     customers["BOT_IDENTITY"] = {**customers["BOT_IDENTITY"], "token": token}
     config = bridge_config(tmp_path, {"customers": customers, "tests": {"BACKEND": "Test"}})
     bot = setup_bot("Bridge", logging.getLogger("errbot"), config)
-    outcome: list[BaseException] = []
-
-    def serve() -> None:
-        try:
-            bot.serve_forever()
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    thread.join(30)
-    assert not thread.is_alive()
-    (error,) = outcome
+    error = refusal_to_start(bot)
     assert isinstance(error, BridgeConfigurationError)
     assert str(error).startswith(
         "BRIDGE_BACKENDS[\"customers\"]: PubNub refused to subscribe 'support' to channel group(s)"

@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import pytest
 from errbot_pubnub.emulator import PubNubEmulator
 from tests.botrunner import wait_for
 from tests.delivery_fixtures import RECORDER, Customers, Recording
-from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY
+from tests.pubnub_fixtures import errbot_config_file
 
 ERRBOT = str(Path(sys.executable).parent / "errbot")
 START_TIMEOUT = 60.0
@@ -61,31 +60,14 @@ class BotProcess:
         self.record = record
         self.block_file = directory / "block"
         self.block_file.write_text("")
-        self.config = directory / "config.py"
-        self.config.write_text(
-            textwrap.dedent(
-                f"""
-                import logging
-                BACKEND = "PubNub"
-                BOT_DATA_DIR = {str(directory / "data")!r}
-                BOT_EXTRA_PLUGIN_DIR = {RECORDER!r}
-                BOT_LOG_FILE = None
-                BOT_LOG_LEVEL = logging.INFO
-                BOT_ADMINS = ("ops/admin",)
-                BOT_IDENTITY = {{
-                    "publish_key": {PUBLISH_KEY!r},
-                    "subscribe_key": {SUBSCRIBE_KEY!r},
-                    "user_id": "support",
-                }}
-                PUBNUB_CHANNEL_GROUP = "support"
-                PUBNUB_ORIGIN = {server.origin!r}
-                PUBNUB_RECONNECT_MAX_DELAY = 1.0
-                DELIVERY_RECORD_FILE = {str(record.path)!r}
-                DELIVERY_BLOCK_FILE = {str(self.block_file)!r}
-                """
-            )
+        self.config = errbot_config_file(
+            directory,
+            server,
+            plugin_dir=RECORDER,
+            PUBNUB_RECONNECT_MAX_DELAY=1.0,
+            DELIVERY_RECORD_FILE=str(record.path),
+            DELIVERY_BLOCK_FILE=str(self.block_file),
         )
-        (directory / "data").mkdir()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

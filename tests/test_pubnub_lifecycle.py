@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,12 @@ from pubnub.pubnub import PubNub
 from errbot_pubnub.emulator import PubNubEmulator
 from errbot_pubnub.sdk_stop import stop_client
 from errbot_pubnub.settings import PubNubConfigurationError
-from tests.botrunner import make_config, running_bot, wait_for
+from tests.botrunner import make_config, refusal_to_start, running_bot, wait_for
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
     SECRET_KEY,
     SUBSCRIBE_KEY,
+    errbot_config_file,
     pubnub_config,
     sdk_client_of,
     stop_clients,
@@ -42,37 +42,11 @@ ERRBOT_POOL_THREAD = re.compile(
 )
 
 
-def write_config(directory: Path, server: PubNubEmulator) -> Path:
-    config = directory / "config.py"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            import logging
-            BACKEND = "PubNub"
-            BOT_DATA_DIR = {str(directory / "data")!r}
-            BOT_EXTRA_PLUGIN_DIR = None
-            BOT_LOG_FILE = None
-            BOT_LOG_LEVEL = logging.INFO
-            BOT_ADMINS = ("ops/admin",)
-            BOT_IDENTITY = {{
-                "publish_key": {PUBLISH_KEY!r},
-                "subscribe_key": {SUBSCRIBE_KEY!r},
-                "user_id": "support",
-            }}
-            PUBNUB_CHANNEL_GROUP = "support"
-            PUBNUB_ORIGIN = {server.origin!r}
-            """
-        )
-    )
-    (directory / "data").mkdir()
-    return config
-
-
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_a_real_bot_promptly(
     tmp_path: Path, pubnub_server: PubNubEmulator, pubnub_client: Any, stop_signal: int
 ) -> None:
-    config = write_config(tmp_path, pubnub_server)
+    config = errbot_config_file(tmp_path, pubnub_server)
     bot = subprocess.Popen(
         [ERRBOT, "-c", str(config)],
         cwd=tmp_path,
@@ -133,19 +107,7 @@ def test_a_refused_subscription_stops_start_up_with_one_sentence(
         PUBNUB_ORIGIN=server.origin,
     )
     bot = setup_bot("PubNub", logging.getLogger("errbot"), config)
-    outcome: list[BaseException] = []
-
-    def serve() -> None:
-        try:
-            bot.serve_forever()
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    thread.join(30)
-    assert not thread.is_alive()
-    (error,) = outcome
+    error = refusal_to_start(bot)
     assert isinstance(error, PubNubConfigurationError)
     assert str(error).startswith(
         "PubNub refused to subscribe 'support' to channel group(s) support (403 Forbidden"
