@@ -219,6 +219,7 @@ SUPPORT_COMMANDS = [
     "resolve",
     "search",
     "stats",
+    "support status",
     *("tag", "transcript", "transfer", "untag"),
 ]
 
@@ -287,6 +288,30 @@ def test_an_agent_list_lets_listed_agents_work_from_anywhere_and_nobody_else(tmp
         )
         assert bot.command("alice", "!transfer 1 bob") == "**#1** is now bob's (given by alice)."
         assert all("mallory" not in s.body for s in bot.to(COMMAND_REPLIES))
+
+
+def test_support_status_says_where_support_stands(tmp_path):
+    with support_bot(
+        tmp_path,
+        SUPPORT_REMINDER_MINUTES=10,
+        SUPPORT_BUSINESS_HOURS="Mon-Sun 00:00-24:00",
+    ) as bot:
+        bot.customer("dana-chat", "hi")
+        bot.customer("erin-chat", "hello")
+        bot.command("alice", "!claim 1")
+        status = bot.command("alice", "!support status").splitlines()
+        assert status[0] == "Agent room(s): support (ok)"
+        assert status[1] == (
+            f"Database: sqlite:///{tmp_path / 'support.sqlite'} (schema version 4)"
+        )
+        assert status[2:] == [
+            "Customer messages waiting for their agent room: 0",
+            "Open conversations: 2, 1 waiting for an agent",
+            "Reminders: after 10m of waiting; business hours: open now",
+        ]
+        assert bot.command("alice", "!support status now") == (
+            "Unexpected 'now'. Usage: `!support status`"
+        )
 
 
 def test_what_agents_do_from_elsewhere_is_told_in_the_conversations_room(tmp_path):

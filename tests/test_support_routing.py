@@ -190,12 +190,18 @@ def test_a_room_that_is_down_holds_up_its_own_conversations_only(teams_bot):
     assert "agent room vip is unreachable (the VIP room is gone)" in warning.body
     bot.customer("erin-chat", "and again")  # the passes go past the waiting VIP messages
     assert bot.bodies(AGENT_ROOM)[-1] == "**#2** **erin**: and again"
+    status = bot.command("bob", "!support status").splitlines()
+    assert status[0] == "Agent room(s): support (ok), vip (UNREACHABLE)"
+    assert status[2] == "Customer messages waiting for their agent room: 2"
 
     bot.accept(VIP)  # the relay poller retries on its own
     wait_for(lambda: len(bot.to(VIP)) == 3)
     assert bot.bodies(VIP)[1:] == ["**#1** **dana**: waiting 1", "**#1** **dana**: waiting 2"]
     wait_for(lambda: bot.desk.unrelayed() == [])
     assert len(bot.to(AGENT_ROOM)) == 3
+    status = bot.command("bob", "!support status").splitlines()
+    assert status[0] == "Agent room(s): support (ok), vip (ok)"
+    assert status[2] == "Customer messages waiting for their agent room: 0"
 
 
 def test_a_conversation_keeps_its_room_across_restarts_and_falls_back_when_it_is_gone(tmp_path):

@@ -148,6 +148,11 @@ class Desk:
         self._marks.flush()
         return self.store.unrelayed(limit, after)
 
+    def count_unrelayed(self) -> int:
+        """How many customer messages wait for their agent room (queued marks written first)."""
+        self._marks.flush()
+        return self.store.count_unrelayed()
+
     def mark_relayed(self, *relayed: Entry) -> None:
         """Agents have seen these: marked within ``MARK_INTERVAL`` (see relayed_marks)."""
         self._marks.add([entry.id for entry in relayed])

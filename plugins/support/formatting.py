@@ -170,6 +170,32 @@ def agents_queue(
     )
 
 
+def status(
+    *,
+    rooms: list[tuple[str, bool]],
+    database: str,
+    schema: int | None,
+    unrelayed: int,
+    queue: list[Conversation],
+    reminder_after: timedelta | None,
+    open_now: bool | None,
+) -> str:
+    """Where support stands, for whoever runs the bot."""
+    waiting = sum(1 for c in queue if c.state is State.WAITING)
+    shown = ", ".join(f"{room} ({'ok' if ok else 'UNREACHABLE'})" for room, ok in rooms)
+    reminders = f"after {duration(reminder_after)} of waiting" if reminder_after else "off"
+    hours = {None: "always open", True: "open now", False: "closed now"}[open_now]
+    return "\n".join(
+        [
+            f"Agent room(s): {shown}",
+            f"Database: {database} (schema version {schema})",
+            f"Customer messages waiting for their agent room: {unrelayed}",
+            f"Open conversations: {len(queue)}, {waiting} waiting for an agent",
+            f"Reminders: {reminders}; business hours: {hours}",
+        ]
+    )
+
+
 def rooms_load(rooms: list[tuple[str, list[Conversation]]]) -> str:
     """What each agent room has open now."""
     parts = []

@@ -59,6 +59,10 @@ class AgentRoomRelay:
         """Read before recording a message, and given back to :meth:`recorded`."""
         return self._epoch
 
+    def unreachable(self) -> list[AgentRoom]:
+        """The agent rooms that failed and have not taken a message since."""
+        return sorted(self._down, key=str)
+
     def pending(self, desk: Desk) -> None:
         """Relay recorded messages to their agent rooms, oldest first, each until it succeeds.
 

@@ -36,7 +36,7 @@ from errbot_support.database import (
     without_waiting_for_the_disk,
     writer_lock,
 )
-from errbot_support.migrations import migrate
+from errbot_support.migrations import current_version, migrate
 from errbot_support.records import (
     RATING_QUESTION,
     RATING_WINDOW,
@@ -304,6 +304,15 @@ class Store:
                 )
             }
         return [(by_number[entry.conversation], entry) for entry in found]
+
+    def count_unrelayed(self) -> int:
+        query = select(func.count()).where(entries.c.relay == Relay.RECORDED.value)
+        with self._reading() as c:
+            return c.execute(query).scalar_one()
+
+    def schema_version(self) -> int | None:
+        with self._reading() as c:
+            return current_version(c)
 
     def entries_with_delivery(self, delivery: Delivery) -> list[Entry]:
         query = select(entries).where(entries.c.delivery == delivery.value).order_by(entries.c.id)

@@ -676,6 +676,25 @@ class Support(BotPlugin):
         return formatting.search(found, wanted, SEARCH_RESULTS, self._prefix())
 
     @botcmd
+    def support_status(self, msg: Message, args: str) -> str:
+        """Where support stands: agent rooms, database, what waits: support status"""
+        desk = self._desk_or_fail()
+        if args.strip():
+            raise self._usage("support status", f"Unexpected '{args.strip()}'.")
+        settings, relay = self._settings, self._relay
+        down = relay.unreachable() if relay is not None else []
+        hours = settings.business_hours
+        return formatting.status(
+            rooms=[(str(room), room not in down) for room in self._rooms.all],
+            database=desk.store.engine.url.render_as_string(hide_password=True),
+            schema=desk.store.schema_version(),
+            unrelayed=desk.count_unrelayed(),
+            queue=desk.queue(),
+            reminder_after=settings.reminder_after,
+            open_now=None if hours is None else hours.open_at(desk.clock()),
+        )
+
+    @botcmd
     def canned(self, msg: Message, args: str) -> str:
         """The canned replies (reply <number> :<name> sends one): canned"""
         self._desk_or_fail()
