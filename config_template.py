@@ -197,6 +197,8 @@ SUPPORT_AGENT_ROOM = os.environ.get("SUPPORT_AGENT_ROOM", "agents:#support")
 # Teams in rooms of their own: customer chat pattern (glob) -> agent room. A new conversation
 # goes to the room of the first pattern its chat matches, else to SUPPORT_AGENT_ROOM; `!move`
 # sends a conversation to another room. Empty: every conversation in SUPPORT_AGENT_ROOM.
+# A dict instead of a room gives the room texts of its own (the texts below, by name):
+#   "*-fr": {"room": "agents:#support-fr", "SUPPORT_ACKNOWLEDGEMENT": "Merci !"}
 SUPPORT_ROUTES = {}  # e.g. {"vip-*": "agents:#vip", "*-fr": "agents:#support-fr"}
 
 # The Bridge network whose rooms are customer chats. Its BRIDGE_BACKENDS entry must say

@@ -17,6 +17,7 @@ from errbot.bootstrap import setup_bot
 from errbot_support.errors import ConversationResolved
 from errbot_support.records import Conversation, State
 from errbot_support.routing import AgentRooms
+from errbot_support.settings import TEXT_SETTINGS, CustomerTexts, RouteSettings
 from tests.botrunner import running_bot, wait_for
 from tests.bridge_fixtures import irc_network
 from tests.support_fixtures import *  # noqa: F403 (the desk fixture and what it needs)
@@ -35,6 +36,7 @@ from tests.support_fixtures import (
 
 VIP = "vip"
 ROUTES = {"vip-*": VIP}
+TEXTS = CustomerTexts(**{field: default for field, (_, default) in TEXT_SETTINGS.items()})
 
 
 class NamedRoom(Room):
@@ -71,10 +73,12 @@ def test_the_first_matching_route_serves_a_chat_and_the_main_room_the_rest():
     )
     rooms = AgentRooms(
         main,
+        TEXTS,
         [
-            ("vip-*", "agents:#vip", vip),
-            ("*-fr", "agents:#fr", french),
-            ("*-de", "agents:#support", main),  # naming the main room is the main room
+            (RouteSettings("vip-*", "agents:#vip", None), vip),
+            (RouteSettings("*-fr", "agents:#fr", None), french),
+            # Naming the main room is the main room.
+            (RouteSettings("*-de", "agents:#support", None), main),
         ],
     )
     assert rooms.route("customers:vip-dana-fr").room is vip  # first match wins
@@ -301,3 +305,57 @@ def test_teams_on_a_real_irc_server_each_in_its_channel(
         carol.wait_for_text(vip, "#2 dana: Thanks!")
     assert not any("I am a VIP" in line for line in bob.plain_lines(support))
     assert not any("Thanks!" in line for line in bob.plain_lines(support))
+
+
+MERCI = "Merci ! Quelqu'un de notre équipe vous répond ici très vite."
+RESOLU = "Nous avons marqué cette conversation comme résolue."
+FRENCH = {
+    "room": "support-fr",
+    "SUPPORT_ACKNOWLEDGEMENT": MERCI,
+    "SUPPORT_RESOLVED_NOTICE": RESOLU,
+    "SUPPORT_CLAIMED_NOTICE": "{agent} s'occupe de votre demande.",
+}
+
+
+def test_a_team_sends_its_customers_texts_of_its_own(tmp_path):
+    routes = {"*-fr": FRENCH, "*-be": "support-fr"}  # the second shares the room's texts
+    with support_bot(tmp_path, SUPPORT_ROUTES=routes) as bot:
+        bot.customer("marie-fr", "Bonjour", name="marie")
+        bot.customer("luc-be", "Bonjour", name="luc")
+        bot.customer("dana-chat", "Hello")
+        wait_for(lambda: bot.bodies("marie-fr") == [MERCI] and bot.bodies("luc-be") == [MERCI])
+        wait_for(lambda: len(bot.bodies("dana-chat")) == 1)
+        assert bot.bodies("dana-chat")[0].startswith("Thanks for your message!")
+
+        bot.command("alice", "!claim 1", room="support-fr")
+        bot.command("alice", "!resolve 1", room="support-fr")
+        assert bot.bodies("marie-fr")[1:] == ["alice s'occupe de votre demande.", RESOLU]
+        bot.command("bob", "!claim 3")
+        bot.command("bob", "!resolve 3")
+        assert bot.bodies("dana-chat")[1].startswith("We have marked this conversation as resolved")
+
+
+@pytest.mark.parametrize(
+    ("routes", "sentence"),
+    [
+        (
+            {"*-fr": {"room": "support-fr", "ACKNOWLEDGEMENT": "Merci"}},
+            "SUPPORT_ROUTES['*-fr'] has 'ACKNOWLEDGEMENT'; it may hold 'room' and "
+            "SUPPORT_ACKNOWLEDGEMENT,",
+        ),
+        (
+            {"*-fr": {"room": "support-fr", "SUPPORT_CLAIMED_NOTICE": "{agent} et {client}"}},
+            "SUPPORT_ROUTES['*-fr']: SUPPORT_CLAIMED_NOTICE may only use the placeholder {agent}",
+        ),
+        (
+            {"*-fr": FRENCH, "*-be": {"room": "support-fr", "SUPPORT_ACKNOWLEDGEMENT": "Hoi"}},
+            "SUPPORT_ROUTES['*-be'] gives support-fr other texts than an earlier route",
+        ),
+        (
+            {"*-fr": {**FRENCH, "room": AGENT_ROOM}},
+            "SUPPORT_ROUTES['*-fr'] gives support, the SUPPORT_AGENT_ROOM, texts of its own",
+        ),
+    ],
+)
+def test_bad_texts_of_a_team_stop_the_plugin_with_one_sentence(tmp_path, routes, sentence):
+    refused_activation(tmp_path, sentence, SUPPORT_ROUTES=routes)

@@ -17,12 +17,13 @@ from errbot.backends.base import Room
 
 from errbot_support.identities import network_of, own_identity, same_room
 from errbot_support.records import Conversation
-from errbot_support.settings import Settings, SettingsError
+from errbot_support.settings import CustomerTexts, RouteSettings, Settings, SettingsError
 
 
 @dataclass(frozen=True)
 class AgentRoom:
-    """An agent room: ``name`` is what conversations store (None for the main room).
+    """An agent room: ``name`` is what conversations store (None for the main room), ``texts``
+    what its customers are sent automatically.
 
     Compared by the room's name, as rooms are elsewhere (``same_room``): not every backend's
     room objects can be compared or hashed.
@@ -30,6 +31,7 @@ class AgentRoom:
 
     name: str | None
     room: Room = field(compare=False)
+    texts: CustomerTexts = field(compare=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,17 +59,31 @@ def _forms(text: str) -> set[str]:
 
 
 class AgentRooms:
-    def __init__(self, main: Room, routes: Sequence[tuple[str, str, Room]] = ()) -> None:
-        """``routes``: (customer chat pattern, room name as configured, that room)."""
-        self.main = AgentRoom(None, main)
+    def __init__(
+        self,
+        main: Room,
+        texts: CustomerTexts,
+        routes: Sequence[tuple[RouteSettings, Room]] = (),
+    ) -> None:
+        """``routes``: each route's settings, and the room it names."""
+        self.main = AgentRoom(None, main, texts)
         rooms: dict[str, AgentRoom] = {}
         self.routes: list[Route] = []
-        for pattern, name, room in routes:
-            if same_room(room, main):
-                agent_room = self.main
-            else:
-                agent_room = rooms.setdefault(str(room).casefold(), AgentRoom(name, room))
-            self.routes.append(Route(pattern, agent_room))
+        for route, room in routes:
+            key = str(room).casefold()
+            known = self.main if same_room(room, main) else rooms.get(key)
+            if known is None:
+                known = rooms[key] = AgentRoom(route.room, room, route.texts or texts)
+            elif route.texts is not None and route.texts != known.texts:
+                where = f"SUPPORT_ROUTES[{route.pattern!r}] gives {known}"
+                raise SettingsError(
+                    f"{where}, the SUPPORT_AGENT_ROOM, texts of its own: set them as "
+                    "SUPPORT_ACKNOWLEDGEMENT and the like instead"
+                    if known.name is None
+                    else f"{where} other texts than an earlier route: the texts belong to the "
+                    "agent room, give them with its first route"
+                )
+            self.routes.append(Route(route.pattern, known))
         self._by_name = {room.name.casefold(): room for room in rooms.values() if room.name}
         self.all: list[AgentRoom] = [self.main, *rooms.values()]
 
@@ -126,10 +142,10 @@ def agent_rooms(
 
     main = checked("SUPPORT_AGENT_ROOM", settings.agent_room)
     routes = [
-        (pattern, name, checked(f"SUPPORT_ROUTES[{pattern!r}]", name))
-        for pattern, name in settings.routes
+        (route, checked(f"SUPPORT_ROUTES[{route.pattern!r}]", route.room))
+        for route in settings.routes
     ]
-    return AgentRooms(main, routes)
+    return AgentRooms(main, settings.texts, routes)
 
 
 def _checked_room(

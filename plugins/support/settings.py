@@ -6,7 +6,7 @@ bot admins with the exception's text, and that sentence is all an operator shoul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,21 +42,51 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class CustomerTexts:
+    """What customers are sent automatically; None sends nothing. An agent room may have
+    texts of its own (a team answering in another language): see ``SUPPORT_ROUTES``."""
+
+    acknowledgement: str | None
+    after_hours_notice: str | None  # sent instead of the acknowledgement outside hours
+    claimed_notice: str | None
+    postponed_notice: str | None
+    resolved_notice: str | None
+    rating_question: str | None  # asked after the resolved notice; None: no ratings
+    rating_thanks: str | None
+
+
+#: Each text's setting, and its default.
+TEXT_SETTINGS: dict[str, tuple[str, str | None]] = {
+    "acknowledgement": ("SUPPORT_ACKNOWLEDGEMENT", DEFAULT_ACKNOWLEDGEMENT),
+    "after_hours_notice": ("SUPPORT_AFTER_HOURS_NOTICE", DEFAULT_AFTER_HOURS_NOTICE),
+    "claimed_notice": ("SUPPORT_CLAIMED_NOTICE", DEFAULT_CLAIMED_NOTICE),
+    "postponed_notice": ("SUPPORT_POSTPONED_NOTICE", DEFAULT_POSTPONED_NOTICE),
+    "resolved_notice": ("SUPPORT_RESOLVED_NOTICE", DEFAULT_RESOLVED_NOTICE),
+    "rating_question": ("SUPPORT_RATING_QUESTION", DEFAULT_RATING_QUESTION),
+    "rating_thanks": ("SUPPORT_RATING_THANKS", DEFAULT_RATING_THANKS),
+}
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """Customers whose chat matches ``pattern`` are served in ``room``; ``texts`` are the
+    room's own, if the route gives any."""
+
+    pattern: str
+    room: str
+    texts: CustomerTexts | None
+
+
+@dataclass(frozen=True)
 class Settings:
     agent_room: str
-    routes: tuple[tuple[str, str], ...]  # (customer chat pattern, agent room), first match wins
+    routes: tuple[RouteSettings, ...]  # first match wins
     customer_network: str | None
     db_url: str
     agents: tuple[str, ...]
-    acknowledgement: str | None
-    resolved_notice: str | None
-    claimed_notice: str | None
-    postponed_notice: str | None
-    rating_question: str | None  # asked after the resolved notice; None: no ratings
-    rating_thanks: str | None
+    texts: CustomerTexts  # those of SUPPORT_AGENT_ROOM, and of routes that give none
     canned_replies: dict[str, str]  # name -> text, for replies written ":name"
     business_hours: BusinessHours | None  # None: always open
-    after_hours_notice: str | None  # sent instead of the acknowledgement outside them
     threads: bool
     reminder_after: timedelta | None  # a customer waiting that long is pointed out; None: never
     page_size: int
@@ -99,21 +129,16 @@ def read_settings(config: Any) -> Settings:
             "SUPPORT_CUSTOMER_NETWORK must be the name of the Bridge network of the customers "
             "(e.g. 'customers'), or None on a single backend"
         )
+    texts = _texts(lambda name, default: getattr(config, name, default))
     return Settings(
         agent_room=agent_room.strip(),
-        routes=_routes(config),
+        routes=_routes(config, texts),
         customer_network=network.strip() if network else None,
         db_url=_db_url(config),
         agents=_agents(config),
-        acknowledgement=_text(config, "SUPPORT_ACKNOWLEDGEMENT", DEFAULT_ACKNOWLEDGEMENT),
-        resolved_notice=_text(config, "SUPPORT_RESOLVED_NOTICE", DEFAULT_RESOLVED_NOTICE),
-        claimed_notice=_claimed_notice(config),
-        postponed_notice=_text(config, "SUPPORT_POSTPONED_NOTICE", DEFAULT_POSTPONED_NOTICE),
-        rating_question=_text(config, "SUPPORT_RATING_QUESTION", DEFAULT_RATING_QUESTION),
-        rating_thanks=_text(config, "SUPPORT_RATING_THANKS", DEFAULT_RATING_THANKS),
+        texts=texts,
         canned_replies=_canned_replies(config),
         business_hours=_business_hours(config),
-        after_hours_notice=_text(config, "SUPPORT_AFTER_HOURS_NOTICE", DEFAULT_AFTER_HOURS_NOTICE),
         threads=_flag(config, "SUPPORT_THREADS", False),
         reminder_after=_reminder_after(config),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
@@ -139,23 +164,64 @@ def _db_url(config: Any) -> str:
     return url
 
 
-def _routes(config: Any) -> tuple[tuple[str, str], ...]:
+def _texts(value_of: Callable[[str, Any], Any], where: str = "") -> CustomerTexts:
+    """The texts, each read with ``value_of(setting name, default)``."""
+    texts = {
+        field: _text_value(f"{where}{name}", value_of(name, default))
+        for field, (name, default) in TEXT_SETTINGS.items()
+    }
+    claimed = texts["claimed_notice"]
+    if claimed is not None:
+        try:
+            claimed.format(agent="Alice")
+        except (KeyError, IndexError, ValueError):
+            raise SettingsError(
+                f"{where}SUPPORT_CLAIMED_NOTICE may only use the placeholder {{agent}}, "
+                "e.g. '{agent} is looking after your request.'"
+            ) from None
+    return CustomerTexts(**texts)
+
+
+def _routes(config: Any, texts: CustomerTexts) -> tuple[RouteSettings, ...]:
     routes = getattr(config, "SUPPORT_ROUTES", None) or {}
     example = "e.g. {'vip-*': 'agents:#vip', '*-fr': 'agents:#support-fr'}"
     if not isinstance(routes, Mapping):
         raise SettingsError(
             f"SUPPORT_ROUTES must be a dict of customer chat pattern -> agent room, {example}"
         )
-    found = []
-    for pattern, room in routes.items():
-        if not isinstance(pattern, str) or not pattern.strip():
-            raise SettingsError(
-                f"SUPPORT_ROUTES: {pattern!r} is not a pattern of customer chats, {example}"
-            )
-        if not isinstance(room, str) or not room.strip():
-            raise SettingsError(f"SUPPORT_ROUTES[{pattern!r}] must name an agent room, {example}")
-        found.append((pattern.strip(), room.strip()))
-    return tuple(found)
+    return tuple(_route(pattern, given, texts, example) for pattern, given in routes.items())
+
+
+def _route(pattern: Any, given: Any, texts: CustomerTexts, example: str) -> RouteSettings:
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise SettingsError(
+            f"SUPPORT_ROUTES: {pattern!r} is not a pattern of customer chats, {example}"
+        )
+    where = f"SUPPORT_ROUTES[{pattern!r}]"
+    if isinstance(given, str):
+        given = {"room": given}
+    if not isinstance(given, Mapping):
+        raise SettingsError(
+            f"{where} must name an agent room, or be a dict with the 'room' and texts of its "
+            "own, e.g. {'room': 'agents:#support-fr', 'SUPPORT_ACKNOWLEDGEMENT': 'Merci !'}"
+        )
+    known = {"room", *(name for name, _ in TEXT_SETTINGS.values())}
+    unknown = sorted(str(key) for key in given if key not in known)
+    if unknown:
+        raise SettingsError(
+            f"{where} has {', '.join(map(repr, unknown))}; it may hold 'room' and "
+            + ", ".join(name for name, _ in TEXT_SETTINGS.values())
+        )
+    room = given.get("room")
+    if not isinstance(room, str) or not room.strip():
+        raise SettingsError(f"{where} must name an agent room, {example}")
+
+    def value_of(name: str, default: Any) -> Any:
+        field = next(f for f, (setting, _) in TEXT_SETTINGS.items() if setting == name)
+        return given.get(name, getattr(texts, field))
+
+    own = _texts(value_of, f"{where}: ") if set(given) - {"room"} else None
+    return RouteSettings(pattern.strip(), room.strip(), own)
 
 
 def _reminder_after(config: Any) -> timedelta | None:
@@ -180,8 +246,7 @@ def _agents(config: Any) -> tuple[str, ...]:
     return tuple(agents)
 
 
-def _text(config: Any, name: str, default: str | None) -> str | None:
-    value = getattr(config, name, default)
+def _text_value(name: str, value: Any) -> str | None:
     if value is None or value is False or value == "":
         return None  # switched off
     if not isinstance(value, str):
@@ -228,19 +293,6 @@ def _canned_replies(config: Any) -> dict[str, str]:
                 "a brace"
             ) from None
     return dict(replies)
-
-
-def _claimed_notice(config: Any) -> str | None:
-    value = _text(config, "SUPPORT_CLAIMED_NOTICE", DEFAULT_CLAIMED_NOTICE)
-    if value is not None:
-        try:
-            value.format(agent="Alice")
-        except (KeyError, IndexError, ValueError):
-            raise SettingsError(
-                "SUPPORT_CLAIMED_NOTICE may only use the placeholder {agent}, "
-                "e.g. '{agent} is looking after your request.'"
-            ) from None
-    return value
 
 
 def _flag(config: Any, name: str, default: bool) -> bool:

@@ -44,6 +44,7 @@ from errbot_support.reminders import Reminders
 from errbot_support.routing import AgentRoom, AgentRooms, agent_rooms
 from errbot_support.settings import (
     NOT_CONFIGURED,
+    CustomerTexts,
     Settings,
     SettingsError,
     in_use,
@@ -190,6 +191,10 @@ class Support(BotPlugin):
             return msg.frm.room
         return msg.to if msg.is_group else msg.frm
 
+    def _texts(self, conversation: Conversation) -> CustomerTexts:
+        """What this conversation's customer is sent automatically: its agent room's texts."""
+        return self._rooms.of(conversation).texts
+
     def _agent_room_of(self, msg: Message) -> AgentRoom | None:
         """The agent room ``msg`` was written in, if any."""
         if not msg.is_group or self._rooms is None:
@@ -284,7 +289,7 @@ class Support(BotPlugin):
                     self._report_unrecorded(incoming, exc)
                     return
                 time.sleep(0.2 * attempt)
-        thanks = self._settings.rating_thanks
+        thanks = self._texts(recorded.conversation).rating_thanks
         if recorded.entry.kind is Kind.RATING and not recorded.duplicate and thanks:
             self._customers.notify_quietly(recorded.conversation, thanks, "rating-thanks")
         relayed = self._acknowledge(recorded.conversation) if recorded.opened else None
@@ -300,10 +305,11 @@ class Support(BotPlugin):
 
     def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
         """The acknowledgement, or outside business hours the after-hours notice."""
-        text, notice = self._settings.acknowledgement, "acknowledgement"
+        texts = self._texts(conversation)
+        text, notice = texts.acknowledgement, "acknowledgement"
         hours = self._settings.business_hours
         if hours is not None and not hours.open_at(conversation.opened_at):
-            text, notice = self._settings.after_hours_notice, "after-hours"
+            text, notice = texts.after_hours_notice, "after-hours"
         return self._customers.acknowledge(conversation, text, notice) if text else None
 
     def _customer_message(self, msg: Message, room: Identifier) -> CustomerMessage:
@@ -321,8 +327,9 @@ class Support(BotPlugin):
             sent_at=sent_at.astimezone(timezone.utc),
             source_id=str(message_id) if message_id is not None else None,
             attachments=tuple(a for a in attachments if isinstance(a, dict)),
+            # Any room asking for ratings: the customer's last conversation may be in it.
             rating=rating_in(msg.body)
-            if self._settings and self._settings.rating_question
+            if any(room.texts.rating_question for room in self._rooms.all)
             else None,
             agent_room=self._rooms.route(str(room)).name,
             customer_details=customer_details(extras.get("customer")),
@@ -453,10 +460,9 @@ class Support(BotPlugin):
         agent = self._agent(msg)
         conversation = self._run(desk.claim, number, agent)
         self._echo(msg, conversation, f"**#{number}** claimed by {agent.name}.")
-        if self._settings.claimed_notice:
-            self._customers.notify(
-                conversation, self._settings.claimed_notice.format(agent=agent.name), "claimed"
-            )
+        claimed_notice = self._texts(conversation).claimed_notice
+        if claimed_notice:
+            self._customers.notify(conversation, claimed_notice.format(agent=agent.name), "claimed")
         page = desk.transcript(number, 0, self._settings.page_size)
         return formatting.transcript(
             page,
@@ -521,10 +527,11 @@ class Support(BotPlugin):
         number, _ = self._parse(args, "resolve <number>")
         agent = self._agent(msg)
         conversation = self._run(desk.resolve, number, agent)
-        if self._settings.resolved_notice:
-            self._customers.notify(conversation, self._settings.resolved_notice, "resolved")
-        if self._settings.rating_question:
-            self._customers.notify(conversation, self._settings.rating_question, RATING_QUESTION)
+        texts = self._texts(conversation)
+        if texts.resolved_notice:
+            self._customers.notify(conversation, texts.resolved_notice, "resolved")
+        if texts.rating_question:
+            self._customers.notify(conversation, texts.rating_question, RATING_QUESTION)
         took = formatting.duration(conversation.resolved_at - conversation.opened_at)
         said = f"**#{number}** resolved by {agent.name} after {took}."
         self._echo(msg, conversation, said)
@@ -537,8 +544,9 @@ class Support(BotPlugin):
         number, _ = self._parse(args, "release <number>")
         agent = self._agent(msg)
         conversation = self._run(desk.release, number, agent)
-        if self._settings.postponed_notice:
-            self._customers.notify(conversation, self._settings.postponed_notice, "postponed")
+        postponed_notice = self._texts(conversation).postponed_notice
+        if postponed_notice:
+            self._customers.notify(conversation, postponed_notice, "postponed")
         said = f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
         self._echo(msg, conversation, f"{said} (released by {agent.name})")
         return said
