@@ -198,7 +198,7 @@ ARGUMENT_ERRORS = [
     ("!transcript", "Give a conversation number and optionally a page."),
     ("!customer", "Which customer? Usage: `!customer <name, id, room or #N>`"),
     ("!customer nobody", "No conversation with a customer named or identified 'nobody'. `!queue`"),
-    ("!stats soon", "'soon' is not a number of days from 1 to 36500. Usage: `!stats [days]`"),
+    ("!stats soon", "'soon' is not a number of days from 1 to 36500. Usage: `!stats [all] [days]`"),
     ("!stats 99999999999", "'99999999999' is not a number of days from 1 to 36500."),
     ("!queue now", "Unexpected 'now'. Usage: `!queue [all|mine]`"),
     ("!resolve 9", "There is no conversation #9: `!queue` lists the open ones."),

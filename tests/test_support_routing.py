@@ -147,10 +147,20 @@ def test_each_conversation_goes_to_its_teams_room_and_each_room_lists_its_own(te
     # Anyone in one of the agent rooms is an agent, wherever the conversation is.
     assert bot.command("alice", "!claim 1", room=VIP).startswith("**#1** is yours, alice.")
     assert bot.command("alice", "!reply 2 Hi Erin", room=VIP) == "**#2** is now yours, alice."
-    stats = bot.command("bob", "!stats")
-    assert stats.splitlines()[-1] == (
+    stats = bot.command("bob", "!stats all").splitlines()
+    assert stats[0] == "Now: 0 waiting, 2 assigned, 0 resolved in all."
+    assert stats[-1] == (
         "Open by agent room: support 0 waiting, 1 assigned; vip 0 waiting, 1 assigned."
     )
+    bot.command("alice", "!resolve 1", room=VIP)
+    in_vip = bot.command("alice", "!stats 30", room=VIP).splitlines()
+    assert in_vip[0] == "Now in vip: 0 waiting, 0 assigned, 1 resolved in all."
+    assert in_vip[1] == "Last 30 day(s): 1 opened, 1 of them resolved."
+    assert in_vip[-1] == "`!stats all` covers every agent room."
+    assert any(line.startswith("alice: 0 open, 1 resolved") for line in in_vip)
+    in_main = bot.command("bob", "!stats").splitlines()
+    assert in_main[0] == "Now in support: 0 waiting, 1 assigned, 0 resolved in all."
+    assert any(line.startswith("alice: 1 open, 0 resolved") for line in in_main)
 
 
 def test_move_hands_a_conversation_to_another_team_with_its_story(teams_bot):

@@ -415,9 +415,14 @@ class Desk:
                 raise UnknownCustomer(customer)
         return self.store.conversations_in_rooms(rooms)
 
-    def stats(self, since: datetime) -> Stats:
+    def stats(self, since: datetime, rooms: Callable[[str | None], bool] | None = None) -> Stats:
+        """Figures since ``since``; only of the conversations whose stored agent room ``rooms``
+        accepts, if given (one team's)."""
         opened = self.store.conversations_opened_since(since)
         open_now = self.store.open_conversations()
+        if rooms is not None:
+            opened = [c for c in opened if rooms(c.agent_room)]
+            open_now = [c for c in open_now if rooms(c.agent_room)]
         names = {c.agent.casefold(): c.agent_name for c in [*opened, *open_now] if c.agent}
         agents = [
             AgentStats(
@@ -432,7 +437,7 @@ class Desk:
         ]
         return Stats(
             since=since,
-            by_state=self.store.count_by_state(),
+            by_state=self.store.count_by_state(rooms),
             opened=len(opened),
             resolved=sum(1 for c in opened if not c.is_open),
             first_reply=_first_replies(opened),

@@ -313,10 +313,12 @@ def _rating(ratings: Ratings) -> str:
     return f"{ratings.mean:.1f}"
 
 
-def stats(summary: Stats, days: int) -> str:
+def stats(summary: Stats, days: int, *, scope: str | None = None) -> str:
+    """The figures (of one agent room's conversations: ``scope``)."""
     by_state = summary.by_state
     lines = [
-        f"Now: {by_state[State.WAITING]} waiting, {by_state[State.ASSIGNED]} assigned, "
+        f"Now{' in ' + scope if scope else ''}: {by_state[State.WAITING]} waiting, "
+        f"{by_state[State.ASSIGNED]} assigned, "
         f"{by_state[State.RESOLVED]} resolved in all.",
         f"Last {days} day(s): {summary.opened} opened, {summary.resolved} of them resolved.",
         _durations("Time to first reply", summary.first_reply),

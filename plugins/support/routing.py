@@ -103,9 +103,14 @@ class AgentRooms:
 
     def of(self, conversation: Conversation) -> AgentRoom:
         """The room of ``conversation``; the main room if its room is no longer configured."""
-        if conversation.agent_room is None:
+        return self.named(conversation.agent_room)
+
+    def named(self, name: str | None) -> AgentRoom:
+        """The room a conversation stores as ``name``; the main room if it is no longer
+        configured."""
+        if name is None:
             return self.main
-        return self._by_name.get(conversation.agent_room.casefold(), self.main)
+        return self._by_name.get(name.casefold(), self.main)
 
     def holding(self, room: object) -> AgentRoom | None:
         """The agent room ``room`` (an identifier) is, if it is one."""

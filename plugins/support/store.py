@@ -9,7 +9,7 @@ at once cannot both win.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,11 +204,18 @@ class Store:
         with self._reading() as c:
             return self._conversations(c, c.execute(query).all())
 
-    def count_by_state(self) -> dict[State, int]:
-        query = select(conversations.c.state, func.count()).group_by(conversations.c.state)
+    def count_by_state(self, rooms: Callable[[str | None], bool] | None = None) -> dict[State, int]:
+        """Every conversation ever, by state; only those whose stored agent room ``rooms``
+        accepts, if given."""
+        query = select(conversations.c.agent_room, conversations.c.state, func.count()).group_by(
+            conversations.c.agent_room, conversations.c.state
+        )
+        counts = dict.fromkeys(State, 0)
         with self._reading() as c:
-            counts = {State(state): count for state, count in c.execute(query)}
-        return {state: counts.get(state, 0) for state in State}
+            for room, state, count in c.execute(query):
+                if rooms is None or rooms(room):
+                    counts[State(state)] += count
+        return counts
 
     def entries(self, number: int, offset: int = 0, limit: int | None = None) -> list[Entry]:
         query = (

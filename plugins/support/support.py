@@ -736,22 +736,28 @@ class Support(BotPlugin):
 
     @botcmd
     def stats(self, msg: Message, args: str) -> str:
-        """Conversations by state, time to first reply and to resolution: stats [days]"""
+        """Conversations by state, times to reply and to resolve: stats [all] [days]"""
         desk = self._desk_or_fail()
-        text = (args or "").strip()
+        parts = (args or "").split()
+        everywhere = parts[:1] == ["all"]
+        text = " ".join(parts[1:] if everywhere else parts)
         if text and not (text.isdecimal() and 1 <= int(text) <= MAX_STATS_DAYS):
             raise self._usage(
-                "stats [days]", f"'{text}' is not a number of days from 1 to {MAX_STATS_DAYS}."
+                "stats [all] [days]",
+                f"'{text}' is not a number of days from 1 to {MAX_STATS_DAYS}.",
             )
         days = int(text) if text else self._settings.stats_days
-        summary = desk.stats(since=desk.clock() - timedelta(days=days))
-        said = formatting.stats(summary, days)
-        if self._rooms.several:
+        since = desk.clock() - timedelta(days=days)
+        rooms, here = self._rooms, self._agent_room_of(msg)
+        if rooms.several and here is not None and not everywhere:
+            # One team's own figures, in its room.
+            summary = desk.stats(since, rooms=lambda name: rooms.named(name) == here)
+            more = f"`{self._prefix()}stats all` covers every agent room."
+            return formatting.stats(summary, days, scope=str(here)) + "\n" + more
+        said = formatting.stats(desk.stats(since), days)
+        if rooms.several:
             open_now = desk.queue()
             said += "\n" + formatting.rooms_load(
-                [
-                    (str(room), [c for c in open_now if self._rooms.of(c) == room])
-                    for room in self._rooms.all
-                ]
+                [(str(room), [c for c in open_now if rooms.of(c) == room]) for room in rooms.all]
             )
         return said
