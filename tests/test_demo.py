@@ -84,6 +84,28 @@ class Typist:
             self.process.wait()
 
 
+def demo_customer(folder: Path, env: dict[str, str], port: int, name: str, *options: str) -> Typist:
+    """``make customer PORT=... NAME=...``, with more options for the customer client."""
+    command = [str(DEMO), "customer", "--port", str(port), "--name", name, "--linger", "0"]
+    return Typist([*command, *options], folder, env)
+
+
+#: A customer whose app stored a name and an email (make customer FULLNAME=... EMAIL=...).
+ERIN = ("--pubnub-display-name", "Erin Smith", "--pubnub-email", "erin@example.com")
+
+
+def shows_what_the_app_stored(agent: Typist, erin: Typist) -> None:
+    """Agents see a customer by the name and email their app stored in App Context."""
+    try:
+        erin.errors.shows("Connected as 'erin'", timeout=STARTUP)
+        erin.type("Hi, it is Erin")
+        agent.output.shows(
+            "#2 New conversation with Erin Smith (customers:erin-support; email erin@example.com):"
+        )
+    finally:
+        erin.kill()
+
+
 @pytest.fixture
 def newcomer(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A project folder holding only the configuration template, and a clean environment."""
@@ -106,11 +128,7 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
         port = int(found.group(1))
         agent.output.shows("The bot is up", f"make customer PORT={port}", timeout=STARTUP)
 
-        customer = Typist(
-            [str(DEMO), "customer", "--port", str(port), "--name", "dana", "--linger", "0"],
-            folder,
-            env,
-        )
+        customer = demo_customer(folder, env, port, "dana")
         customer.errors.shows("Connected as 'dana'", timeout=STARTUP)
         customer.type("Hello, my parcel has not arrived")
         agent.output.shows(
@@ -137,6 +155,8 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
             "resolved: We have marked this conversation as resolved. Write again any time if "
             "you need more help.",
         ]
+
+        shows_what_the_app_stored(agent, demo_customer(folder, env, port, "erin", *ERIN))
 
         started = psutil.Process(agent.process.pid).children(recursive=True)
         agent.process.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
