@@ -96,6 +96,8 @@ def test_the_first_matching_route_serves_a_chat_and_the_main_room_the_rest():
     assert rooms.of(conversation_in(None)) == rooms.main
     # A room taken out of the settings: its conversations fall back to the main room.
     assert rooms.of(conversation_in("agents:#gone")) == rooms.main
+    # One the settings now spell otherwise is still found.
+    assert rooms.of(conversation_in("#VIP")).room is vip
     assert rooms.holding(NamedRoom("agents:#vip")).room is vip
     assert rooms.holding(NamedRoom("customers:gina")) is None
 

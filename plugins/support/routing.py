@@ -106,11 +106,11 @@ class AgentRooms:
         return self.named(conversation.agent_room)
 
     def named(self, name: str | None) -> AgentRoom:
-        """The room a conversation stores as ``name``; the main room if it is no longer
-        configured."""
+        """The room a conversation stores as ``name`` (also when the settings now spell it
+        otherwise); the main room if it is no longer configured."""
         if name is None:
             return self.main
-        return self._by_name.get(name.casefold(), self.main)
+        return self._by_name.get(name.casefold()) or self.find(name) or self.main
 
     def holding(self, room: object) -> AgentRoom | None:
         """The agent room ``room`` (an identifier) is, if it is one."""
