@@ -47,6 +47,8 @@ def test_agents_see_the_customers_email_id_and_profile_link(tmp_path, pubnub_ser
         assert announced.startswith(f"**#1** New conversation with **Dana Smith** {about}:\n")
         claimed = bot.command("alice", "!claim 1")
         assert claimed.startswith(f"**#1** is yours, alice. Dana Smith {about} so far:")
+        transcript = bot.command("alice", "!transcript 1")
+        assert transcript.startswith(f"**#1** Dana Smith {about}, assigned to alice, page 1/1:")
         history = bot.command("alice", "!customer Dana Smith")
         assert history.startswith(f"**Dana Smith** {about}: 1 conversation(s)")
 

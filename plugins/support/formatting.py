@@ -230,7 +230,7 @@ def transcript(page: TranscriptPage, prefix: str, *, heading: str | None = None)
     lines = [
         heading
         or (
-            f"**#{n}** {conversation.customer_name} (`{conversation.customer_room}`), "
+            f"**#{n}** {conversation.customer_name} {where(conversation)}, "
             f"{_state(conversation)}, page {page.page}/{page.pages}:"
         )
     ]
