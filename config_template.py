@@ -262,6 +262,10 @@ SUPPORT_THREADS = False
 # wait, only during business hours); None: no reminders.
 SUPPORT_REMINDER_MINUTES = None  # e.g. 10
 
+# Hours of silence from the customer after an agent's reply that resolve the conversation on
+# its agent's behalf (with the resolved notice); None: conversations are resolved by hand only.
+SUPPORT_AUTO_RESOLVE_HOURS = None  # e.g. 48
+
 # Transcript lines per page of `!transcript`; seconds between two attempts to relay messages the
 # agent room could not take; days covered by `!stats` without an argument.
 SUPPORT_PAGE_SIZE = 15

@@ -294,6 +294,7 @@ def test_support_status_says_where_support_stands(tmp_path):
     with support_bot(
         tmp_path,
         SUPPORT_REMINDER_MINUTES=10,
+        SUPPORT_AUTO_RESOLVE_HOURS=48,
         SUPPORT_BUSINESS_HOURS="Mon-Sun 00:00-24:00",
     ) as bot:
         bot.customer("dana-chat", "hi")
@@ -307,7 +308,8 @@ def test_support_status_says_where_support_stands(tmp_path):
         assert status[2:] == [
             "Customer messages waiting for their agent room: 0",
             "Open conversations: 2, 1 waiting for an agent",
-            "Reminders: after 10m of waiting; business hours: open now",
+            "Reminders: after 10m of waiting; automatic resolution: after 2d 0h of silence; "
+            "business hours: open now",
         ]
         assert bot.command("alice", "!support status now") == (
             "Unexpected 'now'. Usage: `!support status`"

@@ -179,5 +179,10 @@ def test_search_waiting_customers_teams_and_details_on_postgresql(store):
         assert [(c.number, since) for c, since in waiting] == [
             (2, clock.now - timedelta(minutes=11))
         ]
+
+        clock.advance(hours=25)
+        [(silent, reply)] = desk.answered_then_silent(timedelta(hours=24))
+        assert (silent.number, reply.body) == (opened.number, "Looking into it")
+        assert desk.resolve_silent(silent, reply).state is State.RESOLVED
     finally:
         desk.close()

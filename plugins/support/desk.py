@@ -256,6 +256,27 @@ class Desk:
             raise ChangedMeanwhile(number)
         return resolved
 
+    def answered_then_silent(self, longer_than: timedelta) -> list[tuple[Conversation, Entry]]:
+        """Assigned conversations whose customer has said nothing for ``longer_than`` since an
+        agent's reply (the last word), each with that reply."""
+        return self.store.answered_then_silent(self.clock() - longer_than)
+
+    def resolve_silent(self, conversation: Conversation, reply: Entry) -> Conversation | None:
+        """Resolve a conversation whose customer went silent after ``reply``, on its agent's
+        behalf; None if it changed meanwhile (the customer wrote, someone else took it)."""
+        return self.store.change(
+            conversation.number,
+            states=[State.ASSIGNED],
+            agent=conversation.agent,
+            values={"state": State.RESOLVED.value, "resolved_at": self.clock()},
+            event=NewEntry(
+                kind=Kind.EVENT,
+                body="resolved automatically: no word from the customer after the last reply",
+                created_at=self.clock(),
+            ),
+            silent_since=reply.id,
+        )
+
     def reopen(self, number: int, agent: Agent) -> Conversation:
         """Bring a resolved conversation back, assigned to whoever reopens it."""
         conversation = self.get(number)

@@ -178,12 +178,14 @@ def status(
     unrelayed: int,
     queue: list[Conversation],
     reminder_after: timedelta | None,
+    auto_resolve_after: timedelta | None,
     open_now: bool | None,
 ) -> str:
     """Where support stands, for whoever runs the bot."""
     waiting = sum(1 for c in queue if c.state is State.WAITING)
     shown = ", ".join(f"{room} ({'ok' if ok else 'UNREACHABLE'})" for room, ok in rooms)
     reminders = f"after {duration(reminder_after)} of waiting" if reminder_after else "off"
+    silence = f"after {duration(auto_resolve_after)} of silence" if auto_resolve_after else "off"
     hours = {None: "always open", True: "open now", False: "closed now"}[open_now]
     return "\n".join(
         [
@@ -191,7 +193,7 @@ def status(
             f"Database: {database} (schema version {schema})",
             f"Customer messages waiting for their agent room: {unrelayed}",
             f"Open conversations: {len(queue)}, {waiting} waiting for an agent",
-            f"Reminders: {reminders}; business hours: {hours}",
+            f"Reminders: {reminders}; automatic resolution: {silence}; business hours: {hours}",
         ]
     )
 

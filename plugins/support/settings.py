@@ -89,6 +89,7 @@ class Settings:
     business_hours: BusinessHours | None  # None: always open
     threads: bool
     reminder_after: timedelta | None  # a customer waiting that long is pointed out; None: never
+    auto_resolve_after: timedelta | None  # silence after an agent's reply that resolves
     page_size: int
     retry_interval: float
     stats_days: int
@@ -141,6 +142,7 @@ def read_settings(config: Any) -> Settings:
         business_hours=_business_hours(config),
         threads=_flag(config, "SUPPORT_THREADS", False),
         reminder_after=_reminder_after(config),
+        auto_resolve_after=_auto_resolve_after(config),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(
             config, "SUPPORT_RETRY_INTERVAL", DEFAULT_RETRY_INTERVAL, float, 0.1
@@ -234,6 +236,18 @@ def _reminder_after(config: Any) -> timedelta | None:
             "no reminders"
         )
     return timedelta(minutes=minutes)
+
+
+def _auto_resolve_after(config: Any) -> timedelta | None:
+    hours = getattr(config, "SUPPORT_AUTO_RESOLVE_HOURS", None)
+    if hours is None or hours is False or hours == 0:
+        return None
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0:
+        raise SettingsError(
+            "SUPPORT_AUTO_RESOLVE_HOURS must be a number of hours (e.g. 48), or None to resolve "
+            "conversations only by hand"
+        )
+    return timedelta(hours=hours)
 
 
 def _agents(config: Any) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 ANY: Any = object()  # "whatever the agent is" in Store.change
 replies = entries.alias("replies")
+words = entries.alias("words")
 RECORD_ATTEMPTS = 5
 
 # The statements of a customer message's way in and out, built once: building a statement
@@ -312,6 +314,41 @@ class Store:
             }
         return [(by_number[entry.conversation], entry) for entry in found]
 
+    def answered_then_silent(self, answered_before: datetime) -> list[tuple[Conversation, Entry]]:
+        """Assigned conversations whose last word, customer's or agent's, is an agent's reply
+        sent before ``answered_before``, each with that reply."""
+        last_word = (
+            select(func.max(words.c.id))
+            .where(
+                words.c.conversation_id == conversations.c.id,
+                words.c.kind.in_([Kind.CUSTOMER.value, Kind.REPLY.value, Kind.RATING.value]),
+            )
+            .scalar_subquery()
+        )
+        query = (
+            select(conversations.c.id, entries.c.id.label("reply_id"))
+            .select_from(conversations)
+            .join(entries, entries.c.id == last_word)
+            .where(
+                conversations.c.state == State.ASSIGNED.value,
+                entries.c.kind == Kind.REPLY.value,
+                entries.c.created_at < literal(answered_before, entries.c.created_at.type),
+            )
+            .order_by(entries.c.id)
+        )
+        with self._reading() as c:
+            found = c.execute(query).all()
+            by_number = {
+                conversation.number: conversation
+                for conversation in self._conversations(
+                    c, self._rows_by_id(c, [row.id for row in found])
+                )
+            }
+            return [
+                (by_number[row.id], _entry(c.execute(_ENTRY, {"entry_id": row.reply_id}).one()))
+                for row in found
+            ]
+
     def count_unrelayed(self) -> int:
         query = select(func.count()).where(entries.c.relay == Relay.RECORDED.value)
         with self._reading() as c:
@@ -427,8 +464,10 @@ class Store:
         values: Mapping[str, Any],
         agent: Any = ANY,
         event: NewEntry | None = None,
+        silent_since: int | None = None,
     ) -> Conversation | None:
-        """Apply ``values`` if the conversation is in one of ``states`` (and has ``agent``).
+        """Apply ``values`` if the conversation is in one of ``states`` (and has ``agent``, and
+        the customer wrote nothing after entry ``silent_since``).
 
         Returns the changed conversation, or None when the condition did not hold: the check
         and the write are one UPDATE, so concurrent changes cannot both succeed.
@@ -437,6 +476,14 @@ class Store:
             conversations.c.id == number,
             conversations.c.state.in_([s.value for s in states]),
         ]
+        if silent_since is not None:
+            condition.append(
+                ~exists().where(
+                    entries.c.conversation_id == number,
+                    entries.c.kind == Kind.CUSTOMER.value,
+                    entries.c.id > silent_since,
+                )
+            )
         if agent is not ANY:
             condition.append(
                 conversations.c.agent.is_(None) if agent is None else conversations.c.agent == agent

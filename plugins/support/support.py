@@ -61,6 +61,8 @@ MAX_DETAIL_LENGTH = 512
 SEARCH_RESULTS = 10
 REMINDER_CHECKS = 4  # looks for waiting customers per SUPPORT_REMINDER_MINUTES
 MAX_REMINDER_CHECK_INTERVAL = 60.0
+SILENCE_CHECKS = 4  # looks for silent customers per SUPPORT_AUTO_RESOLVE_HOURS
+MAX_SILENCE_CHECK_INTERVAL = 600.0
 
 
 def customer_details(given: Any) -> dict[str, str]:
@@ -127,6 +129,9 @@ class Support(BotPlugin):
             self._reminders = Reminders(settings.reminder_after, settings.business_hours)
             check = settings.reminder_after.total_seconds() / REMINDER_CHECKS
             self.start_poller(min(MAX_REMINDER_CHECK_INTERVAL, check), self._remind)
+        if settings.auto_resolve_after is not None:
+            check = settings.auto_resolve_after.total_seconds() / SILENCE_CHECKS
+            self.start_poller(min(MAX_SILENCE_CHECK_INTERVAL, check), self._resolve_silent)
         self.log.info(
             "Support active: agent room(s) %s, customers %s, database %s.",
             ", ".join(self._rooms.names()),
@@ -359,6 +364,35 @@ class Support(BotPlugin):
         if desk is not None and reminders is not None:
             reminders.run(desk, self._post_reminder)
 
+    def _resolve_silent(self) -> None:
+        """Resolve the conversations whose customer said nothing for SUPPORT_AUTO_RESOLVE_HOURS
+        after an agent's reply (on its own poller), as if their agent had."""
+        desk, settings = self._desk, self._settings
+        if desk is None or settings is None or settings.auto_resolve_after is None:
+            return
+        for conversation, reply in desk.answered_then_silent(settings.auto_resolve_after):
+            resolved = desk.resolve_silent(conversation, reply)
+            if resolved is None:
+                continue  # the customer wrote, or someone took it, meanwhile
+            self._notify_resolved(resolved)
+            silent = formatting.duration(desk.clock() - reply.created_at)
+            text = (
+                f"**#{resolved.number}** resolved automatically: {resolved.customer_name} said "
+                f"nothing for {silent} after {reply.author_name}'s reply."
+            )
+            try:
+                self._tell_agents_about(resolved, text)
+            except Exception as exc:  # resolved all the same; the transcript says so
+                self.log.warning("Could not tell #%d's agent room: %s", resolved.number, exc)
+
+    def _notify_resolved(self, conversation: Conversation) -> None:
+        """The resolved notice, and the rating question if the room asks for ratings."""
+        texts = self._texts(conversation)
+        if texts.resolved_notice:
+            self._customers.notify(conversation, texts.resolved_notice, "resolved")
+        if texts.rating_question:
+            self._customers.notify(conversation, texts.rating_question, RATING_QUESTION)
+
     def _post_reminder(self, conversation: Conversation, waited: timedelta) -> None:
         text = formatting.reminder(conversation, waited, self._prefix())
         self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
@@ -527,11 +561,7 @@ class Support(BotPlugin):
         number, _ = self._parse(args, "resolve <number>")
         agent = self._agent(msg)
         conversation = self._run(desk.resolve, number, agent)
-        texts = self._texts(conversation)
-        if texts.resolved_notice:
-            self._customers.notify(conversation, texts.resolved_notice, "resolved")
-        if texts.rating_question:
-            self._customers.notify(conversation, texts.rating_question, RATING_QUESTION)
+        self._notify_resolved(conversation)
         took = formatting.duration(conversation.resolved_at - conversation.opened_at)
         said = f"**#{number}** resolved by {agent.name} after {took}."
         self._echo(msg, conversation, said)
@@ -699,6 +729,7 @@ class Support(BotPlugin):
             unrelayed=desk.count_unrelayed(),
             queue=desk.queue(),
             reminder_after=settings.reminder_after,
+            auto_resolve_after=settings.auto_resolve_after,
             open_now=None if hours is None else hours.open_at(desk.clock()),
         )
 
