@@ -5,6 +5,9 @@ ignore it, so posting this way is safe everywhere. Recognising that an agent ans
 a thread needs the backend's thread key: errbot-backend-slackv3 keeps the timestamps of a
 posted message in ``extras["ts"]`` and gives incoming thread messages
 ``extras["slack_event"]["thread_ts"]``; a plain ``extras["thread_ts"]`` is accepted too.
+Posting under a parent, errbot-backend-slackv3 reads the parent's timestamp from
+``extras["slack_event"]["ts"]`` only, which the messages it posted itself lack: the root of a
+conversation's thread is given one.
 Threads live in memory: after a restart, the next message of a conversation starts a new one.
 """
 
@@ -46,6 +49,8 @@ class ConversationThreads:
     def started(self, number: int, root: Message) -> None:
         """Remember ``root``, just posted, as the start of conversation ``number``'s thread."""
         key = _root_key(root)
+        if key and "slack_event" not in root.extras:
+            root.extras["slack_event"] = {"ts": key}  # where slackv3 looks for a parent's ts
         with self._lock:
             self._roots[number] = root
             if key:
