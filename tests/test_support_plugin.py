@@ -303,7 +303,7 @@ def test_support_status_says_where_support_stands(tmp_path):
         status = bot.command("alice", "!support status").splitlines()
         assert status[0] == "Agent room(s): support (ok)"
         assert status[1] == (
-            f"Database: sqlite:///{tmp_path / 'support.sqlite'} (schema version 4)"
+            f"Database: sqlite:///{tmp_path / 'support.sqlite'} (schema version 5)"
         )
         assert status[2:] == [
             "Customer messages waiting for their agent room: 0",
@@ -582,6 +582,14 @@ def test_with_threads_each_conversation_has_its_own_and_a_thread_reply_reaches_t
         assert notice.body.startswith("Conversation #1 is alice's.")
         assert notice.parent is dana_root.message
         assert bot.bodies("dana-chat")[-1] == "Hi Dana, I am on it."
+
+    with support_bot(tmp_path, SUPPORT_THREADS=True) as bot:  # restarted: the threads go on
+        bot.thread_stamps = True
+        bot.customer("dana-chat", "third")
+        [relayed] = bot.to(AGENT_ROOM)
+        assert relayed.parent.extras["slack_event"]["ts"] == dana_root.extras["ts"][0]
+        bot.say("alice", "Still on it.", extras=dana_thread)
+        wait_for(lambda: bot.bodies("dana-chat") == ["Still on it."])
 
 
 def test_the_configuration_template_gives_valid_support_settings(tmp_path, monkeypatch):

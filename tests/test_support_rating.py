@@ -92,6 +92,8 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN rating"))
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN agent_room"))
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN customer_details"))
+            c.execute(text("DROP INDEX ix_support_conversations_thread"))
+            c.execute(text("ALTER TABLE support_conversations DROP COLUMN thread_key"))
             c.execute(insert(schema_version).values(version=1))
             c.execute(
                 text(
@@ -102,9 +104,9 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             )
         assert migrate(engine) == 1
         with engine.connect() as c:
-            assert current_version(c) == SCHEMA_VERSION == 4
+            assert current_version(c) == SCHEMA_VERSION == 5
             columns = {col["name"] for col in inspect(c).get_columns(conversations.name)}
-            assert {"rating", "agent_room", "customer_details"} <= columns
+            assert {"rating", "agent_room", "customer_details", "thread_key"} <= columns
             row = c.execute(
                 select(
                     conversations.c.customer_name,

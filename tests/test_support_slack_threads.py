@@ -21,6 +21,8 @@ from errbot.bootstrap import setup_bot
 
 from errbot_support.threads import ConversationThreads
 from tests.botrunner import make_config
+from tests.support_fixtures import *  # noqa: F403 (the desk fixture and what it needs)
+from tests.support_fixtures import customer_message
 
 CHANNEL = "C0SUPPORT"
 
@@ -58,16 +60,19 @@ def slack_backend(tmp_path: Path) -> tuple[Any, SlackWebAPI, type]:
     return backend, api, sys.modules[type(backend).__module__].SlackRoom
 
 
-def test_a_conversations_messages_go_in_its_slack_thread_and_replies_lead_back(tmp_path, caplog):
+def test_a_conversations_messages_go_in_its_slack_thread_and_replies_lead_back(
+    tmp_path, caplog, desk
+):
     backend, api, slack_room = slack_backend(tmp_path)
     room = slack_room(webclient=api, channelid=CHANNEL, bot=backend)
-    threads = ConversationThreads()
+    threads = ConversationThreads(desk)
+    number = desk.receive(customer_message("dana-chat")).conversation.number
 
-    announcement = Message("**#7** New conversation with **dana**", to=room)
+    announcement = Message(f"**#{number}** New conversation with **dana**", to=room)
     with caplog.at_level(logging.ERROR):
         backend.send_message(announcement)
-        threads.started(7, announcement)
-        later = Message("**#7** **dana**: are you there?", to=room, parent=threads.parent_of(7))
+        threads.started(number, announcement)
+        later = Message("**#1** **dana**: are you there?", to=room, parent=threads.parent_of(1))
         backend.send_message(later)
     # slackv3 logs an error when a parent carries no timestamp it can read.
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
@@ -81,6 +86,17 @@ def test_a_conversations_messages_go_in_its_slack_thread_and_replies_lead_back(t
         to=room,
         extras={"slack_event": {"ts": "1700000050.000001", "thread_ts": "1700000000.000001"}},
     )
-    assert threads.conversation_of(answer) == 7
+    assert threads.conversation_of(answer) == number
     elsewhere = Message("Lunch?", to=room, extras={"slack_event": {"ts": "1700000060.000001"}})
     assert threads.conversation_of(elsewhere) is None
+
+    # After a restart: the thread is found again from what the conversation kept.
+    restarted = ConversationThreads(desk)
+    assert restarted.conversation_of(answer) == number
+    with caplog.at_level(logging.ERROR):
+        backend.send_message(
+            Message("**#1** **dana**: hello?", to=room, parent=restarted.parent_of(number))
+        )
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert api.posted[-1]["thread_ts"] == "1700000000.000001"
+    assert restarted.parent_of(number + 1) is None  # no such conversation, no thread

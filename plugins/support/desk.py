@@ -148,6 +148,17 @@ class Desk:
         self._marks.flush()
         return self.store.unrelayed(limit, after)
 
+    def thread_started(self, number: int, key: str) -> None:
+        """Conversation ``number``'s messages go in the agent-room thread ``key`` from now on."""
+        self.store.set_thread_key(number, key)
+
+    def thread_of(self, number: int) -> str | None:
+        conversation = self.store.conversation(number)
+        return conversation.thread_key if conversation else None
+
+    def conversation_in_thread(self, key: str) -> int | None:
+        return self.store.conversation_in_thread(key)
+
     def count_unrelayed(self) -> int:
         """How many customer messages wait for their agent room (queued marks written first)."""
         self._marks.flush()

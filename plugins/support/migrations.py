@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from errbot_support.tables import metadata, schema_version
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,13 @@ def _add_customer_details(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE support_conversations ADD COLUMN customer_details JSON"))
 
 
+def _add_thread_key(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE support_conversations ADD COLUMN thread_key VARCHAR(64)"))
+    connection.execute(
+        text("CREATE INDEX ix_support_conversations_thread ON support_conversations (thread_key)")
+    )
+
+
 # Ordered upgrade steps, appended whenever the tables change.
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(2, "conversations keep the customer's rating", _add_rating),
@@ -45,6 +52,7 @@ UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(
         4, "conversations keep what the customer's network said of them", _add_customer_details
     ),
+    Upgrade(5, "conversations keep their thread in the agent room", _add_thread_key),
 )
 
 

@@ -79,6 +79,7 @@ class Conversation:
     agent_room: str | None = None  # the team's room (SUPPORT_ROUTES); None: SUPPORT_AGENT_ROOM
     # What the customer's network said of them when the conversation opened (see CUSTOMER_DETAILS).
     customer_details: dict[str, str] = field(default_factory=dict)
+    thread_key: str | None = None  # its thread in the agent room (SUPPORT_THREADS)
 
     @property
     def is_open(self) -> bool:

@@ -349,6 +349,22 @@ class Store:
                 for row in found
             ]
 
+    def set_thread_key(self, number: int, key: str) -> None:
+        with self._writing() as c:
+            c.execute(
+                update(conversations).where(conversations.c.id == number).values(thread_key=key)
+            )
+
+    def conversation_in_thread(self, key: str) -> int | None:
+        query = (
+            select(conversations.c.id)
+            .where(conversations.c.thread_key == key)
+            .order_by(conversations.c.id.desc())
+            .limit(1)
+        )
+        with self._reading() as c:
+            return c.execute(query).scalar_one_or_none()
+
     def count_unrelayed(self) -> int:
         query = select(func.count()).where(entries.c.relay == Relay.RECORDED.value)
         with self._reading() as c:
@@ -664,6 +680,7 @@ def _conversation(row: Row, tags: Iterable[str]) -> Conversation:
         rating=row.rating,
         agent_room=row.agent_room,
         customer_details=dict(row.customer_details or {}),
+        thread_key=row.thread_key,
     )
 
 

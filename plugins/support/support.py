@@ -110,7 +110,7 @@ class Support(BotPlugin):
             raise
         self._settings = settings
         self._desk = Desk(store)
-        self._threads = ConversationThreads()
+        self._threads = ConversationThreads(self._desk)
         self._relay = AgentRoomRelay(
             self._rooms,
             lambda room, text, number, opens: self._send_agents(

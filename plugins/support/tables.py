@@ -75,12 +75,14 @@ conversations = Table(
     Column("rating", Integer),  # schema version 2
     Column("agent_room", String(512)),  # schema version 3; NULL: SUPPORT_AGENT_ROOM
     Column("customer_details", JSON),  # schema version 4
+    Column("thread_key", String(64)),  # schema version 5: its thread in the agent room
     CheckConstraint("state IN ('waiting', 'assigned', 'resolved')", name="ck_conversation_state"),
     CheckConstraint("state != 'waiting' OR agent IS NULL", name="ck_waiting_has_no_agent"),
     CheckConstraint("state != 'assigned' OR agent IS NOT NULL", name="ck_assigned_has_agent"),
 )
 
 Index("ix_support_conversations_room", conversations.c.customer_room)
+Index("ix_support_conversations_thread", conversations.c.thread_key)
 Index(
     "uq_support_one_open_conversation_per_room",
     conversations.c.customer_room,
