@@ -145,6 +145,7 @@ class SupportBot:
         self.sent: list[Sent] = []
         self.refused: dict[str, str] = {}
         self.held: dict[str, threading.Event] = {}
+        self._waiting: dict[str, int] = {}  # sends held at the moment, per target
         self.thread_stamps = False  # True: stamp sent messages like Slack (threads cannot run here)
         self._lock = threading.Lock()
         send_message = self.agents.send_message
@@ -154,7 +155,11 @@ class SupportBot:
             with self._lock:
                 held = self.held.get(target)
             if held is not None:
+                with self._lock:
+                    self._waiting[target] = self._waiting.get(target, 0) + 1
                 held.wait(timeout=30)
+                with self._lock:
+                    self._waiting[target] -= 1
             with self._lock:
                 reason = self.refused.get(target)
             if reason:
@@ -189,6 +194,11 @@ class SupportBot:
     def hold(self, target: str) -> None:
         with self._lock:
             self.held[target] = threading.Event()
+
+    def held_sends(self, target: str) -> int:
+        """How many sends to ``target`` wait for :meth:`release` right now."""
+        with self._lock:
+            return self._waiting.get(target, 0)
 
     def release(self, target: str) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from errbot_support.records import CustomerMessage, Relay
+from errbot_support.relay import RELAY_BATCH
 from errbot_support.store import Store
 from tests.botrunner import wait_for
 from tests.support_fixtures import AGENT_ROOM, support_bot
@@ -109,3 +110,31 @@ def test_the_relayed_mark_skips_the_disk_flush_and_leaves_later_commits_durable(
         assert store.entry(recorded.entry.id).relay is Relay.RELAYED
     finally:
         store.close()
+
+
+def test_a_message_recorded_while_a_long_pass_runs_is_not_relayed_twice(tmp_path):
+    """A pass that began before the message was recorded may still take it (its later batches
+    read what was recorded meanwhile): then the message must not go straight as well."""
+    with support_bot(tmp_path, SUPPORT_RETRY_INTERVAL=60) as bot:  # no pass but this test's
+        relayed_once_despite_a_pass_running_meanwhile(bot)
+
+
+def relayed_once_despite_a_pass_running_meanwhile(desk_bot) -> None:
+    desk_bot.customer("dana-chat", "hello")
+    desk_bot.refuse(AGENT_ROOM, "agents' network is down")
+    for i in range(RELAY_BATCH):  # a full batch waits: the pass will read another one
+        desk_bot.customer("dana-chat", f"backlog {i}", message_id=f"b-{i}")
+    desk_bot.accept(AGENT_ROOM)
+    relay, desk = desk_bot.plugin._relay, desk_bot.desk
+    desk_bot.hold(AGENT_ROOM)  # the pass stops at its first post, holding the relay
+    passing = threading.Thread(target=relay.pending, args=(desk,))
+    passing.start()
+    wait_for(lambda: desk_bot.held_sends(AGENT_ROOM) == 1)
+
+    epoch = relay.epoch  # what the plugin reads before recording, while the pass runs
+    recorded = desk.receive(recorded_in("dana-chat", "during the pass", "m-late"))
+    desk_bot.release(AGENT_ROOM)
+    passing.join(timeout=20)
+    relay.recorded(desk, recorded, epoch)
+    wait_for(lambda: desk.unrelayed() == [])
+    assert desk_bot.bodies(AGENT_ROOM).count("**#1** **dana**: during the pass") == 1

@@ -72,33 +72,40 @@ class AgentRoomRelay:
         recorded so far, and marks what it relayed in one transaction per batch.
         """
         with self._lock:
-            # Messages recorded from now on may be seen by this pass: they must not go
-            # straight to the agent room as well.
+            # Messages recorded while this pass runs may be seen by it: they must not go
+            # straight to the agent room as well. Counting the pass at its start and at its
+            # end tells those whose recording began before it (and took long) from the others.
             self._epoch += 1
             self._directly = False
-            blocked: set[AgentRoom] = set()  # rooms that took nothing in this pass
-            after = 0
-            while len(blocked) < len(self.rooms.all):
-                batch = desk.unrelayed(limit=RELAY_BATCH, after=after)
-                if not batch:
-                    break
-                after = batch[-1].entry.id
-                self._relay(desk, batch, blocked)
-                if len(batch) < RELAY_BATCH:
-                    break  # that was all of it
-            if blocked:
-                return  # their messages wait for the next pass
-            self._directly = True  # nothing waits: new messages may go straight
-            for room in sorted(self._down, key=str):
-                log.info("The agent room %s is reachable again.", room)
-            self._down.clear()
+            try:
+                self._pass(desk)
+            finally:
+                self._epoch += 1
+
+    def _pass(self, desk: Desk) -> None:
+        blocked: set[AgentRoom] = set()  # rooms that took nothing in this pass
+        after = 0
+        while len(blocked) < len(self.rooms.all):
+            batch = desk.unrelayed(limit=RELAY_BATCH, after=after)
+            if not batch:
+                break
+            after = batch[-1].entry.id
+            self._relay(desk, batch, blocked)
+            if len(batch) < RELAY_BATCH:
+                break  # that was all of it
+        if blocked:
+            return  # their messages wait for the next pass
+        self._directly = True  # nothing waits: new messages may go straight
+        for room in sorted(self._down, key=str):
+            log.info("The agent room %s is reachable again.", room)
+        self._down.clear()
 
     def recorded(self, desk: Desk, recorded: Recorded, epoch: int) -> None:
         """Relay a message just recorded, as recorded, when nothing older can be waiting.
 
         That is when the last pass over the store left nothing behind, nothing failed since,
-        and no pass began after this message's recording began (``epoch``), so that no pass
-        can have relayed it already. Otherwise a pass over the store relays it, in order.
+        and no pass began or ended after this message's recording began (``epoch``), so that
+        no pass can have relayed it already. Otherwise a pass over the store relays it, in order.
         Either way it was recorded first; this only spares reading back what was just
         written.
         """
