@@ -245,12 +245,7 @@ class Store:
         one after entry ``after`` (to go past messages whose agent room cannot take them)."""
         with self._reading() as c:
             rows = c.execute(_UNRELAYED, {"limit": limit, "after": after}).all()
-            by_number = {
-                conv.number: conv
-                for conv in self._conversations(
-                    c, self._rows_by_id(c, {row.conversation_id for row in rows})
-                )
-            }
+            by_number = self._by_number(c, {row.conversation_id for row in rows})
         return [Pending(_entry(row), by_number[row.conversation_id]) for row in rows]
 
     def awaiting_answer(self, written_before: datetime) -> list[tuple[Conversation, datetime]]:
@@ -306,12 +301,7 @@ class Store:
         )
         with self._reading() as c:
             found = [_entry(row) for row in c.execute(query)]
-            by_number = {
-                conversation.number: conversation
-                for conversation in self._conversations(
-                    c, self._rows_by_id(c, {entry.conversation for entry in found})
-                )
-            }
+            by_number = self._by_number(c, {entry.conversation for entry in found})
         return [(by_number[entry.conversation], entry) for entry in found]
 
     def answered_then_silent(self, answered_before: datetime) -> list[tuple[Conversation, Entry]]:
@@ -326,7 +316,7 @@ class Store:
             .scalar_subquery()
         )
         query = (
-            select(conversations.c.id, entries.c.id.label("reply_id"))
+            select(entries)
             .select_from(conversations)
             .join(entries, entries.c.id == last_word)
             .where(
@@ -337,17 +327,9 @@ class Store:
             .order_by(entries.c.id)
         )
         with self._reading() as c:
-            found = c.execute(query).all()
-            by_number = {
-                conversation.number: conversation
-                for conversation in self._conversations(
-                    c, self._rows_by_id(c, [row.id for row in found])
-                )
-            }
-            return [
-                (by_number[row.id], _entry(c.execute(_ENTRY, {"entry_id": row.reply_id}).one()))
-                for row in found
-            ]
+            answers = [_entry(row) for row in c.execute(query)]
+            by_number = self._by_number(c, {answer.conversation for answer in answers})
+        return [(by_number[answer.conversation], answer) for answer in answers]
 
     def set_thread_key(self, number: int, key: str) -> None:
         with self._writing() as c:
@@ -634,6 +616,11 @@ class Store:
     def _conversation(self, c: Connection, number: int) -> Conversation | None:
         found = self._conversations(c, self._rows_by_id(c, [number]))
         return found[0] if found else None
+
+    def _by_number(self, c: Connection, numbers: Iterable[int]) -> dict[int, Conversation]:
+        """These conversations, by number (each read once)."""
+        found = self._conversations(c, self._rows_by_id(c, numbers))
+        return {conversation.number: conversation for conversation in found}
 
     @staticmethod
     def _conversations(c: Connection, rows: list[Row]) -> list[Conversation]:
