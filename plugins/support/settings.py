@@ -130,7 +130,7 @@ def read_settings(config: Any) -> Settings:
             "SUPPORT_CUSTOMER_NETWORK must be the name of the Bridge network of the customers "
             "(e.g. 'customers'), or None on a single backend"
         )
-    texts = _texts(lambda name, default: getattr(config, name, default))
+    texts = _texts(lambda _field, name, default: getattr(config, name, default))
     return Settings(
         agent_room=agent_room.strip(),
         routes=_routes(config, texts),
@@ -141,8 +141,16 @@ def read_settings(config: Any) -> Settings:
         canned_replies=_canned_replies(config),
         business_hours=_business_hours(config),
         threads=_flag(config, "SUPPORT_THREADS", False),
-        reminder_after=_reminder_after(config),
-        auto_resolve_after=_auto_resolve_after(config),
+        reminder_after=_duration(
+            config, "SUPPORT_REMINDER_MINUTES", "minutes", 10, "send no reminders"
+        ),
+        auto_resolve_after=_duration(
+            config,
+            "SUPPORT_AUTO_RESOLVE_HOURS",
+            "hours",
+            48,
+            "resolve conversations only by hand",
+        ),
         page_size=_number(config, "SUPPORT_PAGE_SIZE", DEFAULT_PAGE_SIZE, int, 1),
         retry_interval=_number(
             config, "SUPPORT_RETRY_INTERVAL", DEFAULT_RETRY_INTERVAL, float, 0.1
@@ -166,10 +174,10 @@ def _db_url(config: Any) -> str:
     return url
 
 
-def _texts(value_of: Callable[[str, Any], Any], where: str = "") -> CustomerTexts:
-    """The texts, each read with ``value_of(setting name, default)``."""
+def _texts(value_of: Callable[[str, str, Any], Any], where: str = "") -> CustomerTexts:
+    """The texts, each read with ``value_of(field, setting name, default)``."""
     texts = {
-        field: _text_value(f"{where}{name}", value_of(name, default))
+        field: _text_value(f"{where}{name}", value_of(field, name, default))
         for field, (name, default) in TEXT_SETTINGS.items()
     }
     claimed = texts["claimed_notice"]
@@ -218,36 +226,21 @@ def _route(pattern: Any, given: Any, texts: CustomerTexts, example: str) -> Rout
     if not isinstance(room, str) or not room.strip():
         raise SettingsError(f"{where} must name an agent room, {example}")
 
-    def value_of(name: str, default: Any) -> Any:
-        field = next(f for f, (setting, _) in TEXT_SETTINGS.items() if setting == name)
-        return given.get(name, getattr(texts, field))
+    def value_of(field: str, name: str, _default: Any) -> Any:
+        return given.get(name, getattr(texts, field))  # what the route leaves out: the main one
 
     own = _texts(value_of, f"{where}: ") if set(given) - {"room"} else None
     return RouteSettings(pattern.strip(), room.strip(), own)
 
 
-def _reminder_after(config: Any) -> timedelta | None:
-    minutes = getattr(config, "SUPPORT_REMINDER_MINUTES", None)
-    if minutes is None or minutes is False or minutes == 0:
+def _duration(config: Any, name: str, unit: str, example: int, off: str) -> timedelta | None:
+    """A number of minutes or hours (``unit``); None, False or 0 switch it off."""
+    value = getattr(config, name, None)
+    if value is None or value is False or value == 0:
         return None
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes < 0:
-        raise SettingsError(
-            "SUPPORT_REMINDER_MINUTES must be a number of minutes (e.g. 10), or None to send "
-            "no reminders"
-        )
-    return timedelta(minutes=minutes)
-
-
-def _auto_resolve_after(config: Any) -> timedelta | None:
-    hours = getattr(config, "SUPPORT_AUTO_RESOLVE_HOURS", None)
-    if hours is None or hours is False or hours == 0:
-        return None
-    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0:
-        raise SettingsError(
-            "SUPPORT_AUTO_RESOLVE_HOURS must be a number of hours (e.g. 48), or None to resolve "
-            "conversations only by hand"
-        )
-    return timedelta(hours=hours)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise SettingsError(f"{name} must be a number of {unit} (e.g. {example}), or None to {off}")
+    return timedelta(**{unit: value})
 
 
 def _agents(config: Any) -> tuple[str, ...]:
