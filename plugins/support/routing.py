@@ -86,6 +86,8 @@ class AgentRooms:
             self.routes.append(Route(route.pattern, known))
         self._by_name = {room.name.casefold(): room for room in rooms.values() if room.name}
         self.all: list[AgentRoom] = [self.main, *rooms.values()]
+        #: Whether any room asks its customers for ratings (their bare "1" to "5" may rate).
+        self.ask_ratings = any(room.texts.rating_question for room in self.all)
 
     @property
     def several(self) -> bool:
@@ -94,6 +96,8 @@ class AgentRooms:
     def route(self, customer_room: str) -> AgentRoom:
         """The room serving a new conversation in ``customer_room``: the first route whose
         pattern matches the chat, with or without its network, any case; else the main room."""
+        if not self.routes:
+            return self.main
         names = _forms(customer_room)
         for route in self.routes:
             pattern = route.pattern.casefold()

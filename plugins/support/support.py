@@ -333,9 +333,7 @@ class Support(BotPlugin):
             source_id=str(message_id) if message_id is not None else None,
             attachments=tuple(a for a in attachments if isinstance(a, dict)),
             # Any room asking for ratings: the customer's last conversation may be in it.
-            rating=rating_in(msg.body)
-            if any(room.texts.rating_question for room in self._rooms.all)
-            else None,
+            rating=rating_in(msg.body) if self._rooms.ask_ratings else None,
             agent_room=self._rooms.route(str(room)).name,
             customer_details=customer_details(extras.get("customer")),
         )
