@@ -20,8 +20,10 @@ from typing import Any
 
 from errbot.backends.base import ONLINE, Identifier, Message, Room
 from errbot.core import ErrBot
+from errbot.core_plugins.acls import get_acl_usr, glob
 from errbot.utils import split_string_after
 
+from errbot_bridge import room_guard
 from errbot_bridge.hooks import Hooks
 from errbot_bridge.identifiers import BridgeIdentifier, register_builder
 from errbot_bridge.loader import load_backend
@@ -71,6 +73,10 @@ class Bridge(ErrBot):
         # The Bridge joins each network's rooms whenever that network (re)connects.
         config.CHATROOM_PRESENCE = ()
         register_builder(self)
+        room_guard.lock(
+            frozenset(n.name for n in self._settings.networks if n.rooms_admin_only),
+            self.is_admin,
+        )
 
     # -- the hosted backends (public) ----------------------------------------------------------
 
@@ -285,9 +291,10 @@ class Bridge(ErrBot):
         return network.translate.room(network.backend.query_room(rest))
 
     def rooms(self) -> list[Room]:
+        """The rooms of every network, but those of a locked network only for a bot admin."""
         rooms: list[Room] = []
         for network in self._networks.values():
-            if not network.connected:
+            if not network.connected or not room_guard.allowed(network.name):
                 continue
             try:
                 rooms.extend(network.translate.room(r) for r in network.backend.rooms())
@@ -400,12 +407,33 @@ class Bridge(ErrBot):
 
     # -- inbound -------------------------------------------------------------------------------
 
+    def is_admin(self, msg: Message) -> bool:
+        """Whether ``msg`` comes from a bot admin (``BOT_ADMINS``, as Errbot's ACLs match it)."""
+        return msg.frm is not None and glob(get_acl_usr(msg), self.bot_config.BOT_ADMINS)
+
+    def _dispatch_to_plugins(self, method: str, *args: Any, **kwargs: Any) -> None:
+        # What plugins do on hearing a message is done for its sender (room_guard).
+        heard = args[0] if args and isinstance(args[0], Message) else None
+        if heard is None:
+            super()._dispatch_to_plugins(method, *args, **kwargs)
+            return
+        with room_guard.acting_for(heard):
+            super()._dispatch_to_plugins(method, *args, **kwargs)
+
+    def _execute_and_send(
+        self, cmd: str, args: Any, match: Any, msg: Message, template_name: str | None = None
+    ) -> None:
+        # A command runs on a pool thread: its room operations are done for whoever ran it.
+        with room_guard.acting_for(msg):
+            super()._execute_and_send(cmd, args, match, msg, template_name)
+
     def process_message(self, msg: Message) -> bool:
         network = self._network_of_message(msg)
         if network is not None and not network.commands:
             # BRIDGE_COMMANDS = False: plugins hear the message, nobody can run a command.
             return not msg.delayed and not self.is_from_self(msg)
-        return super().process_message(msg)
+        with room_guard.acting_for(msg):  # command filters, and commands run in place
+            return super().process_message(msg)
 
     @property
     def mode(self) -> str:

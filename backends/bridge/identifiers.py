@@ -14,6 +14,7 @@ from typing import Any
 
 from errbot.backends.base import Identifier, Person, Room, RoomOccupant
 
+from errbot_bridge import room_guard
 from errbot_bridge.settings import NETWORK_SEPARATOR
 
 # The bridge that rebuilds identifiers when storage unpickles them (one bridged bot per process).
@@ -117,7 +118,11 @@ class BridgePerson(BridgeIdentifier, Person):
 
 
 class BridgeRoom(BridgeIdentifier, Room):
-    """A room of one network; joining, topics and occupants are the backend's own."""
+    """A room of one network; joining, topics and occupants are the backend's own.
+
+    On a network whose rooms are locked, only what a bot admin sets off may act on them or
+    read who is in them (:mod:`errbot_bridge.room_guard`).
+    """
 
     _kind = "room"
 
@@ -126,15 +131,19 @@ class BridgeRoom(BridgeIdentifier, Room):
         self._wrap = wrap
 
     def join(self, username: str | None = None, password: str | None = None) -> None:
+        room_guard.check(self._network, "join")
         self._inner.join(username=username, password=password)
 
     def leave(self, reason: str | None = None) -> None:
+        room_guard.check(self._network, "leave")
         self._inner.leave(reason=reason)
 
     def create(self) -> None:
+        room_guard.check(self._network, "create")
         self._inner.create()
 
     def destroy(self) -> None:
+        room_guard.check(self._network, "destroy")
         self._inner.destroy()
 
     @property
@@ -152,20 +161,24 @@ class BridgeRoom(BridgeIdentifier, Room):
 
     @property
     def topic(self) -> str | None:
+        room_guard.check(self._network, "read the topic of")
         return self._inner.topic
 
     @topic.setter
     def topic(self, topic: str) -> None:
+        room_guard.check(self._network, "set the topic of")
         self._inner.topic = topic
 
     @property
     def occupants(self) -> list[BridgeRoomOccupant]:
+        room_guard.check(self._network, "list the occupants of")
         return [
             BridgeRoomOccupant(self._network, occupant, self._wrap, room=self)
             for occupant in self._inner.occupants
         ]
 
     def invite(self, *args: Any) -> None:
+        room_guard.check(self._network, "invite people into")
         prefix = f"{self._network}{NETWORK_SEPARATOR}"
         people = []
         for person in args:

@@ -21,7 +21,7 @@ DEFAULT_RECONNECT_MAX_DELAY = 60.0
 DEFAULT_STOP_TIMEOUT = 5.0
 
 # Settings that belong to the bridged bot as a whole; a network sees its own share of them.
-_BRIDGE_ONLY = ("BRIDGE_BACKENDS", "BRIDGE_COMMANDS")
+_BRIDGE_ONLY = ("BRIDGE_BACKENDS", "BRIDGE_COMMANDS", "BRIDGE_ROOMS_ADMIN_ONLY")
 _ACL_IDENTITY_KEYS = ("allowusers", "denyusers", "allowrooms", "denyrooms")
 
 
@@ -48,6 +48,7 @@ class NetworkSettings:
     backend_name: str
     config: SimpleNamespace
     commands: bool
+    rooms_admin_only: bool  # only what a bot admin sets off acts on (or lists) its rooms
     reconnect_delay: float
     reconnect_max_delay: float
 
@@ -152,6 +153,11 @@ def _network_settings(config: Any, name: str, entry: Any, share: dict[str, Any])
         raise BridgeConfigurationError(
             f'{where}["BRIDGE_COMMANDS"] must be True or False, not {commands!r}.'
         )
+    rooms_admin_only = entry.get("BRIDGE_ROOMS_ADMIN_ONLY", not commands)
+    if not isinstance(rooms_admin_only, bool):
+        raise BridgeConfigurationError(
+            f'{where}["BRIDGE_ROOMS_ADMIN_ONLY"] must be True or False, not {rooms_admin_only!r}.'
+        )
     private = private_copy(config)
     private.BACKEND = backend_name
     for key, value in share.items():
@@ -175,6 +181,7 @@ def _network_settings(config: Any, name: str, entry: Any, share: dict[str, Any])
         backend_name=backend_name,
         config=private,
         commands=commands,
+        rooms_admin_only=rooms_admin_only,
         reconnect_delay=delay,
         reconnect_max_delay=max_delay,
     )
