@@ -128,7 +128,7 @@ def plain(text: str) -> str:
 class IRCClient:
     """A person on IRC: connects, joins channels, talks, and remembers every line it got."""
 
-    def __init__(self, server: IRCServer, nick: str) -> None:
+    def __init__(self, server: IRCServer, nick: str, user: str | None = None) -> None:
         self.nick = nick
         self._socket = socket.create_connection((server.host, server.port), timeout=10)
         self._socket.settimeout(None)
@@ -137,7 +137,7 @@ class IRCClient:
         self._reader = threading.Thread(target=self._read, name=f"irc-{nick}", daemon=True)
         self._reader.start()
         self.send(f"NICK {nick}")
-        self.send(f"USER {nick} 0 * :{nick}")
+        self.send(f"USER {user or nick} 0 * :{nick}")
         self.wait_for(lambda line: line.command == "001")
 
     def send(self, raw: str) -> None:
@@ -221,11 +221,12 @@ def irc_server() -> Iterator[IRCServer]:
 
 @pytest.fixture
 def irc_client(irc_server: IRCServer) -> Iterator[Callable[[str], IRCClient]]:
-    """Connect IRC users to ``irc_server``: ``alice = irc_client("alice")``."""
+    """Connect IRC users to ``irc_server``: ``alice = irc_client("alice")``; ``user`` is the
+    user name of the mask (``nick!user@host``), the nick by default."""
     clients: list[IRCClient] = []
 
-    def connect(nick: str) -> IRCClient:
-        client = IRCClient(irc_server, nick)
+    def connect(nick: str, user: str | None = None) -> IRCClient:
+        client = IRCClient(irc_server, nick, user)
         clients.append(client)
         return client
 

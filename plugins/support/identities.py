@@ -13,9 +13,18 @@ from typing import Any
 from errbot.backends.base import Identifier
 
 from errbot_bridge import network_of  # None for anything not bridged
+from errbot_bridge.trust import weak_identity_warning  # names anyone can take (IRC nicks)
 from errbot_support.records import Agent
 
-__all__ = ["agent_of", "display_name", "matches_any", "network_of", "own_identity", "same_room"]
+__all__ = [
+    "agent_of",
+    "display_name",
+    "matches_any",
+    "network_of",
+    "own_identity",
+    "same_room",
+    "weak_identity_warning",
+]
 
 
 def own_identity(identifier: Identifier) -> Identifier:

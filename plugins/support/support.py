@@ -28,6 +28,7 @@ from errbot_support.identities import (
     display_name,
     matches_any,
     network_of,
+    weak_identity_warning,
 )
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
@@ -123,6 +124,7 @@ class Support(BotPlugin):
         # Sending is synchronous: whatever is still pending now was cut short by a stop.
         self._interrupted = self._desk.abandon_pending_deliveries(RESTART_REASON)
         super().activate()
+        self._warn_about_weak_identities(settings)
         self.start_poller(settings.retry_interval, self._relay_pending)
         self._reminders = None
         if settings.reminder_after is not None:
@@ -156,6 +158,18 @@ class Support(BotPlugin):
         for entry in interrupted:
             self._customers.report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
         self._relay_pending()
+
+    def _warn_about_weak_identities(self, settings: Settings) -> None:
+        """Once at start: agents or admins named by what anyone can take (a bare IRC nick)."""
+        warning = weak_identity_warning(
+            self._bot,
+            {
+                "SUPPORT_AGENTS": settings.agents,
+                "BOT_ADMINS": tuple(getattr(self.bot_config, "BOT_ADMINS", ()) or ()),
+            },
+        )
+        if warning:
+            self.warn_admins(f"Support: {warning}")
 
     def _bridge_networks(self) -> set[str] | None:
         networks = getattr(self._bot, "networks", None)
