@@ -534,10 +534,15 @@ def test_a_restart_in_the_middle_of_a_conversation_loses_nothing(tmp_path):
     ],
 )
 def test_bad_settings_stop_the_plugin_with_one_sentence_to_the_admins(
-    tmp_path, overrides, sentence
+    tmp_path, overrides, sentence, caplog
 ):
     line = refused_activation(tmp_path, sentence, **overrides)
     assert line.startswith("Error: Support failed to activate: ")
+    # The log says it in one line too, without a traceback as if the plugin had a bug.
+    logged = [r for r in caplog.records if sentence in r.getMessage()]
+    assert logged
+    assert not any(r.exc_info for r in caplog.records if r.name == "errbot.plugin_manager")
+    assert "Traceback" not in caplog.text
 
 
 def test_the_bot_joins_the_agent_room_before_relaying(desk_bot):

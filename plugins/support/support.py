@@ -19,7 +19,7 @@ from errbot.backends.base import Identifier, Message, Room, RoomOccupant
 from errbot.botplugin import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from errbot_support import formatting
+from errbot_support import activation_log, formatting
 from errbot_support.canned import expand as expand_canned
 from errbot_support.desk import Desk, rating_in, utc_now
 from errbot_support.errors import SupportError
@@ -75,6 +75,9 @@ def customer_details(given: Any) -> dict[str, str]:
         for key in CUSTOMER_DETAILS
         if isinstance(given.get(key), str) and given[key].strip()
     }
+
+
+activation_log.install()
 
 
 class Support(BotPlugin):
