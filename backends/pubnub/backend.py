@@ -13,6 +13,7 @@ reconnection), and one for everything else (publish, history, channel groups).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -34,12 +35,19 @@ from errbot_pubnub.delivery_store import DeliveryDatabase, default_url
 from errbot_pubnub.history import HistoryReader
 from errbot_pubnub.identifiers import parse_identifier
 from errbot_pubnub.inbound import InboundPipeline
+from errbot_pubnub.key_check import publish_key_refusal
 from errbot_pubnub.message import Attachment, MessageKind, PubNubMessage
 from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
 from errbot_pubnub.sdk_stop import stop_client
-from errbot_pubnub.settings import PubNubConfigurationError, PubNubSettings, read_settings
+from errbot_pubnub.settings import (
+    MAX_CHANNEL_GROUPS,
+    PubNubConfigurationError,
+    PubNubSettings,
+    invalid_name_reason,
+    read_settings,
+)
 from errbot_pubnub.subscription import HISTORY_DISABLED, SubscriptionSupervisor
 from errbot_pubnub.user_profiles import UserProfiles
 from pubnub.enums import PNReconnectionPolicy
@@ -90,6 +98,7 @@ class PubNubBackend(ErrBot):
         self._publisher: Publisher | None = None
         self._stop_requested = threading.Event()
         self._fatal: str | None = None
+        self._groups_lock = threading.Lock()  # the groups followed grow while running
         if not self.settings.secret_key and not self.settings.token:
             log.warning(
                 "No BOT_IDENTITY 'secret_key' nor 'token': the keyset must be open (Access "
@@ -185,6 +194,9 @@ class PubNubBackend(ErrBot):
     def _connect(self) -> None:
         settings = self.settings
         self.pubnub = pubnub = self._new_client()
+        refusal = publish_key_refusal(pubnub, settings.user_id)
+        if refusal:
+            raise PubNubConfigurationError(refusal)
         reader = HistoryReader(pubnub)
         self._publisher = Publisher(
             pubnub,
@@ -372,6 +384,26 @@ class PubNubBackend(ErrBot):
                 raise RoomError(f"listing channel group {group!r} failed: {exc}") from exc
             listing[group] = list(envelope.result.channels or [])
         return listing
+
+    def follow_channel_group(self, group: str) -> None:
+        """Hear the channels of ``group`` too, from now on (a customer session service made it
+        when the others were full); nothing happens for a group already followed."""
+        with self._groups_lock:
+            groups = self.settings.channel_groups
+            if group in groups:
+                return
+            reason = invalid_name_reason(group)
+            if reason:
+                raise RoomError(f"{group!r} is not a valid channel group name: {reason}")
+            if len(groups) >= MAX_CHANNEL_GROUPS:
+                raise RoomError(
+                    f"cannot follow {group!r}: the bot already follows {MAX_CHANNEL_GROUPS} "
+                    "channel groups, PubNub's limit for one subscriber"
+                )
+            self.settings = dataclasses.replace(self.settings, channel_groups=(*groups, group))
+            log.info("Following the channel group %s as well", group)
+            if self.subscription is not None:
+                self.subscription.follow(group)
 
     def channel_groups_of(self, channel: str) -> list[str]:
         return [g for g, channels in self.channels_by_group().items() if channel in channels]

@@ -94,3 +94,25 @@ def reason(error: Any) -> str:
     message = parsed.get("message") or parsed.get("error_message") or error_text(error)
     missing = missing_resources(error)
     return f"{message} (missing access to {missing})" if missing else str(message)
+
+
+def wrong_key(error: Any) -> str | None:
+    """The ``BOT_IDENTITY`` key PubNub does not know, from its 400 answer, if that is the refusal:
+    ``"subscribe_key"`` ("Invalid Subscribe Key") or ``"publish_key"`` ("Invalid Key" to a
+    publish)."""
+    if status_code(error) != 400:
+        return None
+    text = reason(error).strip().lower()
+    if "invalid subscribe key" in text:
+        return "subscribe_key"
+    if text in ("invalid key", "invalid publish key"):
+        return "publish_key"
+    return None
+
+
+def wrong_key_sentence(setting: str, error: Any) -> str:
+    """One sentence naming the key PubNub refused, for admins and for a stopping bot."""
+    return (
+        f"PubNub does not know BOT_IDENTITY['{setting}'] (400: {reason(error)}): copy the "
+        f"{setting.replace('_', ' ')} of your keyset from PubNub's Admin Portal."
+    )

@@ -89,6 +89,7 @@ class _Session:
     detail: str = ""
     since: int = 0  # where a channel without a cursor starts (that of the first catch-up)
     full_answers: dict[str, str | None] = field(default_factory=dict)  # channel -> its group
+    wrong_key: PNStatus | None = None  # PubNub does not know the subscribe key
 
 
 class SubscriptionSupervisor:
@@ -159,6 +160,18 @@ class SubscriptionSupervisor:
             log.warning("The PubNub subscription thread is still busy after %.0f s", timeout)
         self._drop_session()
 
+    def follow(self, group: str) -> None:
+        """Subscribe to ``group`` as well: the subscription starts again (and catches up)."""
+        with self._changed:
+            if group in self._groups:
+                return
+            self._groups.append(group)
+            session = self._session
+            if session is not None:
+                session.detail = f"following the new channel group {group}"
+                session.failed = True
+            self._changed.notify_all()
+
     # --- SDK statuses (on SDK threads: record, wake the supervisor, never block) --------------
 
     def _on_status(self, number: int, status: PNStatus) -> None:
@@ -176,6 +189,9 @@ class SubscriptionSupervisor:
                 session.denied = status
                 session.failed = True
             elif category is PNStatusCategory.PNDisconnectedCategory:
+                session.failed = True
+            elif refusals.wrong_key(status) == "subscribe_key":
+                session.wrong_key = status  # a setting to fix, not an outage to wait out
                 session.failed = True
             elif category in _ERRORS:
                 session.detail = _detail(status)
@@ -325,11 +341,20 @@ class SubscriptionSupervisor:
         client.add_listener(
             SubscriptionListener(self._pipeline.accept, lambda s: self._on_status(number, s))
         )
-        client.subscribe().channel_groups(self._groups).execute()
+        client.subscribe().channel_groups(list(self._groups)).execute()
         return session
 
     def _failure(self, session: _Session) -> str:
-        """Why ``session`` failed, after dealing with a 403."""
+        """Why ``session`` failed, after dealing with a 403 or a key PubNub does not know."""
+        if session.wrong_key is not None:
+            sentence = refusals.wrong_key_sentence("subscribe_key", session.wrong_key)
+            self._connection.set(states.ACCESS_DENIED, refusals.reason(session.wrong_key))
+            if not self.connected_once.is_set():
+                self.fatal = sentence
+                return f"{ACCESS_DENIED} at start"
+            log.error("%s", sentence)
+            self._notices.notify("access denied", sentence)
+            return f"{ACCESS_DENIED}: {refusals.reason(session.wrong_key)}"
         if session.denied is not None:
             sentence = self._on_denied(session.denied)
             if not self.connected_once.is_set():  # never connected: a configuration problem

@@ -1,0 +1,214 @@
+"""Customer sessions: what a company's backend asks for when a customer opens the chat.
+
+Given a customer's user id, :meth:`CustomerSessions.open` puts the customer's channel in a
+support channel group that has room (the first group not full; the next group is created when
+every one so far is full, up to the 10 groups one subscriber holds), has the bot follow that
+group if it did not yet, and grants an Access Manager token for that customer alone: READ and
+WRITE on its own channel, GET and UPDATE on its own App Context user, nothing on any channel
+group. A customer's app never needs the secret key nor MANAGE on a group, so no customer can
+list or remove another customer's channel.
+
+The bot serves it over HTTP (the ``CustomerSessions`` plugin, a webhook of Errbot's built-in
+webserver); anything else holding the secret key can call :meth:`CustomerSessions.open` itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from errbot_pubnub import refusals
+from errbot_pubnub.settings import MAX_CHANNEL_GROUPS, invalid_name_reason
+from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.v3.channel import Channel
+from pubnub.models.consumer.v3.uuid import UUID
+from pubnub.pubnub import PubNub
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GROUP_SIZE = 100  # channels per group on PubNub's default plan (2,000 on request)
+DEFAULT_TOKEN_TTL = 24 * 60  # minutes
+MAX_TOKEN_TTL = 30 * 24 * 60  # the longest PubNub grants
+DEFAULT_CHANNEL_PATTERN = "{user_id}-support"
+
+
+class SessionError(Exception):
+    """A session that cannot be opened; ``str()`` is one sentence, ``status`` an HTTP code."""
+
+    def __init__(self, sentence: str, status: int) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    """What the customer's app needs: where to chat, and the token that lets it (``None``
+    on a keyset without Access Manager)."""
+
+    user_id: str
+    channel: str
+    channel_group: str
+    token: str | None
+    ttl_minutes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def group_names(groups: tuple[str, ...], limit: int = MAX_CHANNEL_GROUPS) -> list[str]:
+    """The groups customers are put in, in order: ``groups``, then ``<first>-2``, ``<first>-3``...
+    up to ``limit`` groups in all."""
+    names = list(dict.fromkeys(groups))[:limit]
+    number = 2
+    while len(names) < limit:
+        candidate = f"{groups[0]}-{number}"
+        number += 1
+        if candidate not in names:
+            names.append(candidate)
+    return names
+
+
+def channel_for(pattern: str, user_id: str) -> str:
+    """The customer's channel: ``pattern`` with ``{user_id}`` filled in."""
+    return pattern.format(user_id=user_id)
+
+
+def check_channel_pattern(pattern: Any, setting: str) -> str:
+    """``pattern`` if it makes channel names of user ids; else a one-sentence ``ValueError``."""
+    example = f"e.g. {setting} = '{DEFAULT_CHANNEL_PATTERN}'"
+    if not isinstance(pattern, str) or "{user_id}" not in pattern:
+        raise ValueError(f"{setting} must be a text containing {{user_id}}, {example}.")
+    try:
+        sample = channel_for(pattern, "dana")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(
+            f"{setting} may only use the placeholder {{user_id}}, {example}."
+        ) from None
+    reason = invalid_name_reason(sample)
+    if reason:
+        raise ValueError(f"{setting} does not make a valid channel name: {reason}.")
+    return pattern
+
+
+class CustomerSessions:
+    """Opens customer sessions with a PubNub client that holds the keyset's secret key.
+
+    ``follow_group(group)`` is called for the group a channel was put in, so the running bot
+    subscribes to it (it must do nothing for a group it follows already). Sessions are opened
+    one at a time, so two customers never overfill a group between its listing and the add.
+    """
+
+    def __init__(
+        self,
+        pubnub: PubNub,
+        *,
+        channel_groups: tuple[str, ...],
+        can_grant: bool,
+        group_size: int = DEFAULT_GROUP_SIZE,
+        token_ttl: int = DEFAULT_TOKEN_TTL,
+        channel_pattern: str = DEFAULT_CHANNEL_PATTERN,
+        follow_group: Callable[[str], None] | None = None,
+    ) -> None:
+        if not channel_groups:
+            raise ValueError("at least one channel group is needed")
+        self._pubnub = pubnub
+        self.groups = group_names(channel_groups)
+        self._can_grant = can_grant
+        self._group_size = group_size
+        self._token_ttl = token_ttl
+        self._pattern = channel_pattern
+        self._follow_group = follow_group
+        self._lock = threading.Lock()
+
+    def channel_of(self, user_id: str) -> str:
+        return channel_for(self._pattern, user_id)
+
+    def open(self, user_id: Any) -> SessionGrant:
+        """Register ``user_id``'s channel and grant its token; :class:`SessionError` if not."""
+        reason = invalid_name_reason(user_id)
+        if reason:
+            raise SessionError(f"The user id {user_id!r} cannot be used: {reason}.", 400)
+        channel = self.channel_of(user_id)
+        reason = invalid_name_reason(channel)
+        if reason:
+            raise SessionError(
+                f"The user id {user_id!r} makes the channel {channel!r}, which cannot be used: "
+                f"{reason}.",
+                400,
+            )
+        with self._lock:
+            group = self._place(channel)
+        if self._follow_group is not None:
+            self._follow_group(group)
+        token = self._grant(user_id, channel) if self._can_grant else None
+        log.info("Customer session for %r: channel %s in group %s", user_id, channel, group)
+        return SessionGrant(user_id, channel, group, token, self._token_ttl)
+
+    def groups_in_use(self) -> list[str]:
+        """The groups that hold channels (the first always counts), for the bot to follow."""
+        used = []
+        for group in self.groups:
+            if group == self.groups[0] or self._channels(group):
+                used.append(group)
+        return used
+
+    def _channels(self, group: str) -> list[str]:
+        try:
+            envelope = self._pubnub.list_channels_in_channel_group().channel_group(group).sync()
+        except PubNubException as exc:
+            raise _pubnub_failed(f"list the channel group {group!r}", exc) from exc
+        return list(envelope.result.channels or [])
+
+    def _place(self, channel: str) -> str:
+        """The group ``channel`` is in, after adding it to the first with room if needed."""
+        listings = []
+        for group in self.groups:
+            channels = self._channels(group)
+            if channel in channels:
+                return group
+            listings.append((group, channels))
+        for group, channels in listings:
+            if len(channels) < self._group_size:
+                self._add(channel, group)
+                return group
+        raise SessionError(
+            f"Every channel group is full ({len(self.groups)} groups of "
+            f"{self._group_size} channels): remove the channels of customers gone for good, or "
+            "raise PUBNUB_SESSION_GROUP_SIZE if your PubNub plan allows larger groups.",
+            503,
+        )
+
+    def _add(self, channel: str, group: str) -> None:
+        try:
+            self._pubnub.add_channel_to_channel_group().channels([channel]).channel_group(
+                group
+            ).sync()
+        except PubNubException as exc:
+            raise _pubnub_failed(f"add {channel!r} to the channel group {group!r}", exc) from exc
+
+    def _grant(self, user_id: str, channel: str) -> str:
+        try:
+            envelope = (
+                self._pubnub.grant_token()
+                .ttl(self._token_ttl)
+                .authorized_uuid(user_id)
+                .channels([Channel.id(channel).read().write()])
+                .uuids([UUID.id(user_id).get().update()])
+                .sync()
+            )
+        except PubNubException as exc:
+            raise _pubnub_failed(f"grant a token to {user_id!r}", exc) from exc
+        return str(envelope.result.token)
+
+
+def _pubnub_failed(action: str, exc: PubNubException) -> SessionError:
+    code = exc.get_status_code()
+    status = f" ({code})" if code else ""
+    return SessionError(f"PubNub refused to {action}{status}: {refusals.reason(exc)}.", 502)

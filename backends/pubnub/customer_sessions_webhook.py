@@ -1,0 +1,194 @@
+"""The customer session service over HTTP: ``POST /pubnub/customer-session``.
+
+A company's backend (never the customer's app) calls it when a customer opens the chat::
+
+    POST /pubnub/customer-session
+    Authorization: Bearer <PUBNUB_SESSION_SECRET>
+    {"user_id": "dana"}
+
+and hands the answer to the customer's app: ``{"user_id", "channel", "channel_group", "token",
+"ttl_minutes", "publish_key", "subscribe_key"}``. Served by Errbot's built-in webserver (core
+plugin ``Webserver``) while ``PUBNUB_SESSION_SECRET`` is set; the work is
+:class:`errbot_pubnub.customer_sessions.CustomerSessions`. Executed by Errbot as a plugin
+module, hence the absolute imports.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from typing import Any
+
+from errbot import BotPlugin, webhook
+from flask import Response
+
+from errbot_pubnub.companion import find_pubnub_backend
+from errbot_pubnub.customer_sessions import (
+    DEFAULT_CHANNEL_PATTERN,
+    DEFAULT_GROUP_SIZE,
+    DEFAULT_TOKEN_TTL,
+    MAX_TOKEN_TTL,
+    CustomerSessions,
+    SessionError,
+    check_channel_pattern,
+)
+
+SESSION_PATH = "/pubnub/customer-session"
+SECRET_SETTING = "PUBNUB_SESSION_SECRET"
+LISTEN_SETTING = "PUBNUB_SESSION_LISTEN"
+WEBSERVER = "Webserver"
+MIN_SECRET_LENGTH = 16
+
+
+def _host_and_port(listen: Any) -> tuple[str, int]:
+    """``"127.0.0.1:3141"`` -> ``("127.0.0.1", 3141)``; a one-sentence ``ValueError`` if not."""
+    host, _, port = str(listen).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{LISTEN_SETTING} must be 'host:port' for Errbot's webserver, e.g. "
+            f"'127.0.0.1:3141', not {listen!r}."
+        )
+    return host.strip("[]"), int(port)
+
+
+def _answer(status: int, body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _refusal(status: int, sentence: str) -> Response:
+    return _answer(status, {"error": sentence})
+
+
+def _whole_number(config: Any, name: str, default: int, low: int, high: int) -> int:
+    value = getattr(config, name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+    return value
+
+
+class CustomerSessionsWebhook(BotPlugin):
+    """Opens customer sessions for a company's backend that knows the shared secret."""
+
+    def activate(self) -> None:
+        super().activate()
+        self._sessions: CustomerSessions | None = None
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+        backend = find_pubnub_backend(self._bot)
+        config = backend.bot_config if backend is not None else self.bot_config
+        self._secret = getattr(config, SECRET_SETTING, None)
+        if not self._secret:
+            return  # the service is off: the webhook says so
+        try:
+            self._read_settings(config)
+            listen = getattr(config, LISTEN_SETTING, None)
+            if listen is not None:
+                self._serve_on(*_host_and_port(listen))
+        except ValueError as problem:
+            self._problem = str(problem)
+            self.warn_admins(f"The customer session service is off: {problem}")
+            return
+        # Groups a session opened while the bot was stopped: the bot follows them again.
+        self.start_poller(0.1, self._follow_groups_in_use, times=1)
+
+    def _read_settings(self, config: Any) -> None:
+        if not isinstance(self._secret, str) or len(self._secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"{SECRET_SETTING} must be a text of at least {MIN_SECRET_LENGTH} characters "
+                "shared with your app server only, e.g. the output of `openssl rand -hex 32`."
+            )
+        self._group_size = _whole_number(
+            config, "PUBNUB_SESSION_GROUP_SIZE", DEFAULT_GROUP_SIZE, 1, 2000
+        )
+        self._token_ttl = _whole_number(
+            config, "PUBNUB_SESSION_TOKEN_TTL", DEFAULT_TOKEN_TTL, 1, MAX_TOKEN_TTL
+        )
+        self._pattern = check_channel_pattern(
+            getattr(config, "PUBNUB_CUSTOMER_CHANNEL", DEFAULT_CHANNEL_PATTERN),
+            "PUBNUB_CUSTOMER_CHANNEL",
+        )
+
+    def _serve_on(self, host: str, port: int) -> None:
+        """Errbot's webserver listens where the setting says (a chat admin may instead use
+        ``!plugin config Webserver``, and leave the setting out)."""
+        manager = self._bot.plugin_manager
+        web = manager.get_plugin_obj_by_name(WEBSERVER)
+        if web is None:
+            raise ValueError(
+                f"{LISTEN_SETTING} needs Errbot's Webserver plugin: add 'Webserver' to "
+                "CORE_PLUGINS."
+            )
+        wanted = {"HOST": host, "PORT": port, "SSL": None}
+        if manager.get_plugin_configuration(WEBSERVER) != wanted:
+            if web.is_activated:
+                manager.deactivate_plugin(WEBSERVER)
+            web.check_configuration(wanted)
+            manager.set_plugin_configuration(WEBSERVER, wanted)
+        if not web.is_activated:
+            manager.activate_plugin(WEBSERVER)
+        self.log.info("Customer sessions served on http://%s:%d%s", host, port, SESSION_PATH)
+
+    def _service(self) -> CustomerSessions:
+        """Built on first use, once the PubNub backend is connected."""
+        with self._lock:
+            if self._sessions is not None:
+                return self._sessions
+            backend = find_pubnub_backend(self._bot)
+            if backend is None:
+                raise SessionError("This bot has no PubNub backend.", 503)
+            pubnub = backend.pubnub
+            if pubnub is None:
+                raise SessionError("The bot is not connected to PubNub right now.", 503)
+            settings = backend.settings
+            if settings.token and not settings.secret_key:
+                raise SessionError(
+                    "The bot holds an Access Manager token, not the secret key, so it cannot "
+                    "grant customers theirs: give it BOT_IDENTITY['secret_key'].",
+                    503,
+                )
+            self._sessions = CustomerSessions(
+                pubnub,
+                channel_groups=settings.channel_groups,
+                can_grant=bool(settings.secret_key),
+                group_size=self._group_size,
+                token_ttl=self._token_ttl,
+                channel_pattern=self._pattern,
+                follow_group=backend.follow_channel_group,
+            )
+            self._keys = {
+                "publish_key": settings.publish_key,
+                "subscribe_key": settings.subscribe_key,
+            }
+            return self._sessions
+
+    def _follow_groups_in_use(self) -> None:
+        try:
+            sessions = self._service()
+            backend = find_pubnub_backend(self._bot)
+            for group in sessions.groups_in_use():
+                backend.follow_channel_group(group)
+        except Exception as exc:  # the bot still hears its configured groups
+            self.log.warning("Could not look for the channel groups sessions opened: %s", exc)
+
+    @webhook(SESSION_PATH, methods=("POST",), raw=True)
+    def customer_session(self, request: Any) -> Response:
+        """Open a customer's session: their channel in a group, and their token."""
+        if not self._secret:
+            return _refusal(
+                404, f"The customer session service is off: set {SECRET_SETTING} to turn it on."
+            )
+        if self._problem:
+            return _refusal(503, f"The customer session service is off: {self._problem}")
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {self._secret}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return _refusal(401, f"Authorization must be 'Bearer <{SECRET_SETTING}>'.")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("user_id"), str):
+            return _refusal(400, 'The body must be JSON such as {"user_id": "dana"}.')
+        try:
+            grant = self._service().open(body["user_id"])
+        except SessionError as problem:
+            return _refusal(problem.status, problem.sentence)
+        return _answer(200, {**grant.as_dict(), **self._keys})

@@ -1,0 +1,236 @@
+"""The customer session service: a company's backend asks the bot (over HTTP, Errbot's own
+webserver) for a customer's channel and Access Manager token; the token lets that customer chat
+in its own channel and nothing else.
+
+Real parts: the local PubNub server with Access Manager on (signed requests, tokens), a real
+bot on the PubNub backend with the ``CustomerSessions`` plugin and Errbot's ``Webserver``, plain
+HTTP requests, and customers on the official PubNub SDK holding only the token they were given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from errbot.bootstrap import setup_bot
+from pubnub.exceptions import PubNubException
+from pubnub.pubnub import PubNub
+
+from errbot_pubnub.customer_sessions import CustomerSessions, SessionError, group_names
+from tests.botrunner import RunningBot, make_config, wait_for
+from tests.irc_fixtures import free_port
+from tests.pubnub_fixtures import (
+    PUBLISH_KEY,
+    SECRET_KEY,
+    SUBSCRIBE_KEY,
+    pubnub_config,
+    stop_clients,
+    subscribed,
+)
+
+SHARED_SECRET = "s3cr3t-shared-with-the-app-server"
+CORE_PLUGINS = ("ACLs", "Help", "Utils", "Plugins", "Webserver")
+
+
+@pytest.fixture
+def server(pubnub_server_factory: Any) -> Any:
+    return pubnub_server_factory(secret_key=SECRET_KEY)
+
+
+@contextmanager
+def session_bot(data_dir: Path, server: Any, **overrides: Any):
+    """A bot on the PubNub backend holding the secret key, serving customer sessions."""
+    port = free_port()
+    config = make_config(
+        data_dir,
+        BOT_IDENTITY={
+            "publish_key": PUBLISH_KEY,
+            "subscribe_key": SUBSCRIBE_KEY,
+            "secret_key": SECRET_KEY,
+        },
+        PUBNUB_ORIGIN=server.origin,
+        CORE_PLUGINS=CORE_PLUGINS,
+        PUBNUB_SESSION_SECRET=SHARED_SECRET,
+        PUBNUB_SESSION_LISTEN=f"127.0.0.1:{port}",
+        **overrides,
+    )
+    running = RunningBot(setup_bot("PubNub", logging.getLogger("errbot"), config))
+    running.start(ready=lambda: _serving(port))
+    try:
+        yield f"http://127.0.0.1:{port}/pubnub/customer-session"
+    finally:
+        running.stop()
+
+
+def _serving(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/pubnub/customer-session", timeout=1)
+    except urllib.error.HTTPError:
+        return True  # it answers (405 to a GET)
+    except OSError:
+        return False
+    return True
+
+
+def open_session(url: str, user_id: Any, secret: str | None = SHARED_SECRET) -> tuple[int, Any]:
+    """What the company's backend does: POST the user id with the shared secret."""
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["Authorization"] = f"Bearer {secret}"
+    request = urllib.request.Request(
+        url, data=json.dumps({"user_id": user_id}).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def customer_app(server: Any, session: dict[str, Any]) -> PubNub:
+    """The customer's app: the keys and token from the session, no secret key."""
+    assert session["publish_key"] == PUBLISH_KEY
+    assert session["subscribe_key"] == SUBSCRIBE_KEY
+    client = PubNub(pubnub_config(server, session["user_id"]))
+    client.set_token(session["token"])
+    return client
+
+
+def refused(request: Any) -> int | None:
+    """The HTTP status PubNub answered a request with, ``None`` when it was allowed."""
+    try:
+        request.sync()
+    except PubNubException as exc:
+        return exc.get_status_code()
+    return None
+
+
+def test_a_customer_token_reaches_its_own_channel_and_nothing_else(tmp_path, server):
+    with session_bot(tmp_path, server) as url:
+        status, dana = open_session(url, "dana")
+        assert status == 200
+        assert (dana["channel"], dana["channel_group"]) == ("dana-support", "support")
+        assert dana["token"] and dana["ttl_minutes"] == 24 * 60
+        status, erin = open_session(url, "erin")
+        assert (status, erin["channel"]) == (200, "erin-support")
+
+        app = customer_app(server, dana)
+        events = subscribed(app, channels=["dana-support"])
+        try:
+            # Its own channel, and its own profile: yes.
+            assert refused(app.publish().channel("dana-support").message({"text": "hi"})) is None
+            assert events.next_message().message == {"text": "hi"}
+            assert refused(app.fetch_messages().channels(["dana-support"])) is None
+            assert refused(app.set_uuid_metadata().uuid("dana").set_name("Dana")) is None
+            assert refused(app.get_uuid_metadata().uuid("dana")) is None
+            # Another customer's channel and profile, and the groups: no.
+            assert refused(app.publish().channel("erin-support").message({"text": "x"})) == 403
+            assert refused(app.fetch_messages().channels(["erin-support"])) == 403
+            assert refused(app.set_uuid_metadata().uuid("erin").set_name("Mallory")) == 403
+            assert refused(app.get_uuid_metadata().uuid("erin")) == 403
+            assert refused(app.list_channels_in_channel_group().channel_group("support")) == 403
+            remove = app.remove_channel_from_channel_group().channels(["erin-support"])
+            assert refused(remove.channel_group("support")) == 403
+            add = app.add_channel_to_channel_group().channels(["dana-support"])
+            assert refused(add.channel_group("support-2")) == 403
+        finally:
+            stop_clients([app])
+
+        # The channels are where the bot hears them.
+        admin = PubNub(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
+        try:
+            listed = admin.list_channels_in_channel_group().channel_group("support").sync()
+            assert sorted(listed.result.channels) == ["dana-support", "erin-support"]
+        finally:
+            stop_clients([admin])
+
+        # Opening a session again gives a new token for the same channel.
+        status, again = open_session(url, "dana")
+        assert (status, again["channel_group"], again["channel"]) == (
+            200,
+            "support",
+            "dana-support",
+        )
+
+
+def test_only_the_app_server_may_open_sessions_and_bad_input_is_one_sentence(tmp_path, server):
+    with session_bot(tmp_path, server) as url:
+        assert open_session(url, "dana", secret=None) == (
+            401,
+            {"error": "Authorization must be 'Bearer <PUBNUB_SESSION_SECRET>'."},
+        )
+        assert open_session(url, "dana", secret="guess")[0] == 401
+        assert open_session(url, 42) == (
+            400,
+            {"error": 'The body must be JSON such as {"user_id": "dana"}.'},
+        )
+        assert open_session(url, "da,na") == (
+            400,
+            {
+                "error": "The user id 'da,na' cannot be used: it contains the forbidden character "
+                "','."
+            },
+        )
+
+
+def test_a_full_group_gives_the_next_one_and_the_running_bot_hears_it(tmp_path, server):
+    with session_bot(tmp_path, server, PUBNUB_SESSION_GROUP_SIZE=1) as url:
+        assert open_session(url, "dana")[1]["channel_group"] == "support"
+        status, frank = open_session(url, "frank")
+        assert (status, frank["channel_group"]) == (200, "support-2")
+        assert _bot_answers(server, frank)
+    # A new start follows the groups sessions opened before.
+    with session_bot(tmp_path / "again", server, PUBNUB_SESSION_GROUP_SIZE=1):
+        assert _bot_answers(server, frank)
+
+
+def _bot_answers(server: Any, session: dict[str, Any]) -> bool:
+    """The customer asks ``!echo`` (a PubNub bot answers customers' commands) until answered."""
+    app = customer_app(server, session)
+    events = subscribed(app, channels=[session["channel"]])
+    try:
+
+        def answered() -> bool:
+            app.publish().channel(session["channel"]).message({"text": "!echo here"}).sync()
+            try:
+                while True:
+                    message = events.next_message(timeout=1)
+                    if message.publisher == "support":
+                        return message.message["text"] == "here"
+            except Exception:
+                return False
+
+        return bool(wait_for(answered, timeout=30))
+    finally:
+        stop_clients([app])
+
+
+def test_when_every_group_is_full_the_service_says_so(server):
+    admin = PubNub(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
+    followed: list[str] = []
+    try:
+        sessions = CustomerSessions(
+            admin,
+            channel_groups=("support",),
+            can_grant=True,
+            group_size=1,
+            follow_group=followed.append,
+        )
+        assert sessions.groups == group_names(("support",))
+        assert sessions.groups == ["support", *(f"support-{n}" for n in range(2, 11))]
+        grants = [sessions.open(f"user{n}") for n in range(10)]
+        assert [g.channel_group for g in grants] == sessions.groups
+        assert followed == sessions.groups
+        with pytest.raises(SessionError) as full:
+            sessions.open("late")
+        assert full.value.status == 503
+        assert str(full.value).startswith("Every channel group is full (10 groups of 1 channels)")
+        assert sessions.open("user3").channel_group == "support-4"  # already placed
+    finally:
+        stop_clients([admin])
