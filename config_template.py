@@ -117,6 +117,19 @@ PUBNUB_PUBLISH_ID_META = None
 # Channels a channel group holds on your PubNub plan: admins are warned as groups fill up.
 PUBNUB_GROUP_CAPACITY = 2000
 
+# The customer session service (README "Customer sessions"): your app server POSTs a customer's
+# user id to the bot and gets back the customer's channel and an Access Manager token for it
+# alone. On while PUBNUB_SESSION_SECRET (shared with your app server only) is set; served by
+# Errbot's webserver on PUBNUB_SESSION_LISTEN (host:port). `make demo` turns it on by itself.
+PUBNUB_SESSION_SECRET = os.environ.get("PUBNUB_SESSION_SECRET") or None
+PUBNUB_SESSION_LISTEN = os.environ.get("PUBNUB_SESSION_LISTEN", "127.0.0.1:3141")
+# Channels the service puts in one group before it opens the next (up to 10 groups), and how
+# long a customer's token lasts, in minutes.
+PUBNUB_SESSION_GROUP_SIZE = 100
+PUBNUB_SESSION_TOKEN_TTL = 24 * 60
+# A customer's channel: {user_id} is the customer's PubNub user id.
+PUBNUB_CUSTOMER_CHANNEL = "{user_id}-support"
+
 
 # ---------------------------------------------------------------------------------------------
 # Bridge backend

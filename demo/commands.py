@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_support_demo import sessions
 from errbot_support_demo.configuration import (
     DemoError,
     agents_on_this_terminal,
@@ -28,6 +29,7 @@ from errbot_support_demo.configuration import (
     fresh_data_folder,
     load_config,
     point_config_at,
+    pubnub_config,
     pubnub_settings,
     uses_pubnub_itself,
 )
@@ -85,8 +87,10 @@ def run(config_path: Path | None, port: int, data_dir: Path | None) -> None:
         if server is not None:  # after the port: a demo already running there keeps its data
             fresh_data_folder(data_dir)
         point_config_at(data_dir, server.origin if server else None)
+        sessions.turn_on(LOCAL_HOST)
         config = load_config(config_file)
         settings = pubnub_settings(config)
+        sessions.remember(data_dir, pubnub_config(config))
         if server is not None and settings.origin != server.origin:
             raise DemoError(
                 f"{config_file.name} sends customers to {settings.origin or 'PubNub'}, not to the "
@@ -153,7 +157,10 @@ def customer(
     ]
     if settings.origin:
         arguments += ["--origin", settings.origin]
-    if settings.secret_key:  # as the seed's client: it grants itself a token for its channel
+    service = sessions.client_options(_data_dir(data_dir))
+    if service:  # the running demo's customer session service registers it and grants its token
+        arguments += service
+    elif settings.secret_key:  # the client opens its session itself, as an app server would
         arguments += ["--secret-key", settings.secret_key]
     from errbot_pubnub.customer_client import cli as customer_client
 

@@ -22,6 +22,8 @@ from errbot.bootstrap import setup_bot
 from pubnub.exceptions import PubNubException
 from pubnub.pubnub import PubNub
 
+from errbot_pubnub import DefaultMessageConverter
+from errbot_pubnub.customer_session import CustomerError, CustomerSession, CustomerSettings
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError, group_names
 from tests.botrunner import RunningBot, make_config, wait_for
 from tests.irc_fixtures import free_port
@@ -234,3 +236,76 @@ def test_when_every_group_is_full_the_service_says_so(server):
         assert sessions.open("user3").channel_group == "support-4"  # already placed
     finally:
         stop_clients([admin])
+
+
+def _customer(server: Any, user_id: str, shown: list[str], **settings: Any) -> CustomerSession:
+    values = {
+        "user_id": user_id,
+        "channel": f"{user_id}-support",
+        "channel_group": "support",
+        "publish_key": PUBLISH_KEY,
+        "subscribe_key": SUBSCRIBE_KEY,
+        "secret_key": None,
+        "token": None,
+        "origin": server.origin,
+        "ssl": False,
+        **settings,
+    }
+    return CustomerSession(CustomerSettings(**values), DefaultMessageConverter(), shown.append)
+
+
+def test_the_customer_client_opens_its_session_with_the_bots_service(tmp_path, server):
+    shown: list[str] = []
+    with session_bot(tmp_path, server) as url:
+        session = _customer(server, "gil", shown, session_url=url, session_secret=SHARED_SECRET)
+        session.start()
+        try:
+            session.say("Hello from the session")
+            assert session.settings.channel_group == "support"
+            client = session.pubnub
+            assert refused(client.list_channels_in_channel_group().channel_group("support")) == 403
+            admin = PubNub(pubnub_config(server, "agent", secret_key=SECRET_KEY))
+            try:
+                admin.publish().channel("gil-support").message(
+                    {"kind": "from_agent", "text": "Hi Gil"}
+                ).sync()
+            finally:
+                stop_clients([admin])
+            wait_for(lambda: "agent: Hi Gil" in shown)
+        finally:
+            session.stop()
+    said = [m.message["text"] for m in server.published("gil-support") if m.publisher == "gil"]
+    assert said == ["Hello from the session"]
+
+
+def test_with_the_secret_key_the_client_opens_its_session_without_managing_any_group(server):
+    shown: list[str] = []
+    session = _customer(server, "hal", shown, secret_key=SECRET_KEY, display_name="Hal")
+    session.start()
+    try:
+        client = session.pubnub
+        assert client.config.secret_key is None
+        assert server.channels_in_group("support") == ["hal-support"]
+        for request in (
+            client.list_channels_in_channel_group().channel_group("support"),
+            client.remove_channel_from_channel_group()
+            .channels(["hal-support"])
+            .channel_group("support"),
+            client.publish().channel("ivy-support").message({"text": "x"}),
+        ):
+            assert refused(request) == 403
+        session.say("hello")
+    finally:
+        session.stop()
+
+
+def test_wrong_shared_secret_is_one_sentence_for_the_customer(tmp_path, server):
+    with session_bot(tmp_path, server) as url:
+        session = _customer(server, "jo", [], session_url=url, session_secret="wrong")
+        with pytest.raises(CustomerError) as error:
+            session.start()
+        session.stop()
+    assert str(error.value) == (
+        "The customer session service refused (HTTP 401): "
+        "Authorization must be 'Bearer <PUBNUB_SESSION_SECRET>'."
+    )

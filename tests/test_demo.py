@@ -177,6 +177,8 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
             customer.kill()
     log = (folder / "data" / "demo" / "errbot.log").read_text()
     assert "The Bridge has stopped." in log
+    # The customers opened their sessions with the bot's customer session service.
+    assert "Customer session for 'dana': channel dana-support in group support" in log
 
 
 def readme_snippets(section: str) -> list[str]:

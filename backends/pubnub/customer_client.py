@@ -114,6 +114,21 @@ def _checked_name(kind: str, value: str) -> str:
     show_envvar=True,
     help="An Access Manager token for the customer, when there is no secret key",
 )
+@click.option(
+    "--session-url",
+    envvar="PUBNUB_SESSION_URL",
+    default=None,
+    show_envvar=True,
+    help="The bot's customer session service, e.g. "
+    "http://127.0.0.1:3141/pubnub/customer-session: it registers the channel and grants the token",
+)
+@click.option(
+    "--session-secret",
+    envvar="PUBNUB_SESSION_SECRET",
+    default=None,
+    show_envvar=True,
+    help="The secret shared with the session service (prefer the environment variable)",
+)
 def cli(
     *,
     user_id: str | None,
@@ -129,6 +144,8 @@ def cli(
     subscribe_key: str,
     secret_key: str | None,
     token: str | None,
+    session_url: str | None,
+    session_secret: str | None,
 ) -> None:
     """Chat with support over PubNub as a customer."""
     user_id = user_id or str(uuid.uuid4())
@@ -151,6 +168,8 @@ def cli(
         ssl=tls,
         display_name=(display_name or "").strip() or None,
         email=(email or "").strip() or None,
+        session_url=session_url or None,
+        session_secret=session_secret or None,
     )
     interactive = sys.stdin.isatty()
     if linger is None:
@@ -170,9 +189,10 @@ def chat(settings: CustomerSettings, converter: object, *, interactive: bool, li
     session = CustomerSession(settings, converter, show)  # type: ignore[arg-type]
     try:
         session.start()
+        opened = session.settings  # the session may have chosen the group
         click.echo(
-            f"Connected as {settings.user_id!r} in channel {settings.channel!r} "
-            f"(group {settings.channel_group!r}). "
+            f"Connected as {opened.user_id!r} in channel {opened.channel!r} "
+            f"(group {opened.channel_group!r}). "
             + ("Type a message and press Enter; Ctrl-D to quit." if interactive else ""),
             err=True,
         )

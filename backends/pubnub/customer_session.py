@@ -1,18 +1,22 @@
-"""One customer's chat over PubNub: register the channel, listen for agents, publish lines.
+"""One customer's chat over PubNub: open the session, listen for agents, publish lines.
 
 Used by the ``customer_client`` command line; kept apart so it can be driven from a script.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from errbot_pubnub.converters import MessageConverter
+from errbot_pubnub.customer_sessions import CustomerSessions, SessionError
 from errbot_pubnub.message import MessageKind, PubNubMessage
 from errbot_pubnub.sdk_stop import stop_client
 from pubnub.callbacks import SubscribeCallback
@@ -20,9 +24,6 @@ from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.common import PNStatus
 from pubnub.models.consumer.pubsub import PNMessageResult
-from pubnub.models.consumer.v3.channel import Channel
-from pubnub.models.consumer.v3.group import Group
-from pubnub.models.consumer.v3.uuid import UUID
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import PubNub
 
@@ -49,6 +50,8 @@ class CustomerSettings:
     ssl: bool
     display_name: str | None = None  # stored in App Context, where support reads it
     email: str | None = None  # likewise
+    session_url: str | None = None  # the bot's customer session service
+    session_secret: str | None = None  # shared with it
 
 
 def permission_refused(action: str, permission: str, kind: str, name: str) -> CustomerError:
@@ -110,14 +113,24 @@ class CustomerSession:
         return config
 
     def start(self) -> None:
-        """Authorise, register the channel in the group, subscribe; ``CustomerError`` if not."""
-        token = self.settings.token
-        if self.settings.secret_key:
-            token = self._grant_own_token()
+        """Open the session (channel in a group, token), subscribe; ``CustomerError`` if not.
+
+        The customer never holds more than its token: with a session URL the bot's service
+        opens the session; with the secret key this client plays the app server, through the
+        same code; with a token alone, whoever issued it registered the channel; on an open
+        keyset (no key, no token) the client registers its channel itself.
+        """
+        settings = self.settings
+        token = settings.token
+        if settings.session_url:
+            token = self._open_remote_session()
+        elif settings.secret_key:
+            token = self._open_own_session()
         self.pubnub = PubNub(self._config(with_secret=False))
         if token:
             self.pubnub.set_token(token)
-        self._register_channel()
+        elif not self.settings.session_url:
+            self._open_session(self.pubnub, can_grant=False)
         if self.settings.display_name or self.settings.email:
             self._set_profile(self.settings.display_name, self.settings.email)
         self.pubnub.add_listener(_Listener(self))
@@ -130,28 +143,67 @@ class CustomerSession:
         if self._failure is not None:
             raise self._failure
 
-    def _grant_own_token(self) -> str:
-        """With the secret key, issue a token for exactly what a customer needs, then drop it."""
-        settings = self.settings
+    def _open_own_session(self) -> str | None:
+        """With the secret key, open the session as the app server would, then drop the key."""
         admin = PubNub(self._config(with_secret=True))
         try:
-            envelope = (
-                admin.grant_token()
-                .ttl(TOKEN_TTL_MINUTES)
-                .authorized_uuid(settings.user_id)
-                .channels([Channel.id(settings.channel).read().write()])
-                .groups([Group.id(settings.channel_group).manage()])
-                .uuids([UUID.id(settings.user_id).update()])  # its own name
-                .sync()
-            )
-        except PubNubException as exc:
-            raise CustomerError(
-                f"PubNub refused to grant a token with PUBNUB_SECRET_KEY "
-                f"(HTTP {exc.get_status_code()}): check that it belongs to the keyset."
-            ) from exc
+            return self._open_session(admin, can_grant=True)
         finally:
             stop_client(admin)
-        return envelope.result.token
+
+    def _open_session(self, pubnub: PubNub, *, can_grant: bool) -> str | None:
+        settings = self.settings
+        sessions = CustomerSessions(
+            pubnub,
+            channel_groups=(settings.channel_group,),
+            can_grant=can_grant,
+            token_ttl=TOKEN_TTL_MINUTES,
+        )
+        try:
+            grant = sessions.open(settings.user_id, channel=settings.channel)
+        except SessionError as error:
+            if error.pubnub_status == 403:
+                raise CustomerError(
+                    f"{error} Give the client the bot's session service (--session-url), "
+                    "PUBNUB_SECRET_KEY or PUBNUB_TOKEN."
+                ) from None
+            raise CustomerError(str(error)) from None
+        self._placed(grant.channel, grant.channel_group)
+        return grant.token
+
+    def _open_remote_session(self) -> str | None:
+        """Ask the bot's customer session service, as a company's backend does."""
+        settings = self.settings
+        request = urllib.request.Request(
+            str(settings.session_url),
+            data=json.dumps({"user_id": settings.user_id}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {settings.session_secret or ''}",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as answer:
+                grant = json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            try:
+                why = json.loads(refused.read()).get("error") or refused.reason
+            except (ValueError, AttributeError):
+                why = refused.reason
+            raise CustomerError(
+                f"The customer session service refused (HTTP {refused.code}): {why}"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise CustomerError(
+                f"The customer session service at {settings.session_url} cannot be reached: {exc}"
+            ) from None
+        self._placed(grant["channel"], grant["channel_group"])
+        return grant.get("token")
+
+    def _placed(self, channel: str, group: str) -> None:
+        """Where the session put the customer (a full group gives the next one)."""
+        self.settings = dataclasses.replace(self.settings, channel=channel, channel_group=group)
 
     def _set_profile(self, name: str | None, email: str | None) -> None:
         """Store the customer's name and email in App Context, as a real app does (support
@@ -171,26 +223,6 @@ class CustomerSession:
                     f"set the profile of user {user_id!r}", "UPDATE", "uuid", user_id
                 ) from exc
             raise CustomerError(f"Could not set the profile of user {user_id!r}: {exc}") from exc
-
-    def _register_channel(self) -> None:
-        settings = self.settings
-        assert self.pubnub is not None
-        try:
-            self.pubnub.add_channel_to_channel_group().channels([settings.channel]).channel_group(
-                settings.channel_group
-            ).sync()
-        except PubNubException as exc:
-            if exc.get_status_code() == 403:
-                raise permission_refused(
-                    f"add channel {settings.channel!r} to channel group {settings.channel_group!r}",
-                    "MANAGE",
-                    "channel group",
-                    settings.channel_group,
-                ) from exc
-            raise CustomerError(
-                f"Could not add channel {settings.channel!r} to channel group "
-                f"{settings.channel_group!r}: {exc}"
-            ) from exc
 
     def on_status(self, status: PNStatus) -> None:
         if status.category == PNStatusCategory.PNConnectedCategory:

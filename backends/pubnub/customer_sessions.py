@@ -38,10 +38,11 @@ DEFAULT_CHANNEL_PATTERN = "{user_id}-support"
 class SessionError(Exception):
     """A session that cannot be opened; ``str()`` is one sentence, ``status`` an HTTP code."""
 
-    def __init__(self, sentence: str, status: int) -> None:
+    def __init__(self, sentence: str, status: int, pubnub_status: int | None = None) -> None:
         super().__init__(sentence)
         self.sentence = sentence
         self.status = status
+        self.pubnub_status = pubnub_status  # what PubNub answered, when it refused
 
     def __str__(self) -> str:
         return self.sentence
@@ -130,12 +131,13 @@ class CustomerSessions:
     def channel_of(self, user_id: str) -> str:
         return channel_for(self._pattern, user_id)
 
-    def open(self, user_id: Any) -> SessionGrant:
-        """Register ``user_id``'s channel and grant its token; :class:`SessionError` if not."""
+    def open(self, user_id: Any, channel: str | None = None) -> SessionGrant:
+        """Register ``user_id``'s channel (the pattern's, unless ``channel`` names another) and
+        grant its token; :class:`SessionError` if not."""
         reason = invalid_name_reason(user_id)
         if reason:
             raise SessionError(f"The user id {user_id!r} cannot be used: {reason}.", 400)
-        channel = self.channel_of(user_id)
+        channel = channel or self.channel_of(user_id)
         reason = invalid_name_reason(channel)
         if reason:
             raise SessionError(
@@ -211,4 +213,6 @@ class CustomerSessions:
 def _pubnub_failed(action: str, exc: PubNubException) -> SessionError:
     code = exc.get_status_code()
     status = f" ({code})" if code else ""
-    return SessionError(f"PubNub refused to {action}{status}: {refusals.reason(exc)}.", 502)
+    return SessionError(
+        f"PubNub refused to {action}{status}: {refusals.reason(exc)}.", 502, code or None
+    )
