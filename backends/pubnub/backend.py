@@ -29,6 +29,7 @@ from errbot_pubnub.admin_notices import AdminNotices
 from errbot_pubnub.capacity import GroupCapacity
 from errbot_pubnub.catch_up import CatchUp
 from errbot_pubnub.connection_state import ConnectionState
+from errbot_pubnub.customer_identity import CustomerIdentity, read_identity_settings
 from errbot_pubnub.dead_letters import DeadLetterBox, DeadLetters, DurableDeadLetters
 from errbot_pubnub.delivery import DeliveryTracker, DurableDeliveries, RecentDeliveries
 from errbot_pubnub.delivery_store import DeliveryDatabase, default_url
@@ -36,7 +37,13 @@ from errbot_pubnub.history import HistoryReader
 from errbot_pubnub.identifiers import parse_identifier
 from errbot_pubnub.inbound import InboundPipeline
 from errbot_pubnub.key_check import publish_key_refusal
-from errbot_pubnub.message import Attachment, MessageKind, PubNubMessage
+from errbot_pubnub.message import (
+    Attachment,
+    MessageKind,
+    PubNubMessage,
+    datetime_to_timetoken,
+    utc_now,
+)
 from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
@@ -79,7 +86,15 @@ class PubNubBackend(ErrBot):
         self.capacity = GroupCapacity(self.settings.group_capacity, self.notices)
         self.tracker: DeliveryTracker
         self.dead_letters: DeadLetters
+        self._delivery_database: DeliveryDatabase | None = None
         self.tracker, self.dead_letters = self._open_delivery_state(config)
+        try:
+            identity = read_identity_settings(config)
+        except PubNubConfigurationError as error:
+            log.critical("%s", error)
+            raise
+        engine = self._delivery_database.engine if self._delivery_database else None
+        self._listening_since = 0  # messages under our id from before this start are ours
         self.inbound = InboundPipeline(
             own_user_id=self.settings.user_id,
             converter=self.settings.converter,
@@ -92,6 +107,8 @@ class PubNubBackend(ErrBot):
             profile_of=(
                 UserProfiles(self._app_context).profile_of if self.settings.user_names else None
             ),
+            identity=CustomerIdentity(identity, engine),
+            published_by_us=self._published_by_us,
         )
         self.pubnub: PubNub | None = None  # publish, history, groups (never subscribes)
         self.subscription: SubscriptionSupervisor | None = None
@@ -121,7 +138,7 @@ class PubNubBackend(ErrBot):
             return RecentDeliveries(settings.dedup_window), DeadLetterBox(
                 settings.dead_letter_limit
             )
-        database = DeliveryDatabase(url)
+        database = self._delivery_database = DeliveryDatabase(url)
         log.info("PubNub delivery state in %s", database.url)
         tracker = DurableDeliveries(
             database, settings.dedup_window, on_error=lambda text: self.notices.notify("db", text)
@@ -194,6 +211,7 @@ class PubNubBackend(ErrBot):
     def _connect(self) -> None:
         settings = self.settings
         self.pubnub = pubnub = self._new_client()
+        self._listening_since = datetime_to_timetoken(utc_now())
         refusal = publish_key_refusal(pubnub, settings.user_id)
         if refusal:
             raise PubNubConfigurationError(refusal)
@@ -239,6 +257,14 @@ class PubNubBackend(ErrBot):
             settings.access,
         )
         self.subscription.start()
+
+    def _published_by_us(self, channel: str, timetoken: int) -> bool:
+        """Whether a message under the bot's user id is one this bot published. One from
+        before this start cannot be told apart: it counts as ours."""
+        if timetoken < self._listening_since:
+            return True
+        publisher = self._publisher
+        return publisher is None or publisher.published(channel, timetoken)
 
     def _history_available(self) -> bool:
         return self.subscription is not None and self.subscription.history != HISTORY_DISABLED
@@ -344,6 +370,8 @@ class PubNubBackend(ErrBot):
         return reply
 
     def is_from_self(self, msg: Message) -> bool:
+        if (msg.extras or {}).get("posing_as_support"):
+            return False  # under our user id, but someone else published it: plugins must know
         return isinstance(msg.frm, Person) and msg.frm.person == self.settings.user_id
 
     def warn_admins(self, warning: str) -> None:

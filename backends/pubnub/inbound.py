@@ -24,6 +24,7 @@ from errbot.backends.base import Message
 
 from errbot_pubnub.admin_notices import AdminNotices
 from errbot_pubnub.converters import MessageConverter
+from errbot_pubnub.customer_identity import CustomerIdentity
 from errbot_pubnub.dead_letters import DeadLetter, DeadLetters
 from errbot_pubnub.delivery import DeliveryTracker
 from errbot_pubnub.lanes import ChannelLanes
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_PUBLISHER = "unknown"
 UNDELIVERED_TOPIC = "undelivered"
+NOT_THE_CUSTOMER_TOPIC = "not the customer"
 
 
 @dataclass
@@ -69,8 +71,12 @@ class InboundPipeline:
         membership: ChannelMembership,
         workers: int,
         profile_of: Callable[[str], Profile | None] | None = None,
+        identity: CustomerIdentity | None = None,
+        published_by_us: Callable[[str, int], bool] | None = None,
     ) -> None:
         self._own_user_id = own_user_id
+        self._identity = identity  # who is the customer of a channel
+        self._published_by_us = published_by_us  # None: every message under our id is ours
         self._converter = converter
         self._tracker = tracker
         self._dead_letters = dead_letters
@@ -208,12 +214,27 @@ class InboundPipeline:
 
     def _handle(self, inbound: Inbound) -> tuple[str, str]:
         """``(outcome, reason)``: "delivered", "ignored" or "undelivered" and why."""
+        posing = False
         if inbound.publisher == self._own_user_id:
-            return "ignored", "our own message"  # our own reply, echoed by the subscription
+            if self._published_by_us is None or self._published_by_us(
+                inbound.channel, inbound.timetoken
+            ):
+                return "ignored", "our own message"  # our own reply, echoed by the subscription
+            posing = True  # under our user id, but not published by this bot
         converted = self._convert(inbound)
         if not isinstance(converted, PubNubMessage):
             return converted
         message = self.to_errbot(inbound, converted)
+        if posing:
+            message.extras["posing_as_support"] = True
+            log.warning(
+                "A message in %s under the support user id %r was not published by this bot: %r",
+                inbound.channel,
+                self._own_user_id,
+                converted.text,
+            )
+        elif not self._mark_customer(inbound, message):
+            return "ignored", "not the customer of the channel (PUBNUB_OTHER_WRITERS = 'refuse')"
         try:
             self._deliver(message)
         except Exception as exc:
@@ -222,6 +243,38 @@ class InboundPipeline:
         with self._count_lock:
             self._delivered += 1
         return "delivered", ""
+
+    def _mark_customer(self, inbound: Inbound, message: Message) -> bool:
+        """Say in ``message`` whether its sender is the channel's customer; False when it is
+        not and such messages are refused."""
+        identity = self._identity
+        writer = inbound.publisher
+        if identity is None or not writer:
+            return True
+        try:
+            customer = identity.customer_of(inbound.channel, writer)
+        except Exception:  # the message still counts as the customer's: nothing is lost
+            log.exception("Could not tell who the customer of %s is", inbound.channel)
+            return True
+        message.extras["customer_id"] = customer
+        if writer == customer:
+            return True
+        if identity.refuses_others:
+            log.warning(
+                "Refused a message in %s by %r, who is not its customer %r: %r",
+                inbound.channel,
+                writer,
+                customer,
+                message.body,
+            )
+            self._notices.notify(
+                NOT_THE_CUSTOMER_TOPIC,
+                f"A message in PubNub channel {inbound.channel} by {writer!r}, who is not its "
+                f"customer {customer!r}, was not delivered (PUBNUB_OTHER_WRITERS = 'refuse').",
+            )
+            return False
+        message.extras["not_the_customer"] = True
+        return True
 
     def _convert(self, inbound: Inbound) -> PubNubMessage | tuple[str, str]:
         """The converted message, or the ``(outcome, reason)`` of not having one."""

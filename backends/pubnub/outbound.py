@@ -203,6 +203,20 @@ class Publisher:
                 continue
             return self._remember(channel, timetoken)
 
+    def published(self, channel: str, timetoken: int) -> bool:
+        """Whether this publisher published ``timetoken`` in ``channel`` (among its latest).
+
+        Its echo can come back before the publish call returns: a publish still under way
+        on the channel is waited for before the answer is final.
+        """
+        with self._locks_lock:
+            if timetoken in self._published.get(channel, ()):
+                return True
+        with self._lock_for(channel):
+            pass
+        with self._locks_lock:
+            return timetoken in self._published.get(channel, ())
+
     def _remember(self, channel: str, timetoken: int) -> int:
         with self._locks_lock:
             published = self._published.setdefault(channel, deque(maxlen=_REMEMBERED_PUBLISHES))

@@ -30,6 +30,8 @@ from errbot_support.identities import (
     network_of,
     weak_identity_warning,
 )
+from errbot_support.intruders import intrusion
+from errbot_support.intruders import report as intruder_report
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
     CUSTOMER_DETAILS,
@@ -288,7 +290,9 @@ class Support(BotPlugin):
         if self._desk is None:
             return
         room = self._customer_room(msg)
-        if room is not None:
+        if room is not None and intrusion(msg.extras) is not None:
+            self._intruder(msg, room)
+        elif room is not None:
             self._from_customer(msg, room)
         elif self._settings.threads and self._in_agent_room(msg):
             self._from_agent_thread(msg)
@@ -324,6 +328,23 @@ class Support(BotPlugin):
         finally:
             if relayed is not None:
                 relayed.set()
+
+    def _intruder(self, msg: Message, room: Identifier) -> None:
+        """Not the customer's words: the agents are told, in the chat's conversation if any."""
+        desk = self._desk
+        kind = intrusion(msg.extras)
+        if desk is None or kind is None:
+            return
+        conversations = desk.store.conversations_in_rooms([str(room)])
+        latest = conversations[-1] if conversations else None
+        where = f"**#{latest.number}**" if latest else f"`{room}`"
+        customer = latest.customer_name if latest else (msg.extras or {}).get("customer_id")
+        text = intruder_report(kind, where, display_name(msg.frm), customer, msg.body or "")
+        self.log.warning("In %s: %s", room, text)
+        if latest is not None:
+            self._tell_agents_about(latest, text)
+        else:
+            self._send_agents(text, self._rooms.route(str(room)).room)
 
     def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
         """The acknowledgement, or outside business hours the after-hours notice."""
