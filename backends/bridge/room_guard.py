@@ -15,7 +15,9 @@ command thread that runs a command, for the time it takes.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,9 +46,16 @@ class RoomRefused(CommandError):
 
 
 def lock(networks: frozenset[str], is_admin: Callable[[Message], bool]) -> None:
-    """Lock the rooms of ``networks``; ``is_admin(msg)`` tells who may still act on them."""
+    """Lock the rooms of ``networks``; ``is_admin(msg)`` (a bound method of the running
+    Bridge, held weakly) tells who may still act on them."""
     global _locked, _is_admin
-    _locked, _is_admin = frozenset(networks), is_admin
+    method = weakref.WeakMethod(is_admin) if inspect.ismethod(is_admin) else None
+
+    def admin(msg: Message) -> bool:
+        check = method() if method is not None else is_admin
+        return bool(check is not None and check(msg))
+
+    _locked, _is_admin = frozenset(networks), admin
 
 
 def locked(network: str) -> bool:
