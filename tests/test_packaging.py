@@ -119,4 +119,4 @@ def test_errbot_finds_everything_in_a_plain_install(wheel: Path, tmp_path: Path)
         # that the plugin loader (which scans the same folders) finds a plugin, not an error.
         assert found[backend]["backends"] == 1
         assert found[backend]["plugins"] == 1
-    assert found["plugins"] == {"PubNub": 1, "Bridge": 1, "Support": 1}
+    assert found["plugins"] == {"PubNub": 1, "Bridge": 1, "Support": 1, "CustomerSessions": 1}

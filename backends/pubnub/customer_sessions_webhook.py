@@ -73,6 +73,7 @@ class CustomerSessionsWebhook(BotPlugin):
     def activate(self) -> None:
         super().activate()
         self._sessions: CustomerSessions | None = None
+        self._client: Any = None
         self._problem: str | None = None
         self._lock = threading.Lock()
         backend = find_pubnub_backend(self._bot)
@@ -132,14 +133,14 @@ class CustomerSessionsWebhook(BotPlugin):
     def _service(self) -> CustomerSessions:
         """Built on first use, once the PubNub backend is connected."""
         with self._lock:
-            if self._sessions is not None:
-                return self._sessions
             backend = find_pubnub_backend(self._bot)
             if backend is None:
                 raise SessionError("This bot has no PubNub backend.", 503)
             pubnub = backend.pubnub
             if pubnub is None:
                 raise SessionError("The bot is not connected to PubNub right now.", 503)
+            if self._sessions is not None and self._client is pubnub:
+                return self._sessions
             settings = backend.settings
             if settings.token and not settings.secret_key:
                 raise SessionError(
@@ -147,6 +148,7 @@ class CustomerSessionsWebhook(BotPlugin):
                     "grant customers theirs: give it BOT_IDENTITY['secret_key'].",
                     503,
                 )
+            self._client = pubnub  # the backend's client: a new one after a reconnection
             self._sessions = CustomerSessions(
                 pubnub,
                 channel_groups=settings.channel_groups,
