@@ -309,3 +309,52 @@ def test_wrong_shared_secret_is_one_sentence_for_the_customer(tmp_path, server):
         "The customer session service refused (HTTP 401): "
         "Authorization must be 'Bearer <PUBNUB_SESSION_SECRET>'."
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sentence"),
+    [
+        (
+            {"PUBNUB_SESSION_SECRET": "short"},
+            "PUBNUB_SESSION_SECRET must be a text of at least 16 characters",
+        ),
+        (
+            {"PUBNUB_SESSION_LISTEN": "localhost"},
+            "PUBNUB_SESSION_LISTEN must be 'host:port' for Errbot's webserver",
+        ),
+        (
+            {"PUBNUB_SESSION_GROUP_SIZE": 0},
+            "PUBNUB_SESSION_GROUP_SIZE must be a whole number from 1 to 2000, not 0.",
+        ),
+    ],
+)
+def test_a_wrong_session_setting_turns_the_service_off_with_one_sentence(
+    tmp_path, server, overrides, sentence
+):
+    config = make_config(
+        tmp_path,
+        BOT_IDENTITY={
+            "publish_key": PUBLISH_KEY,
+            "subscribe_key": SUBSCRIBE_KEY,
+            "secret_key": SECRET_KEY,
+        },
+        PUBNUB_ORIGIN=server.origin,
+        CORE_PLUGINS=CORE_PLUGINS,
+        BOT_ADMINS=("admin-room/admin",),
+        **{
+            "PUBNUB_SESSION_SECRET": SHARED_SECRET,
+            "PUBNUB_SESSION_LISTEN": f"127.0.0.1:{free_port()}",
+            **overrides,
+        },
+    )
+    running = RunningBot(setup_bot("PubNub", logging.getLogger("errbot"), config)).start()
+    try:
+        plugin = running.plugin("CustomerSessions")
+        wait_for(lambda: plugin.is_activated)
+        assert plugin._problem is not None
+        assert plugin._problem.startswith(sentence)
+        wait_for(lambda: server.published("admin-room"))
+        told = [m.message["text"] for m in server.published("admin-room")]
+        assert any(t.startswith(f"The customer session service is off: {sentence}") for t in told)
+    finally:
+        running.stop()

@@ -105,7 +105,8 @@ def _checked_name(kind: str, value: str) -> str:
     envvar="PUBNUB_SECRET_KEY",
     default=None,
     show_envvar=True,
-    help="Lets the client grant itself a token for its channel (prefer the environment variable)",
+    help="Lets the client open its own session as an app server would: its channel in the "
+    "group, a token for that channel alone (prefer the environment variable)",
 )
 @click.option(
     "--token",

@@ -57,8 +57,8 @@ class CustomerSettings:
 def permission_refused(action: str, permission: str, kind: str, name: str) -> CustomerError:
     return CustomerError(
         f"PubNub refused to {action} (403 Forbidden): the credentials lack {permission} "
-        f"permission on {kind} {name!r}. Set PUBNUB_SECRET_KEY (the client then grants itself "
-        "a token) or PUBNUB_TOKEN to a token that grants it."
+        f"permission on {kind} {name!r}. Open the session with the bot's session service "
+        "(--session-url), or set PUBNUB_SECRET_KEY, or PUBNUB_TOKEN to a token that grants it."
     )
 
 
