@@ -6,7 +6,8 @@ tests see exactly what ``pip install`` ships, ``.plug`` files and entry points i
 The local PubNub server and SDK client fixtures (``pubnub_server``, ``pubnub_server_factory``,
 ``pubnub_client``) come from ``tests/pubnub_fixtures.py``, with the test keyset's keys.
 The IRC server and client fixtures (``irc_server``, ``irc_client``) come from
-``tests/irc_fixtures.py``: a real ``miniircd`` process on a free port.
+``tests/irc_fixtures.py``: a real ``miniircd`` process on a free port. A real PostgreSQL
+server (``postgres_url``, ``postgres_database``) comes from ``tests/postgres_fixtures.py``.
 """
 
 import os
@@ -17,7 +18,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["errbot.backends.test", "tests.pubnub_fixtures", "tests.irc_fixtures"]
+pytest_plugins = [
+    "errbot.backends.test",
+    "tests.pubnub_fixtures",
+    "tests.irc_fixtures",
+    "tests.postgres_fixtures",
+]
 
 
 def pytest_sessionstart(session: object) -> None:

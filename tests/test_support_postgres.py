@@ -3,20 +3,15 @@
 PostgreSQL runs transactions concurrently where SQLite serialises writers, so the rules the
 database must enforce (one open conversation per room, one record per customer message, one
 winner per claim) meet real races here. Skipped where no PostgreSQL server binaries or no
-``psycopg`` driver (the ``postgresql`` extra) are installed.
+``psycopg`` driver (the ``postgresql`` extra) are installed. The server comes from
+``tests/postgres_fixtures.py``.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,46 +19,9 @@ from errbot_support.desk import Desk
 from errbot_support.errors import AlreadyClaimed, OpenElsewhere
 from errbot_support.records import Agent, State
 from errbot_support.store import ConflictError, Store
-from tests.irc_fixtures import free_port
 from tests.support_fixtures import ALICE, Clock, all_at_once, customer_message
 
 pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
-
-BINARIES = ("initdb", "pg_ctl")
-
-
-def _postgres_user() -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
-    if os.getuid() != 0:
-        return []
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
-    return ["runuser", "-u", "postgres", "--"]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if not all(shutil.which(b) for b in BINARIES):
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
-    as_postgres = _postgres_user()
-    home = Path(tempfile.mkdtemp(prefix="support-pg-"))
-    if as_postgres:
-        shutil.chown(home, user="postgres")
-    data, port = home / "data", free_port()
-
-    def run(*command: str) -> None:
-        subprocess.run([*as_postgres, *command], check=True, capture_output=True, timeout=60)
-
-    run("initdb", "-D", str(data), "-A", "trust", "-U", "support")
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(home / "log"), "start")
-    try:
-        yield f"postgresql+psycopg://support@127.0.0.1:{port}/postgres"
-    finally:
-        run("pg_ctl", "-D", str(data), "-m", "fast", "stop")
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

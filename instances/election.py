@@ -1,0 +1,172 @@
+"""Which instance is active toward the agents: the one holding a PostgreSQL advisory lock.
+
+Every instance keeps one dedicated session on which it beats its heart (its ``instances``
+row) every :attr:`Liveness.heartbeat` seconds; a standby also tries for the lock each time.
+The lock is a session lock, so the server drops it when the holder's session ends: at once for
+a killed process (its socket closes), within :attr:`Liveness.server_release` for a dead machine,
+a cut network or a frozen process. The holder stops acting on the first failed heartbeat, and
+at the latest :attr:`Liveness.fence` seconds after its last confirmed one, which is before the
+server can let the lock go; so two instances never act at the same moment. A graceful stop
+stops acting, then releases the lock at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from errbot_instances.postgres import (
+    Liveness,
+    close_quietly,
+    connect,
+    first_line,
+    lock_key,
+)
+from errbot_instances.registry import ACTIVE, STANDBY, Me, forget, heartbeat
+from errbot_instances.schema import ensure_schema
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY = lock_key("errbot-instances:active")
+NEVER = float("-inf")
+
+
+class Election:
+    """This instance's part in choosing the active one.
+
+    ``on_active()`` is called when this instance becomes the active one, ``on_inactive(why)``
+    when it must stop acting (the connection failed, its heartbeat went unconfirmed, or it is
+    stopping); the two alternate, never overlap, and run on the election's threads (or on the
+    thread calling :meth:`stop`). A callback that raises is logged.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_active: Callable[[], None] = lambda: None,
+        on_inactive: Callable[[str], None] = lambda why: None,
+        liveness: Liveness | None = None,
+        me: Me | None = None,
+    ) -> None:
+        self.url = url
+        self.me = me or Me()
+        self.liveness = liveness or Liveness()
+        self._on_active = on_active
+        self._on_inactive = on_inactive
+        self._transition = threading.RLock()  # callbacks one at a time, state with them
+        self._holding = False
+        self._reconnect = False  # set when fenced: the session is not to be trusted
+        self._confirmed = NEVER  # monotonic time the last confirmed heartbeat was sent
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._beat_loop, name="instance-heartbeat", daemon=True),
+            threading.Thread(target=self._watch_loop, name="instance-watchdog", daemon=True),
+        ]
+
+    @property
+    def id(self) -> str:
+        return self.me.id
+
+    def start(self) -> Election:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop acting, then release the lock and remove this instance's row."""
+        self._stopping.set()
+        self._lose("this instance is stopping")
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(self.liveness.bound if timeout is None else timeout)
+
+    def is_active(self) -> bool:
+        """Whether this instance may act toward the agents at this moment."""
+        return self._holding and not self._fenced()
+
+    def confirmed_at(self) -> float:
+        """When (``time.monotonic()``) the last heartbeat the database confirmed was sent:
+        the others count this instance alive until :attr:`Liveness.stale` after it."""
+        return self._confirmed
+
+    # ------------------------------------------------------------------ threads
+
+    def _beat_loop(self) -> None:
+        connection: psycopg.Connection | None = None
+        while not self._stopping.is_set():
+            try:
+                if connection is None:
+                    connection = connect(self.url, self.liveness)
+                    ensure_schema(connection)
+                self._beat(connection)
+            except Exception as problem:  # any failure means: not confirmed
+                self._lose(f"the database connection failed ({first_line(problem)})")
+                connection = self._drop(connection)
+            if self._reconnect and not self._stopping.is_set():
+                connection = self._drop(connection)
+            self._stopping.wait(self.liveness.heartbeat)
+        self._leave(connection)
+
+    def _watch_loop(self) -> None:
+        while not self._stopping.wait(self.liveness.heartbeat / 2):
+            if self._holding and self._fenced():
+                self._lose(f"no heartbeat confirmed for {self.liveness.fence:g} s")
+
+    def _beat(self, connection: psycopg.Connection) -> None:
+        sent = time.monotonic()
+        holding = self._holding
+        if not holding:
+            holding = bool(
+                connection.execute("SELECT pg_try_advisory_lock(%s)", (ACTIVE_KEY,)).fetchone()[0]
+            )
+        heartbeat(connection, self.me, ACTIVE if holding else STANDBY)
+        with self._transition:
+            if self._stopping.is_set() or self._reconnect:
+                return  # fenced or stopping meanwhile: this session no longer counts
+            self._confirmed = sent
+            if holding and not self._holding:
+                self._holding = True
+                log.info("This instance (%s) is now the active one.", self.id)
+                self._call(self._on_active)
+
+    def _lose(self, why: str) -> None:
+        with self._transition:
+            if not self._holding:
+                return
+            self._holding = False
+            self._reconnect = True
+            log.warning("This instance (%s) stops acting: %s.", self.id, why)
+            self._call(self._on_inactive, why)
+
+    def _drop(self, connection: psycopg.Connection | None) -> None:
+        """Close the session (freeing the lock if the server still holds it for us)."""
+        close_quietly(connection)
+        with self._transition:
+            self._reconnect = False
+
+    def _leave(self, connection: psycopg.Connection | None) -> None:
+        if connection is None:
+            return
+        try:
+            connection.execute("SELECT pg_advisory_unlock_all()")
+            forget(connection, self.id)
+        except Exception as problem:  # the server will forget us all the same
+            log.info("Leaving cleanly failed (%s): the others will notice.", first_line(problem))
+        close_quietly(connection)
+
+    def _fenced(self) -> bool:
+        return time.monotonic() - self._confirmed > self.liveness.fence
+
+    @staticmethod
+    def _call(callback: Callable[..., None], *args: object) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("An instance callback failed.")
