@@ -47,7 +47,10 @@ class SoleInstance:
             return None
         database = Path(parsed.database).resolve()
         path = lock_file_of(database)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # no such folder, or not writable: opening the database says why
+            return None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -56,7 +59,7 @@ class SoleInstance:
             raise AlreadyServed(
                 f"Another bot ({holder}) already uses {database}, and an SQLite database "
                 "serves one bot at a time: stop that bot first, or put both on PostgreSQL "
-                "(SUPPORT_DB_URL) to run several."
+                "(SUPPORT_DB_URL) to run several"
             ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps(_me()).encode(), 0)

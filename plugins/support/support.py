@@ -19,6 +19,7 @@ from errbot.backends.base import Identifier, Message, Room, RoomOccupant
 from errbot.botplugin import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
+from errbot_instances.sole import AlreadyServed, SoleInstance
 from errbot_support import activation_log, formatting
 from errbot_support.canned import expand as expand_canned
 from errbot_support.desk import Desk, rating_in, utc_now
@@ -94,6 +95,7 @@ class Support(BotPlugin):
         self._threads = ConversationThreads()
         self._interrupted: list[Entry] = []
         self._reminders: Reminders | None = None
+        self._sole: SoleInstance | None = None  # this bot's claim on an SQLite database
         self._customers = CustomerDelivery(
             lambda: self._desk, self._send_customer, self._tell_agents_about, self._prefix()
         )
@@ -110,9 +112,14 @@ class Support(BotPlugin):
         try:
             settings = read_settings(self.bot_config)
             self._rooms = agent_rooms(settings, self.query_room, self._bridge_networks())
+            self._sole = SoleInstance.hold(settings.db_url)
             store = self._open_store(settings)
-        except SettingsError as problem:
+        except (SettingsError, AlreadyServed) as problem:
+            if self._sole is not None:  # the store could not be opened: let the database go
+                self._sole.release()
             self.log.error("Support is not active: %s", problem)
+            if isinstance(problem, AlreadyServed):  # logged as a setting to fix, in one line
+                raise SettingsError(str(problem)) from None
             raise
         self._settings = settings
         self._desk = Desk(store)
@@ -153,6 +160,9 @@ class Support(BotPlugin):
         super().deactivate()
         if desk is not None:
             desk.close()
+        sole, self._sole = self._sole, None
+        if sole is not None:
+            sole.release()
 
     def callback_connect(self) -> None:
         """Catch up: report deliveries a stop cut short, relay what agents have not seen."""
