@@ -222,7 +222,8 @@ SUPPORT_CUSTOMER_NETWORK = os.environ.get("SUPPORT_CUSTOMER_NETWORK", "customers
 
 # Where conversations are stored: None for an SQLite file (support.sqlite) in BOT_DATA_DIR, or
 # any SQLAlchemy URL, e.g. "postgresql+psycopg://support:secret@db/support" (install the
-# "postgresql" extra). Tables are created, or upgraded, when the plugin starts.
+# "postgresql" extra). Tables are created, or upgraded, when the plugin starts. An SQLite file
+# serves one bot: a second bot started on it refuses to activate Support.
 SUPPORT_DB_URL = os.environ.get("SUPPORT_DB_URL") or None
 
 # Who may run the agent commands: empty for anyone in the agent room, or identities and glob

@@ -23,6 +23,7 @@ from errbot_instances.postgres import (
     close_quietly,
     connect,
     first_line,
+    is_postgresql,
     lock_key,
 )
 from errbot_instances.registry import ACTIVE, STANDBY, Me, forget, heartbeat
@@ -170,3 +171,54 @@ class Election:
             callback(*args)
         except Exception:
             log.exception("An instance callback failed.")
+
+
+class Alone:
+    """The election where there is only ever one instance (SQLite, which :mod:`.sole` keeps to
+    one bot): active from :meth:`start` to :meth:`stop`, with the same interface."""
+
+    def __init__(
+        self,
+        *,
+        on_active: Callable[[], None] = lambda: None,
+        on_inactive: Callable[[str], None] = lambda why: None,
+        me: Me | None = None,
+    ) -> None:
+        self.me = me or Me()
+        self._on_active = on_active
+        self._on_inactive = on_inactive
+        self._active = False
+
+    @property
+    def id(self) -> str:
+        return self.me.id
+
+    def start(self) -> Alone:
+        self._active = True
+        Election._call(self._on_active)
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        if self._active:
+            self._active = False
+            Election._call(self._on_inactive, "this instance is stopping")
+
+    def is_active(self) -> bool:
+        return self._active
+
+    def confirmed_at(self) -> float:
+        return time.monotonic()
+
+
+def elect(
+    url: str,
+    *,
+    on_active: Callable[[], None] = lambda: None,
+    on_inactive: Callable[[str], None] = lambda why: None,
+    liveness: Liveness | None = None,
+) -> Election | Alone:
+    """An election among the instances on ``url``: a real one on PostgreSQL, :class:`Alone`
+    on any other database."""
+    if is_postgresql(url):
+        return Election(url, on_active=on_active, on_inactive=on_inactive, liveness=liveness)
+    return Alone(on_active=on_active, on_inactive=on_inactive)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from errbot_instances.election import Election
+from errbot_instances.election import Alone, Election, elect
 from errbot_instances.postgres import Liveness, connect
 from tests.botrunner import wait_for
 from tests.instance_fixtures import ChildInstance, Events, within
@@ -146,3 +146,22 @@ def test_losing_the_connection_stops_acting_at_once(postgres_database):
 def test_a_bound_too_small_is_refused():
     with pytest.raises(ValueError, match="at least 2 seconds"):
         Liveness(0.5)
+
+
+def test_on_sqlite_the_one_instance_is_active_from_start_to_stop(tmp_path, postgres_database):
+    events = Events()
+    alone = elect(
+        f"sqlite:///{tmp_path / 'support.sqlite'}",
+        on_active=lambda: events.add("alone", "active"),
+        on_inactive=lambda why: events.add("alone", "inactive", why=why),
+    )
+    assert isinstance(alone, Alone) and not alone.is_active()
+    alone.start()
+    assert alone.is_active() and len(events.of("alone", "active")) == 1
+    alone.stop()
+    alone.stop()
+    assert not alone.is_active()
+    assert [said for _, said in events.of("alone", "inactive")] == [
+        {"why": "this instance is stopping"}
+    ]
+    assert isinstance(elect(postgres_database), Election)
