@@ -8,6 +8,8 @@ and, replaying what every instance did in time order, no group is ever held by t
 
 from __future__ import annotations
 
+import re
+import socket
 import time
 from collections import Counter, defaultdict
 
@@ -67,7 +69,12 @@ class Instance:
         self.name = name
         self.events = events
         self.election = Election(url, liveness=Liveness(BOUND), me=Me(id=name)).start()
-        self.groups = GroupAssignment(self.election, self._changed, groups=GROUPS).start()
+        self.groups = GroupAssignment(
+            self.election,
+            self._changed,
+            groups=GROUPS,
+            on_lost=lambda lost: events.add(name, "lost", instances=lost),
+        ).start()
 
     def _changed(self, added: frozenset[str], removed: frozenset[str]) -> None:
         self.events.add(self.name, "groups", added=sorted(added), removed=sorted(removed))
@@ -141,6 +148,9 @@ def test_five_instances_share_100000_channels_and_take_a_killed_ones_groups(post
         events.add(child.id, "killed", killed)
         taken = within(BOUND, lambda: one_holder_each(events, names))
         assert taken - killed <= BOUND
+        # Whoever noticed first was told who was lost (for the admins).
+        lost = [said["instances"] for _, who, event, said in events.sorted() if event == "lost"]
+        assert lost == [[(child.id, socket.gethostname(), child.process.pid)]]
         [(joined, _), *_] = events.of(child.id, "groups")
         taken_over = [
             t
@@ -184,6 +194,16 @@ def test_a_group_added_later_is_shared_out_and_status_shows_lost_instances(postg
         lost = [s for s in states if s.id == "gone"]
         assert [(s.role, s.host, s.pid) for s in lost] == [("lost", "old-host", 7)]
         assert [(s.role, s.groups) for s in states if s.id == "solo"] == [("active", ("g1", "g2"))]
+        lines = dict(zip([s.id for s in states], describe(states), strict=True))
+        host = re.escape(socket.gethostname())
+        assert re.fullmatch(
+            rf"solo on {host} \(pid \d+\): active, groups g1, g2; heard \d+\.\d s ago",
+            lines["solo"],
+        )
+        assert re.fullmatch(
+            r"gone on old-host \(pid 7\): lost, groups none; heard 3\d{3}\.\d s ago",
+            lines["gone"],
+        )
         # The next sync forgets it.
         wait_for(lambda: "gone" not in {s.id for s in instances(postgres_database, liveness)})
     finally:
