@@ -38,30 +38,78 @@ ACTIVE_KEY = lock_key("errbot-instances:active")
 NEVER = float("-inf")
 
 
-class Election:
-    """This instance's part in choosing the active one.
+OnActive = Callable[[], None]
+OnInactive = Callable[[str], None]
 
-    ``on_active()`` is called when this instance becomes the active one, ``on_inactive(why)``
-    when it must stop acting (the connection failed, its heartbeat went unconfirmed, or it is
-    stopping); the two alternate, never overlap, and run on the election's threads (or on the
-    thread calling :meth:`stop`). A callback that raises is logged.
-    """
+
+class _Watched:
+    """The watchers of an election: ``on_active()`` when this instance becomes the active one,
+    ``on_inactive(why)`` when it must stop acting. For each watcher the two alternate and
+    never overlap; they run on the election's threads (or on the thread calling ``stop`` or
+    :meth:`watch`). A callback that raises is logged."""
+
+    def __init__(self) -> None:
+        self._transition = threading.RLock()  # callbacks one at a time, state with them
+        self._watchers: list[tuple[OnActive, OnInactive]] = []
+        self._acting = False
+
+    def watch(
+        self, on_active: OnActive = lambda: None, on_inactive: OnInactive = lambda why: None
+    ) -> Callable[[], None]:
+        """Add a watcher (told at once if this instance is active already); returns the
+        function that removes it."""
+        pair = (on_active, on_inactive)
+        with self._transition:
+            self._watchers.append(pair)
+            if self._acting:
+                _call(on_active)
+
+        def unwatch() -> None:
+            with self._transition:
+                if pair in self._watchers:
+                    self._watchers.remove(pair)
+
+        return unwatch
+
+    def _became_active(self) -> None:
+        with self._transition:
+            self._acting = True
+            for on_active, _ in list(self._watchers):
+                _call(on_active)
+
+    def _became_inactive(self, why: str) -> None:
+        with self._transition:
+            self._acting = False
+            for _, on_inactive in list(self._watchers):
+                _call(on_inactive, why)
+
+
+def _call(callback: Callable[..., None], *args: object) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("An instance callback failed.")
+
+
+class Election(_Watched):
+    """This instance's part in choosing the active one (see the module docstring); its
+    watchers are told when it becomes active and when it must stop acting (the connection
+    failed, its heartbeat went unconfirmed, or it is stopping)."""
 
     def __init__(
         self,
         url: str,
         *,
-        on_active: Callable[[], None] = lambda: None,
-        on_inactive: Callable[[str], None] = lambda why: None,
+        on_active: OnActive = lambda: None,
+        on_inactive: OnInactive = lambda why: None,
         liveness: Liveness | None = None,
         me: Me | None = None,
     ) -> None:
+        super().__init__()
         self.url = url
         self.me = me or Me()
         self.liveness = liveness or Liveness()
-        self._on_active = on_active
-        self._on_inactive = on_inactive
-        self._transition = threading.RLock()  # callbacks one at a time, state with them
+        self.watch(on_active, on_inactive)
         self._holding = False
         self._reconnect = False  # set when fenced: the session is not to be trusted
         self._confirmed = NEVER  # monotonic time the last confirmed heartbeat was sent
@@ -135,7 +183,7 @@ class Election:
             if holding and not self._holding:
                 self._holding = True
                 log.info("This instance (%s) is now the active one.", self.id)
-                self._call(self._on_active)
+                self._became_active()
 
     def _lose(self, why: str) -> None:
         with self._transition:
@@ -144,7 +192,7 @@ class Election:
             self._holding = False
             self._reconnect = True
             log.warning("This instance (%s) stops acting: %s.", self.id, why)
-            self._call(self._on_inactive, why)
+            self._became_inactive(why)
 
     def _drop(self, connection: psycopg.Connection | None) -> None:
         """Close the session (freeing the lock if the server still holds it for us)."""
@@ -165,46 +213,39 @@ class Election:
     def _fenced(self) -> bool:
         return time.monotonic() - self._confirmed > self.liveness.fence
 
-    @staticmethod
-    def _call(callback: Callable[..., None], *args: object) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            log.exception("An instance callback failed.")
 
-
-class Alone:
+class Alone(_Watched):
     """The election where there is only ever one instance (SQLite, which :mod:`.sole` keeps to
     one bot): active from :meth:`start` to :meth:`stop`, with the same interface."""
 
     def __init__(
         self,
         *,
-        on_active: Callable[[], None] = lambda: None,
-        on_inactive: Callable[[str], None] = lambda why: None,
+        on_active: OnActive = lambda: None,
+        on_inactive: OnInactive = lambda why: None,
         me: Me | None = None,
     ) -> None:
+        super().__init__()
         self.me = me or Me()
-        self._on_active = on_active
-        self._on_inactive = on_inactive
-        self._active = False
+        self.watch(on_active, on_inactive)
 
     @property
     def id(self) -> str:
         return self.me.id
 
     def start(self) -> Alone:
-        self._active = True
-        Election._call(self._on_active)
+        with self._transition:
+            if not self._acting:
+                self._became_active()
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        if self._active:
-            self._active = False
-            Election._call(self._on_inactive, "this instance is stopping")
+        with self._transition:
+            if self._acting:
+                self._became_inactive("this instance is stopping")
 
     def is_active(self) -> bool:
-        return self._active
+        return self._acting
 
     def confirmed_at(self) -> float:
         return time.monotonic()
@@ -213,8 +254,8 @@ class Alone:
 def elect(
     url: str,
     *,
-    on_active: Callable[[], None] = lambda: None,
-    on_inactive: Callable[[str], None] = lambda why: None,
+    on_active: OnActive = lambda: None,
+    on_inactive: OnInactive = lambda why: None,
     liveness: Liveness | None = None,
 ) -> Election | Alone:
     """An election among the instances on ``url``: a real one on PostgreSQL, :class:`Alone`

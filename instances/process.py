@@ -1,0 +1,46 @@
+"""One instance per process and database, whoever in the process asks for it.
+
+The Support plugin (on ``SUPPORT_DB_URL``) and the PubNub backend (on
+``PUBNUB_DELIVERY_DB_URL``) of one bot are one instance: one row, one heartbeat, one candidate
+for the active role. Two elections in one process would compete with each other, and the
+plugin's could stand by for ever behind the backend's. So each asks :func:`join` for the
+process's election on its database and watches it; the first join starts it, the last
+:func:`leave` stops it (releasing the lock at once).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from errbot_instances.election import Alone, Election, elect
+from errbot_instances.postgres import Liveness
+
+_lock = threading.Lock()
+_joined: dict[str, tuple[Election | Alone, int]] = {}
+
+
+def join(url: str, liveness: Liveness | None = None) -> Election | Alone:
+    """This process's election among the instances on ``url`` (started if it was not yet).
+    Give the same URL everywhere in the process: it is what tells databases apart."""
+    with _lock:
+        election, joined = _joined.get(url, (None, 0))
+        if election is None:
+            election = elect(url, liveness=liveness).start()
+        _joined[url] = (election, joined + 1)
+        return election
+
+
+def leave(election: Election | Alone) -> None:
+    """Give up one :func:`join`; the last one stops the election."""
+    with _lock:
+        for url, (joined_election, joined) in list(_joined.items()):
+            if joined_election is not election:
+                continue
+            if joined > 1:
+                _joined[url] = (election, joined - 1)
+                return
+            del _joined[url]
+            break
+        else:
+            return
+    election.stop()
