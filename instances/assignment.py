@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from errbot_instances.election import Election
+from errbot_instances.election import Alone, Election
 from errbot_instances.postgres import close_quietly, connect, first_line, lock_key
 from errbot_instances.registry import forget_stale, set_intake, taking_groups
 from errbot_instances.rendezvous import Holding, rebalance
@@ -192,3 +192,52 @@ class GroupAssignment:
             callback(*args)
         except Exception:
             log.exception("A channel group callback failed.")
+
+
+class AllGroups:
+    """The assignment where there is only ever one instance (SQLite): it holds every group,
+    from :meth:`start` to :meth:`stop`, with the same interface as :class:`GroupAssignment`."""
+
+    def __init__(self, on_change: OnChange, *, groups: Iterable[str] = ()) -> None:
+        self._on_change = on_change
+        self._groups = frozenset(groups)
+        self._mine: frozenset[str] = frozenset()
+        self._changing = threading.Lock()
+
+    def start(self) -> AllGroups:
+        self._keep(self._groups)
+        return self
+
+    def add_groups(self, names: Iterable[str]) -> None:
+        with self._changing:
+            self._groups |= frozenset(names)
+            started = bool(self._mine)
+        if started:
+            self._keep(self._groups)
+
+    def my_groups(self) -> frozenset[str]:
+        return self._mine
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._keep(frozenset())
+
+    def _keep(self, groups: frozenset[str]) -> None:
+        with self._changing:
+            added, removed = groups - self._mine, self._mine - groups
+            self._mine = groups
+        if added or removed:
+            GroupAssignment._call(self._on_change, added, removed)
+
+
+def share(
+    election: Election | Alone,
+    on_change: OnChange,
+    *,
+    groups: Iterable[str] = (),
+    on_lost: OnLost = lambda instances: None,
+) -> GroupAssignment | AllGroups:
+    """This instance's share of ``groups``: a :class:`GroupAssignment` beside a PostgreSQL
+    :class:`Election`, every group (:class:`AllGroups`) for the one instance on SQLite."""
+    if isinstance(election, Alone):
+        return AllGroups(on_change, groups=groups)
+    return GroupAssignment(election, on_change, groups=groups, on_lost=on_lost)

@@ -13,8 +13,8 @@ import socket
 import time
 from collections import Counter, defaultdict
 
-from errbot_instances.assignment import GroupAssignment
-from errbot_instances.election import Election
+from errbot_instances.assignment import AllGroups, GroupAssignment, share
+from errbot_instances.election import Election, elect
 from errbot_instances.postgres import Liveness, connect
 from errbot_instances.registry import Me
 from errbot_instances.rendezvous import Holding, owner, rebalance
@@ -211,3 +211,17 @@ def test_a_group_added_later_is_shared_out_and_status_shows_lost_instances(postg
         election.stop()
     assert instances(postgres_database, liveness) == []
     assert describe([]) == ["No instances are registered on this database."]
+
+
+def test_on_sqlite_the_one_instance_holds_every_group(tmp_path, postgres_database):
+    changes = []
+    alone = elect(f"sqlite:///{tmp_path / 'support.sqlite'}").start()
+    every = share(alone, lambda added, removed: changes.append((added, removed)), groups=["a"])
+    assert isinstance(every, AllGroups) and every.my_groups() == set()
+    every.start()
+    every.add_groups(["b"])
+    assert every.my_groups() == {"a", "b"}
+    every.stop()
+    assert changes == [({"a"}, set()), ({"b"}, set()), (set(), {"a", "b"})]
+    election = Election(postgres_database)
+    assert isinstance(share(election, lambda *_: None), GroupAssignment)
