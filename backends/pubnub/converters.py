@@ -49,6 +49,19 @@ class MessageConverter(abc.ABC):
     def convert_to_pubnub(self, message: PubNubMessage) -> Any:
         """The JSON-serialisable payload to publish for ``message``."""
 
+    def custom_message_type(self, message: PubNubMessage) -> str | None:
+        """PubNub's ``customMessageType`` to publish ``message`` with (``None``: none).
+
+        The SDKs hand it to apps beside the payload, so an app can tell a kind of message
+        apart without reading it: 3 to 50 letters, digits, ``-`` or ``_``.
+        """
+        return None
+
+    def publish_meta(self, message: PubNubMessage) -> dict[str, Any] | None:
+        """Keys added to the publish ``meta`` of ``message`` (``None``: none); apps read
+        them as the message's metadata, and the bot's own keys (``author``) stay."""
+        return None
+
     @staticmethod
     def server_time(message: PNMessageResult) -> datetime:
         """When PubNub received ``message``: the fallback for a missing or unreadable time."""
@@ -195,9 +208,26 @@ class DefaultMessageConverter(MessageConverter):
 class ChatSDKMessageConverter(MessageConverter):
     """The PubNub Chat SDK shape both ways: ``{"type": "text", "text": ..., "files": [...]}``.
 
-    The Chat SDK has no notion of a conversation's state, so a non-reply (a resolution notice)
-    carries an extra ``"kind"`` key that Chat SDK apps ignore and support-aware apps can read.
+    The Chat SDK has no notion of a conversation's state, and its ``Message.content`` keeps
+    only its own keys. So a notice (resolved, postponed) says what it is three ways: an extra
+    ``"kind"`` key in the payload, ``{"kind": ...}`` in the publish meta (``Message.meta`` in
+    the Chat SDK) and a ``customMessageType`` of ``support-resolved`` or ``support-postponed``
+    (``customMessageType`` of the message event in PubNub's other SDKs).
     """
+
+    #: The ``customMessageType`` of each notice (agents' replies have none).
+    NOTICE_TYPES = {
+        MessageKind.RESOLVED: "support-resolved",
+        MessageKind.POSTPONED: "support-postponed",
+    }
+
+    def custom_message_type(self, message: PubNubMessage) -> str | None:
+        return self.NOTICE_TYPES.get(message.kind)
+
+    def publish_meta(self, message: PubNubMessage) -> dict[str, Any] | None:
+        if message.kind in self.NOTICE_TYPES:
+            return {"kind": message.kind.value}
+        return None
 
     def convert_from_pubnub(self, message: PNMessageResult) -> PubNubMessage | None:
         payload = message.message

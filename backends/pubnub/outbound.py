@@ -150,27 +150,47 @@ class Publisher:
         self, channel: str, message: PubNubMessage, meta: dict[str, Any] | None
     ) -> list[int]:
         """Publish ``message`` (in parts if needed); the timetokens of what was published."""
-        sample = self._with_publish_id(meta)  # an id takes room too: fit with one
+        leading = _leading_part(message, "")
+        # An id takes room too, and so do the converter's keys: fit with both.
+        sample = self._with_publish_id(self._with_converter_meta(meta, message))
         parts = self.fit(channel, message, sample)
+        kinds = [leading] * (len(parts) - 1) + [message]  # only the last part has the kind
         with self._lock_for(channel):
             return [
-                self._publish_with_retries(channel, payload, self._with_publish_id(meta))
-                for payload in parts
+                self._publish_with_retries(
+                    channel,
+                    payload,
+                    self._with_publish_id(self._with_converter_meta(meta, kind)),
+                    self._converter.custom_message_type(kind),
+                )
+                for payload, kind in zip(parts, kinds, strict=True)
             ]
+
+    def _with_converter_meta(
+        self, meta: dict[str, Any] | None, message: PubNubMessage
+    ) -> dict[str, Any] | None:
+        extra = self._converter.publish_meta(message)
+        return {**(meta or {}), **extra} if extra else meta
 
     def _with_publish_id(self, meta: dict[str, Any] | None) -> dict[str, Any] | None:
         if not self._publish_id_meta:
             return meta
         return {**(meta or {}), self._publish_id_meta: uuid.uuid4().hex}
 
-    def _publish_with_retries(self, channel: str, payload: Any, meta: dict[str, Any] | None) -> int:
+    def _publish_with_retries(
+        self,
+        channel: str,
+        payload: Any,
+        meta: dict[str, Any] | None,
+        custom_message_type: str | None = None,
+    ) -> int:
         policy = self._policy
         started = time.monotonic()
         not_before = datetime_to_timetoken(utc_now()) - _VERIFY_MARGIN_TICKS
         attempt = 1
         while True:
             try:
-                timetoken = self._publish_once(channel, payload, meta)
+                timetoken = self._publish_once(channel, payload, meta, custom_message_type)
             except PublishError as error:
                 delay = policy.backoff.delay(attempt)
                 out_of_time = time.monotonic() - started + delay > policy.budget
@@ -314,10 +334,18 @@ class Publisher:
         with self._locks_lock:
             return self._channel_locks.setdefault(channel, threading.Lock())
 
-    def _publish_once(self, channel: str, payload: Any, meta: dict[str, Any] | None) -> int:
+    def _publish_once(
+        self,
+        channel: str,
+        payload: Any,
+        meta: dict[str, Any] | None,
+        custom_message_type: str | None = None,
+    ) -> int:
         request = self._pubnub.publish().channel(channel).message(payload).use_post(True)
         if meta:
             request = request.meta(meta)
+        if custom_message_type:
+            request = request.custom_message_type(custom_message_type)
         try:
             envelope = request.sync()
         except PubNubException as exc:

@@ -170,11 +170,24 @@ class Requirement:
     get_uuids: list[str] = field(default_factory=list)  # App Context: a user's metadata
     update_uuids: list[str] = field(default_factory=list)
     delete_uuids: list[str] = field(default_factory=list)
+    get_channels: list[str] = field(default_factory=list)  # App Context: a channel's
+    update_channels: list[str] = field(default_factory=list)
+    delete_channels: list[str] = field(default_factory=list)
+    manage_channels: list[str] = field(default_factory=list)  # its members
 
     def resources(self) -> dict[str, list[str]]:
         """The resources concerned, in the shape of PubNub's 403 ``payload``."""
         payload: dict[str, list[str]] = {}
-        channels = list(dict.fromkeys(self.read_channels + self.write_channels))
+        channels = list(
+            dict.fromkeys(
+                self.read_channels
+                + self.write_channels
+                + self.get_channels
+                + self.update_channels
+                + self.delete_channels
+                + self.manage_channels
+            )
+        )
         groups = list(dict.fromkeys(self.read_groups + self.manage_groups))
         uuids = list(dict.fromkeys(self.get_uuids + self.update_uuids + self.delete_uuids))
         if channels:
@@ -188,6 +201,13 @@ class Requirement:
     def missing(self, token: Token) -> dict[str, list[str]]:
         channels = [c for c in self.read_channels if not token.allows("chan", c, READ)]
         channels += [c for c in self.write_channels if not token.allows("chan", c, WRITE)]
+        for wanted, bit in (
+            (self.get_channels, GET),
+            (self.update_channels, UPDATE),
+            (self.delete_channels, DELETE),
+            (self.manage_channels, MANAGE),
+        ):
+            channels += [c for c in wanted if not token.allows("chan", c, bit)]
         groups = [g for g in self.read_groups if not token.allows("grp", g, READ)]
         groups += [g for g in self.manage_groups if not token.allows("grp", g, MANAGE)]
         uuids = [u for u in self.get_uuids if not token.allows("uuid", u, GET)]

@@ -11,7 +11,9 @@ from aiohttp import web
 
 from errbot_pubnub.emulator import (
     access_routes,
+    actions_routes,
     control_routes,
+    cors,
     group_routes,
     history_routes,
     objects_routes,
@@ -53,10 +55,12 @@ def build_app(ctx: EmulatorContext, controller: PubNubEmulator) -> web.Applicati
         presence_routes,
         access_routes,
         objects_routes,
+        actions_routes,
     ):
         operations.update(module.add_routes(app.router))
     app[OPERATIONS_KEY] = operations
     control_routes.add_routes(app, controller)
+    cors.install(app)
     return app
 
 
@@ -78,6 +82,10 @@ def drop_connection(request: web.Request) -> NoReturn:
 @web.middleware
 async def emulated_network(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = context_of(request)
+    if cors.is_preflight(request):
+        if ctx.down:
+            drop_connection(request)
+        return cors.preflight_answer(request)
     operation = operation_of(request)
     if operation is None:
         log.debug("%s %s", request.method, request.path_qs)

@@ -123,20 +123,31 @@ class EmulatorContext:
             raise forbidden(payload=missing)
 
     async def _signature_matches(self, request: web.Request, raw_path: str, raw_query: str) -> bool:
-        secret = self.settings.secret_key
-        publish_key = self.settings.publish_key
-        assert secret is not None and publish_key is not None
         given = request.query["signature"]
         body = (await request.text()) if request.can_read_body else None
         for params in signature_candidates(raw_query):
-            if raw_path.startswith("/publish") and request.method == "POST":
-                parts = raw_path.split("/")
-                expected = sign_legacy(secret, parts[3], parts[2], raw_path, params)
-            else:
-                expected = sign_v2(secret, request.method, publish_key, raw_path, params, body=body)
-            if hmac.compare_digest(expected, given):
-                return True
+            for expected in self._signatures(request.method, raw_path, params, body):
+                if hmac.compare_digest(expected, given):
+                    return True
         return False
+
+    def _signatures(
+        self, method: str, raw_path: str, params: dict[str, str], body: str | None
+    ) -> list[str]:
+        """Every signature an official SDK computes for this request.
+
+        A publish is signed in more than one way: the Python SDK signs a POST publish in the
+        legacy form, the JavaScript SDK signs any publish as a v2 GET without the body.
+        """
+        secret, publish_key = self.settings.secret_key, self.settings.publish_key
+        assert secret is not None and publish_key is not None
+        if not raw_path.startswith("/publish"):
+            return [sign_v2(secret, method, publish_key, raw_path, params, body=body)]
+        parts = raw_path.split("/")
+        forms = [sign_v2(secret, "GET", publish_key, raw_path, params)]
+        if method == "POST":
+            forms.append(sign_legacy(secret, parts[3], parts[2], raw_path, params))
+        return forms
 
 
 CONTEXT_KEY = web.AppKey("pubnub_emulator", EmulatorContext)

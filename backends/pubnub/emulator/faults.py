@@ -31,6 +31,18 @@ OPERATIONS = (
     "get_uuid_metadata",
     "set_uuid_metadata",
     "remove_uuid_metadata",
+    "get_all_uuid_metadata",
+    "get_channel_metadata",
+    "set_channel_metadata",
+    "remove_channel_metadata",
+    "get_all_channel_metadata",
+    "get_memberships",
+    "set_memberships",
+    "get_members",
+    "set_members",
+    "add_message_action",
+    "remove_message_action",
+    "get_message_actions",
 )
 
 FAIL = "fail"

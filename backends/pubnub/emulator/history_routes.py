@@ -13,6 +13,7 @@ from aiohttp import web
 
 from errbot_pubnub.emulator import params
 from errbot_pubnub.emulator.access import Requirement
+from errbot_pubnub.emulator.actions_routes import actions_by_type
 from errbot_pubnub.emulator.context import context_of
 from errbot_pubnub.emulator.errors import bad_request, persistence_disabled
 from errbot_pubnub.emulator.state import PublishedMessage
@@ -35,7 +36,9 @@ def select(
     return in_range[-limit:] if limit > 0 else []
 
 
-def _item(message: PublishedMessage, request: web.Request, with_actions: bool) -> dict[str, Any]:
+def _item(
+    message: PublishedMessage, request: web.Request, actions: list[dict[str, Any]] | None
+) -> dict[str, Any]:
     item: dict[str, Any] = {"message": message.message, "timetoken": str(message.timetoken)}
     if params.flag(request, "include_uuid") and message.publisher:
         item["uuid"] = message.publisher
@@ -45,8 +48,8 @@ def _item(message: PublishedMessage, request: web.Request, with_actions: bool) -
         item["message_type"] = None
     if params.flag(request, "include_custom_message_type") and message.custom_message_type:
         item["custom_message_type"] = message.custom_message_type
-    if with_actions:
-        item["actions"] = {}
+    if actions is not None:
+        item["actions"] = actions_by_type(actions)
     return item
 
 
@@ -73,7 +76,11 @@ async def fetch_messages(request: web.Request) -> web.Response:
     for channel in channels:
         chosen = select(keyset.history(channel), start, end, limit)
         if chosen:
-            found[channel] = [_item(m, request, with_actions) for m in chosen]
+            on_channel = keyset.actions.get(channel, {})
+            found[channel] = [
+                _item(m, request, on_channel.get(m.timetoken, []) if with_actions else None)
+                for m in chosen
+            ]
     return web.json_response(
         {"status": 200, "error": False, "error_message": "", "channels": found}
     )

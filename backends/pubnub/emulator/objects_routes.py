@@ -1,25 +1,37 @@
-"""App Context (Objects v2) for users: get, set and remove a user's metadata.
+"""App Context (Objects v2): users, channels and memberships, as the SDKs and the Chat SDK use them.
 
-What a support bot reads (a customer's name, email and profile) and what apps write. Channel
-metadata and memberships are not emulated.
+A user's or a channel's metadata is got, set (a partial update) and removed; both are listed
+with ``filter``, ``sort``, ``limit``, pages and ``count``. Memberships are read and changed from
+either side: a user's channels (``/uuids/{id}/channels``) or a channel's members
+(``/channels/{id}/uuids``), with the ``include`` options (``custom``, ``status``, ``type``,
+``channel``, ``channel.custom``, ``uuid``, ``uuid.custom``...). Removing a user or a channel
+removes its memberships, as on PubNub.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
+from errbot_pubnub.emulator import app_context
 from errbot_pubnub.emulator.access import Requirement
+from errbot_pubnub.emulator.app_context import (
+    CHANNEL_FIELDS,
+    USER_FIELDS,
+    AppContext,
+    ListError,
+    includes,
+)
 from errbot_pubnub.emulator.context import context_of
 from errbot_pubnub.emulator.errors import PubNubError, bad_request
 
-UUID_PATH = "/v2/objects/{sub_key}/uuids/{uuid}"
-FIELDS = ("name", "email", "externalId", "profileUrl", "status", "type")
+OBJECTS = "/v2/objects/{sub_key}"
+UUID_PATH = OBJECTS + "/uuids/{uuid}"
+CHANNEL_PATH = OBJECTS + "/channels/{channel}"
+SERVICE = "objects"
 
 
 def _not_found() -> PubNubError:
@@ -32,61 +44,191 @@ def _not_found() -> PubNubError:
     )
 
 
-def _shown(stored: dict[str, Any], request: web.Request) -> dict[str, Any]:
-    include = set((request.query.get("include") or "").split(","))
-    shown = {k: v for k, v in stored.items() if k != "custom"}
-    if "custom" in include:
-        shown["custom"] = stored.get("custom")
-    return shown
+def _invalid(message: str) -> PubNubError:
+    return PubNubError(
+        400,
+        {"status": 400, "error": {"message": message, "source": "objects", "details": []}},
+    )
 
 
-async def _authorized_user(
-    request: web.Request, requirement: Callable[[str], Requirement]
-) -> tuple[dict[str, dict[str, Any]], str]:
-    """The keyset's users and the user the path names, once the request may touch it."""
+async def _authorized(request: web.Request, requirement: Requirement | None) -> AppContext:
+    """The keyset's App Context, once the request may do what it asks."""
     ctx = context_of(request)
     keyset = ctx.keyset(request.match_info["sub_key"])
-    uuid = request.match_info["uuid"]
-    await ctx.authorize(request, requirement(uuid))
-    return keyset.users, uuid
+    await ctx.authorize(request, requirement, signed_only=requirement is None)
+    return keyset.context
 
 
-async def get_uuid(request: web.Request) -> web.Response:
-    users, uuid = await _authorized_user(request, lambda u: Requirement(get_uuids=[u]))
-    stored = users.get(uuid)
-    if stored is None:
-        raise _not_found()
-    return web.json_response({"status": 200, "data": _shown(stored, request)})
-
-
-async def set_uuid(request: web.Request) -> web.Response:
-    users, uuid = await _authorized_user(request, lambda u: Requirement(update_uuids=[u]))
+async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.text() or "{}")
     except ValueError:
-        raise bad_request("Request body is not valid JSON", service="objects") from None
+        raise bad_request("Request body is not valid JSON", service=SERVICE) from None
     if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object", service="objects")
-    stored = users.setdefault(uuid, {"id": uuid, **dict.fromkeys(FIELDS[:4])})
-    for field in FIELDS:
-        if body.get(field) is not None:
-            stored[field] = body[field]
-    if "custom" in body:
-        stored["custom"] = body["custom"]
-    stored["updated"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-    stored["eTag"] = hashlib.sha1(json.dumps(stored, sort_keys=True).encode()).hexdigest()[:16]
-    return web.json_response({"status": 200, "data": _shown(stored, request)})
+        raise bad_request("Request body must be a JSON object", service=SERVICE)
+    return body
+
+
+def _one(stored: dict[str, Any], request: web.Request) -> web.Response:
+    include = includes(request.query.get("include"))
+    return web.json_response({"status": 200, "data": app_context.shown(stored, include)})
+
+
+def _listed(
+    items: list[tuple[dict[str, Any], dict[str, Any]]], request: web.Request
+) -> web.Response:
+    try:
+        answer = app_context.page(items, request.query, request.query.getall("sort", []))
+    except ListError as error:
+        raise _invalid(str(error)) from None
+    return web.json_response(answer)
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+async def get_uuid(request: web.Request) -> web.Response:
+    uuid = request.match_info["uuid"]
+    context = await _authorized(request, Requirement(get_uuids=[uuid]))
+    stored = context.users.get(uuid)
+    if stored is None:
+        raise _not_found()
+    return _one(stored, request)
+
+
+async def set_uuid(request: web.Request) -> web.Response:
+    uuid = request.match_info["uuid"]
+    context = await _authorized(request, Requirement(update_uuids=[uuid]))
+    body = await _body(request)
+    stored = context.users.get(uuid) or {"id": uuid, **dict.fromkeys(USER_FIELDS[:4])}
+    context.users[uuid] = app_context.update(stored, uuid, USER_FIELDS, _without_nulls(body))
+    return _one(context.users[uuid], request)
 
 
 async def remove_uuid(request: web.Request) -> web.Response:
-    users, uuid = await _authorized_user(request, lambda u: Requirement(delete_uuids=[u]))
-    users.pop(uuid, None)
+    uuid = request.match_info["uuid"]
+    context = await _authorized(request, Requirement(delete_uuids=[uuid]))
+    context.remove_user(uuid)
     return web.json_response({"status": 200, "data": None})
 
 
-def add_routes(router: web.UrlDispatcher) -> dict[web.AbstractRoute, str]:
+async def list_uuids(request: web.Request) -> web.Response:
+    context = await _authorized(request, None)
+    include = includes(request.query.get("include"))
+    return _listed(
+        [(user, app_context.shown(user, include)) for user in context.users.values()], request
+    )
+
+
+def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
+    """Fields sent as null are left as they were (the Python SDK sends every field)."""
+    return {k: v for k, v in body.items() if v is not None or k == "custom"}
+
+
+# --- channels ---------------------------------------------------------------------------------
+
+
+async def get_channel(request: web.Request) -> web.Response:
+    channel = request.match_info["channel"]
+    context = await _authorized(request, Requirement(get_channels=[channel]))
+    stored = context.channels.get(channel)
+    if stored is None:
+        raise _not_found()
+    return _one(stored, request)
+
+
+async def set_channel(request: web.Request) -> web.Response:
+    channel = request.match_info["channel"]
+    context = await _authorized(request, Requirement(update_channels=[channel]))
+    body = await _body(request)
+    stored = context.channels.get(channel) or {"id": channel, "name": None, "description": None}
+    context.channels[channel] = app_context.update(
+        stored, channel, CHANNEL_FIELDS, _without_nulls(body)
+    )
+    return _one(context.channels[channel], request)
+
+
+async def remove_channel(request: web.Request) -> web.Response:
+    channel = request.match_info["channel"]
+    context = await _authorized(request, Requirement(delete_channels=[channel]))
+    context.remove_channel(channel)
+    return web.json_response({"status": 200, "data": None})
+
+
+async def list_channels(request: web.Request) -> web.Response:
+    context = await _authorized(request, None)
+    include = includes(request.query.get("include"))
+    return _listed(
+        [(stored, app_context.shown(stored, include)) for stored in context.channels.values()],
+        request,
+    )
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+
+def _changes(body: dict[str, Any], side: str) -> list[tuple[str, dict[str, Any] | None]]:
+    """(other side's id, fields to set or None to delete) for each entry of a PATCH body."""
+    changes: list[tuple[str, dict[str, Any] | None]] = []
+    for action in ("set", "delete"):
+        entries = body.get(action) or []
+        if not isinstance(entries, list):
+            raise _invalid(f"{action!r} must be a list")
+        for entry in entries:
+            other = entry.get(side) if isinstance(entry, dict) else None
+            other_id = other.get("id") if isinstance(other, dict) else None
+            if not isinstance(other_id, str) or not other_id:
+                raise _invalid(f"Each {action!r} entry needs {side}.id")
+            changes.append((other_id, entry if action == "set" else None))
+    return changes
+
+
+async def user_memberships(request: web.Request) -> web.Response:
+    uuid = request.match_info["uuid"]
+    changing = request.method == "PATCH"
+    requirement = Requirement(update_uuids=[uuid]) if changing else Requirement(get_uuids=[uuid])
+    context = await _authorized(request, requirement)
+    if changing:
+        for channel, fields in _changes(await _body(request), "channel"):
+            context.change_memberships([(uuid, channel)], fields)
+    include = includes(request.query.get("include"))
+    return _listed(context.memberships_of(uuid, include), request)
+
+
+async def channel_members(request: web.Request) -> web.Response:
+    channel = request.match_info["channel"]
+    changing = request.method == "PATCH"
+    requirement = (
+        Requirement(manage_channels=[channel]) if changing else Requirement(get_channels=[channel])
+    )
+    context = await _authorized(request, requirement)
+    if changing:
+        for uuid, fields in _changes(await _body(request), "uuid"):
+            context.change_memberships([(uuid, channel)], fields)
+    include = includes(request.query.get("include"))
+    return _listed(context.members_of(channel, include), request)
+
+
+def _membership_operation(side: str) -> Callable[[web.Request], str]:
+    def operation(request: web.Request) -> str:
+        return f"{'set' if request.method == 'PATCH' else 'get'}_{side}"
+
+    return operation
+
+
+def add_routes(router: web.UrlDispatcher) -> dict[web.AbstractRoute, Any]:
+    memberships, members = _membership_operation("memberships"), _membership_operation("members")
     return {
         router.add_get(UUID_PATH, get_uuid): "get_uuid_metadata",
         router.add_patch(UUID_PATH, set_uuid): "set_uuid_metadata",
         router.add_delete(UUID_PATH, remove_uuid): "remove_uuid_metadata",
+        router.add_get(OBJECTS + "/uuids", list_uuids): "get_all_uuid_metadata",
+        router.add_get(CHANNEL_PATH, get_channel): "get_channel_metadata",
+        router.add_patch(CHANNEL_PATH, set_channel): "set_channel_metadata",
+        router.add_delete(CHANNEL_PATH, remove_channel): "remove_channel_metadata",
+        router.add_get(OBJECTS + "/channels", list_channels): "get_all_channel_metadata",
+        router.add_get(UUID_PATH + "/channels", user_memberships): memberships,
+        router.add_patch(UUID_PATH + "/channels", user_memberships): memberships,
+        router.add_get(CHANNEL_PATH + "/uuids", channel_members): members,
+        router.add_patch(CHANNEL_PATH + "/uuids", channel_members): members,
     }

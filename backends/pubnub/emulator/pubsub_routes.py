@@ -115,6 +115,8 @@ def _envelope(
         envelope["u"] = message.meta
     if message.signal:
         envelope["e"] = 1
+    if message.action:
+        envelope["e"] = 3
     if message.custom_message_type:
         envelope["cmt"] = message.custom_message_type
     return envelope

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from errbot_pubnub.emulator.app_context import AppContext
 from errbot_pubnub.emulator.presence import Presence
 
 PRESENCE_SUFFIX = "-pnpres"
@@ -32,6 +33,7 @@ class PublishedMessage:
     stored: bool = True
     signal: bool = False
     custom_message_type: str | None = None
+    action: bool = False  # a message action event (the payload says which)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,7 @@ class PublishedMessage:
             "stored": self.stored,
             "signal": self.signal,
             "custom_message_type": self.custom_message_type,
+            "action": self.action,
         }
 
 
@@ -115,7 +118,9 @@ class Keyset:
         self._waiters_by_channel: dict[str, set[Waiter]] = {}
         self._waiters_by_group: dict[str, set[Waiter]] = {}
         self.presence = Presence()
-        self.users: dict[str, dict[str, Any]] = {}  # App Context: user id -> metadata
+        self.context = AppContext()  # App Context: users, channels, memberships
+        #: Message actions: channel -> message timetoken -> its actions, oldest first.
+        self.actions: dict[str, dict[int, list[dict[str, Any]]]] = {}
 
     # --- messages -------------------------------------------------------------------------
 
