@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.settings import PubNubSettings
 from errbot_support_demo import sessions
 from errbot_support_demo.configuration import (
     DemoError,
@@ -33,6 +34,7 @@ from errbot_support_demo.configuration import (
     pubnub_settings,
     uses_pubnub_itself,
 )
+from errbot_support_demo.page import ChatPage, PageSettings, TokenIssuer
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
@@ -53,6 +55,12 @@ port_option = click.option(
     show_default=True,
     help="Port of the local PubNub server (run: 0 picks a free one).",
 )
+page_port_option = click.option(
+    "--page-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the customer chat page  [default: the PubNub server's port + 1; 0 with --port 0]",
+)
 data_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -70,9 +78,11 @@ def cli() -> None:
 @cli.command()
 @config_option
 @port_option
+@page_port_option
 @data_option
-def run(config_path: Path | None, port: int, data_dir: Path | None) -> None:
-    """Run the bot: agents in this terminal, customers on the local PubNub server.
+def run(config_path: Path | None, port: int, page_port: int | None, data_dir: Path | None) -> None:
+    """Run the bot: agents in this terminal, customers on the local PubNub server and on
+    the customer chat page.
 
     With PUBNUB_PUBLISH_KEY set, customers are on PubNub itself and no local server starts.
     """
@@ -83,6 +93,7 @@ def run(config_path: Path | None, port: int, data_dir: Path | None) -> None:
     server = None if uses_pubnub_itself() else _start_local_server(port)
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     ready: _ReadyNotice | None = None
+    page: ChatPage | None = None
     try:
         if server is not None:  # after the port: a demo already running there keeps its data
             fresh_data_folder(data_dir)
@@ -97,7 +108,8 @@ def run(config_path: Path | None, port: int, data_dir: Path | None) -> None:
                 f"local PubNub server on {server.origin}: let PUBNUB_ORIGIN come from the "
                 "environment, as config_template.py does."
             )
-        instructions = _instructions(config, settings.origin, server)
+        page = _start_chat_page(settings, config, port if page_port is None else page_port)
+        instructions = _instructions(config, settings.origin, server, page)
         click.echo(f"Starting Errbot with {config_file.name}; its log: {_log_file(config)}")
         if server is None:
             click.echo(instructions)
@@ -112,6 +124,8 @@ def run(config_path: Path | None, port: int, data_dir: Path | None) -> None:
         signal.signal(signal.SIGTERM, previous_sigterm)
         if ready is not None:
             ready.cancel()
+        if page is not None:
+            page.stop()
         if server is not None:
             server.stop()
         click.echo("The demo has stopped.", err=True)
@@ -199,6 +213,25 @@ def _start_local_server(port: int) -> PubNubEmulator:
     return server
 
 
+def _start_chat_page(settings: PubNubSettings, config: Any, pubnub_port: int) -> ChatPage:
+    """The customer chat page, one port above the PubNub server's (any free one for 0)."""
+    port = pubnub_port + 1 if pubnub_port and pubnub_port < 65535 else 0
+    page_settings = PageSettings.of(settings, getattr(config, "SUPPORT_RATING_QUESTION", None))
+    tokens = TokenIssuer(settings) if settings.secret_key else None
+    try:
+        page = ChatPage(page_settings, tokens, LOCAL_HOST, port).start()
+    except OSError as error:
+        if tokens is not None:
+            tokens.close()
+        raise DemoError(
+            f"The customer chat page cannot be served on {LOCAL_HOST}:{port} "
+            f"({error.strerror or error}): stop what uses it, or pick another port with "
+            "--page-port."
+        ) from None
+    click.echo(f"Customer chat page on {page.url}")
+    return page
+
+
 def _check_local_server(port: int) -> None:
     try:
         socket.create_connection((LOCAL_HOST, port), timeout=5).close()
@@ -233,7 +266,9 @@ def _log_file(config: Any) -> str:
         return str(log_file)
 
 
-def _instructions(config: Any, origin: str | None, server: PubNubEmulator | None) -> str:
+def _instructions(
+    config: Any, origin: str | None, server: PubNubEmulator | None, page: ChatPage
+) -> str:
     room = getattr(config, "SUPPORT_AGENT_ROOM", "the agent room")
     where = "here" if agents_on_this_terminal(config) else f"in {room}"
     customer, number = "make customer", "1"
@@ -252,6 +287,7 @@ def _instructions(config: Any, origin: str | None, server: PubNubEmulator | None
             f"  2. {where[0].upper()}{where[1:]}, type `!queue`, `!claim {number}`, "
             f"`!reply {number} Hello, how can I help?` and `!resolve {number}`:",
             "     the customer sees your reply, then the resolution notice.",
+            f"  Or open {page.url} in a browser and chat there as a customer.",
             "  `!help Support` lists every agent command. Ctrl-C stops the demo.",
         )
     )

@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.pubnub_fixtures",
     "tests.irc_fixtures",
     "tests.postgres_fixtures",
+    "tests.browser_fixtures",
 ]
 
 

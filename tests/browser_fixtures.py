@@ -1,0 +1,70 @@
+"""A real browser for the customer chat page: Debian's Chromium, driven by Playwright.
+
+``browser`` is started once per session (headless ``/usr/bin/chromium``, or
+``$CHROMIUM``); ``chat_page_server(server, **settings)`` serves the page, with the demo's own
+code, for a local PubNub server and stops it at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from errbot_pubnub.emulator import PubNubEmulator
+from errbot_support_demo.page import ChatPage, PageSettings
+from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY
+from tests.support_fixtures import GROUP
+
+
+def chromium_path() -> str | None:
+    return (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium; the tests skip, saying why, where no Chromium is installed."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def page_settings(server: PubNubEmulator, **overrides: Any) -> PageSettings:
+    settings: dict[str, Any] = {
+        "publishKey": PUBLISH_KEY,
+        "subscribeKey": SUBSCRIBE_KEY,
+        "origin": server.origin,
+        "ssl": False,
+        "channelGroup": GROUP,
+        "messageFormat": "default",
+        "ratingQuestion": None,
+        "tokenUrl": None,
+    }
+    settings.update(overrides)
+    return PageSettings(**settings)
+
+
+@pytest.fixture
+def chat_page_server() -> Iterator[Callable[..., ChatPage]]:
+    pages: list[ChatPage] = []
+
+    def serve(server: PubNubEmulator, **overrides: Any) -> ChatPage:
+        page = ChatPage(page_settings(server, **overrides), None, "127.0.0.1", 0).start()
+        pages.append(page)
+        return page
+
+    yield serve
+    for page in pages:
+        page.stop()

@@ -1,0 +1,105 @@
+"""The customer chat page in a real browser (headless Chromium), on PubNub's JavaScript SDK.
+
+The page is served by the demo's own code for a local PubNub server; the bot is a real bridged
+Errbot bot with customers on that server and agents on Errbot's Test backend. What is checked
+is what the customer sees on the page and what the agents see in their room. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.support_fixtures import AGENT_ROOM, bridged_support_bot
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+expect = playwright_api.expect
+
+RATING_QUESTION = "How did we do? Rate us from 1 to 5."
+WAIT_MS = 20_000  # generous: several test runs may share two cores
+
+
+def messages(page: Any) -> Any:
+    return page.locator("#support-chat-messages li")
+
+
+def bubble(page: Any, kind: str, text: str) -> Any:
+    return page.locator(f"#support-chat-messages li.{kind}", has_text=text)
+
+
+def write(page: Any, text: str) -> None:
+    """Type a message and press Enter, as a customer does."""
+    page.get_by_label("Your message").fill(text)
+    page.get_by_label("Your message").press("Enter")
+
+
+def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
+    tmp_path, pubnub_server, browser, chat_page_server
+):
+    with bridged_support_bot(
+        tmp_path,
+        pubnub_server,
+        SUPPORT_RATING_QUESTION=RATING_QUESTION,
+        PUBNUB_RECONNECT_MAX_DELAY=1,
+    ) as bot:
+        served = chat_page_server(pubnub_server, ratingQuestion=RATING_QUESTION)
+        context = browser.new_context(viewport={"width": 390, "height": 800})  # a phone
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(served.url)
+        expect(page.get_by_role("status").first).to_have_text("Connected")
+
+        # Name and email go to App Context before the first message: agents see them.
+        page.get_by_text("Your name and email (optional)").click()
+        page.get_by_label("Name").fill("Dana Smith")
+        page.get_by_label("Email").fill("dana@example.com")
+        write(page, "Hello, my parcel <b>has not</b> arrived")
+        expect(bubble(page, "from-customer", "my parcel <b>has not</b> arrived")).to_be_visible()
+        announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "my parcel" in s.body)
+        assert "Dana Smith" in announced.body and "dana@example.com" in announced.body
+        number = re.search(r"#(\d+)", announced.body).group(1)
+
+        bot.command("alice", f"!claim {number}")
+        bot.say("alice", f"!reply {number} Sorry about that! What is your order number?")
+        reply = bubble(page, "from-agent", "What is your order number?")
+        expect(reply.locator(".author")).to_have_text("alice")
+
+        page.reload()  # the history comes back, the same customer goes on
+        expect(bubble(page, "from-customer", "my parcel")).to_be_visible()
+        expect(bubble(page, "from-agent", "What is your order number?")).to_be_visible()
+        expect(messages(page)).to_have_count(3)  # with the acknowledgement, nothing twice
+
+        # The server goes away: the page says so, keeps what the customer writes, and once
+        # the server is back sends it and shows what the agent wrote meanwhile.
+        pubnub_server.go_down()
+        expect(page.locator("#support-chat-connection")).to_contain_text("Reconnecting")
+        write(page, "It is 4411")
+        expect(bubble(page, "from-customer", "It is 4411").locator(".state")).to_be_visible()
+        bot.say("alice", f"!reply {number} Found it!")  # the bot retries its publish
+        pubnub_server.come_back()
+        expect(page.locator("#support-chat-connection")).to_have_text("Connected")
+        expect(bubble(page, "from-agent", "Found it!")).to_be_visible()
+        expect(bubble(page, "from-customer", "It is 4411").locator(".state")).to_have_count(0)
+        bot.wait_sent(lambda s: s.to == AGENT_ROOM and "It is 4411" in s.body)
+        channel = announced_channel(announced.body)
+        sent = [m.message["text"] for m in pubnub_server.history(channel)]
+        assert sent.count("It is 4411") == 1
+
+        # Resolved: the notice, then the rating question as five buttons.
+        bot.command("alice", f"!resolve {number}")
+        expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
+        rating = page.get_by_role("group", name=RATING_QUESTION)
+        expect(rating.get_by_role("button")).to_have_count(5)
+        rating.get_by_role("button", name="4 out of 5").click()
+        bot.wait_sent(
+            lambda s: s.to == AGENT_ROOM and "rated the conversation 4/5" in s.body.replace("*", "")
+        )
+        expect(rating).to_be_hidden()
+        context.close()
+
+
+def announced_channel(announcement: str) -> str:
+    """The customer's channel, as the agent room's announcement names it."""
+    return re.search(r"customers:([\w.-]+-support)", announcement).group(1)
