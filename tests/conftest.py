@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.irc_fixtures",
     "tests.postgres_fixtures",
     "tests.browser_fixtures",
+    "tests.node_fixtures",
 ]
 
 

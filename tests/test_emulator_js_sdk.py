@@ -1,0 +1,147 @@
+"""The local PubNub server as browsers and PubNub's JavaScript SDKs use it.
+
+CORS is checked with plain HTTP requests, as a browser sends them; the rest with the official
+npm packages ``pubnub`` (12) and ``@pubnub/chat`` under Node (``js/sdk-checks.mjs``), whose
+answers are judged here.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.pubnub_fixtures import SECRET_KEY, SUBSCRIBE_KEY
+
+
+def sdk_check(node_sdks, check: str, server, *args: str) -> dict[str, Any]:
+    done = node_sdks("sdk-checks.mjs", check, server.origin, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def request(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Any:
+    try:
+        return urllib.request.urlopen(
+            urllib.request.Request(url, method=method, headers=headers or {}), timeout=10
+        )
+    except urllib.error.HTTPError as error:
+        return error
+
+
+def test_every_answer_lets_any_page_read_it_and_preflights_are_answered(pubnub_server):
+    base = pubnub_server.url
+    answer = request(f"{base}/time/0", headers={"Origin": "https://shop.example"})
+    assert answer.status == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    refused = request(f"{base}/v2/objects/sub-c-unknown/channels/x")
+    assert refused.status == 400 and refused.headers["Access-Control-Allow-Origin"] == "*"
+    unknown = request(f"{base}/v1/no-such-api")
+    assert unknown.status == 404 and unknown.headers["Access-Control-Allow-Origin"] == "*"
+
+    preflight = request(
+        f"{base}/v2/objects/{SUBSCRIBE_KEY}/uuids/dana",
+        method="OPTIONS",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "PATCH" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.headers["Access-Control-Allow-Headers"] == "content-type"
+
+
+def test_a_node_backend_publishes_by_post_signed_as_the_javascript_sdk_signs(
+    node_sdks, pubnub_server_factory
+):
+    secured = pubnub_server_factory(secret_key=SECRET_KEY)
+    result = sdk_check(node_sdks, "signedPostPublish", secured, SECRET_KEY)
+    [stored] = result["history"]
+    assert stored["message"] == {"text": "signed"} and stored["meta"] == {"author": "ops"}
+    assert stored["customMessageType"] == "support-note"
+    assert [m.publisher for m in secured.published("dana-support")] == ["backend", "backend"]
+    assert secured.published("dana-support")[1].signal
+
+
+def test_app_context_channels_and_memberships_from_the_javascript_sdk(node_sdks, pubnub_server):
+    result = sdk_check(node_sdks, "appContext", pubnub_server)
+    assert result["channel"]["name"] == "Dana's support"
+    assert result["channel"]["custom"] == {"plan": "gold"}
+    filtered = result["filtered"]
+    assert [c["id"] for c in filtered["data"]] == ["dana-support"]
+    assert filtered["totalCount"] == 1 and "custom" not in filtered["data"][0]
+
+    memberships = result["memberships"]
+    assert memberships["totalCount"] == 1  # the filter kept the support channel only
+    [membership] = memberships["data"]
+    assert membership["channel"]["name"] == "Dana's support"
+
+    members = result["members"]["data"]
+    assert [m["uuid"]["id"] for m in members] == ["dana", "support"]
+    assert members[0]["uuid"]["name"] == "Dana Smith"
+    assert [m["channel"] for m in result["left"]] == [{"id": "dana-support"}]
+    assert result["removed"] == 404  # a removed channel's metadata is gone
+    assert result["badFilter"] == 400  # an unreadable filter is refused, not ignored
+
+
+def test_message_actions_are_added_heard_listed_kept_in_history_and_removed(
+    node_sdks, pubnub_server
+):
+    result = sdk_check(node_sdks, "messageActions", pubnub_server)
+    assert result["event"]["event"] == "added" and result["event"]["publisher"] == "dana"
+    action = result["event"]["data"]
+    assert (action["type"], action["value"], action["uuid"]) == ("reaction", "👍", "dana")
+    assert result["twice"] == 409
+    assert result["listed"] == [action]
+    [message] = result["history"]
+    assert message["actions"] == {
+        "reaction": {"👍": [{"uuid": "dana", "actionTimetoken": action["actionTimetoken"]}]}
+    }
+    assert result["after"] == []
+
+
+def test_the_chat_sdk_runs_a_direct_conversation_with_the_support_user(node_sdks, pubnub_server):
+    result = sdk_check(node_sdks, "chatSdk", pubnub_server)
+    assert result["found"] == "Support for Dana"
+    assert (result["host"], result["invitee"]) == ("dana", "support")
+    assert result["live"] == "Hello from the Chat SDK"
+    assert result["history"] == ["Hello from the Chat SDK"]
+    assert result["reactions"] == ["👍"]
+    assert result["memberships"] == [result["channelId"]]
+    assert result["joined"] == "lobby"
+    typing = [m.message for m in pubnub_server.published(result["channelId"]) if m.signal]
+    assert {"type": "typing", "value": True} in typing
+
+
+@pytest.mark.parametrize(
+    ("expression", "kept"),
+    [
+        ("type == 'support'", ["dana-support", "erin-support"]),
+        ('name LIKE "*erin*"', ["erin-support"]),
+        ("custom.plan == 'gold' || id == 'news'", ["dana-support", "news"]),
+        ("!(type == 'support') && updated > '2000'", ["news"]),
+    ],
+)
+def test_app_context_filters_keep_what_they_say(expression, kept):
+    from errbot_pubnub.emulator import filters
+
+    channels = [
+        {"id": "dana-support", "name": "Dana", "type": "support", "custom": {"plan": "gold"}},
+        {"id": "erin-support", "name": "Erin", "type": "support", "custom": {}},
+        {"id": "news", "name": "News", "type": "public", "updated": "2024-05-06"},
+    ]
+    keep = filters.parse(expression)
+    assert [c["id"] for c in channels if keep(c)] == kept
+
+
+@pytest.mark.parametrize("expression", ["", "name ==", "(id == 'a'", "id = 'a'", "id == 'a' &&"])
+def test_an_unreadable_filter_says_so(expression):
+    from errbot_pubnub.emulator import filters
+
+    with pytest.raises(filters.FilterError):
+        filters.parse(expression)
