@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8090
 
-.PHONY: test lint format install demo customer emulator bench clean
+.PHONY: test lint format install demo customer chat-sdk-customer emulator bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ customer: $(BIN)/errbot-support-demo
 	$(BIN)/errbot-support-demo customer --port $(PORT) $(if $(NAME),--name $(NAME)) \
 		$(if $(FULLNAME),--pubnub-display-name "$(FULLNAME)") \
 		$(if $(EMAIL),--pubnub-email "$(EMAIL)")
+
+# A customer app made with PubNub's Chat SDK (Node), for a demo run with
+# PUBNUB_MESSAGE_CONVERTER=errbot_pubnub.ChatSDKMessageConverter make demo.
+chat-sdk-customer: js/node_modules/.package-lock.json
+	node js/chat-sdk-customer.mjs $(if $(PUBNUB_PUBLISH_KEY),,--origin 127.0.0.1:$(PORT)) \
+		$(if $(NAME),--user-id $(NAME)) $(if $(FULLNAME),--name "$(FULLNAME)") \
+		$(if $(EMAIL),--email "$(EMAIL)")
+
+# PubNub's JavaScript SDKs, at the versions js/package-lock.json pins.
+js/node_modules/.package-lock.json: js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
 
 # Installs only when missing: a reinstall under the running demo would swap its files.
 $(BIN)/errbot-support-demo: | $(BIN)/python

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -127,6 +128,7 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
         )
         port = int(found.group(1))
         agent.output.shows("The bot is up", f"make customer PORT={port}", timeout=STARTUP)
+        shows_the_chat_page(agent.output.text, port)
 
         customer = demo_customer(folder, env, port, "dana")
         customer.errors.shows("Connected as 'dana'", timeout=STARTUP)
@@ -179,6 +181,21 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
     assert "The Bridge has stopped." in log
     # The customers opened their sessions with the bot's customer session service.
     assert "Customer session for 'dana': channel dana-support in group support" in log
+
+
+def shows_the_chat_page(output: str, pubnub_port: int) -> None:
+    """The demo serves the customer chat page, set for its own server and keys, and says where
+    (what a browser does with the page is tests/test_chat_page.py's)."""
+    url = re.search(r"Customer chat page on (http://127\.0\.0\.1:\d+/)", output).group(1)
+    assert f"open {url} in a browser" in output
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert '<h1 id="support-chat-title">Chat with support</h1>' in page.read().decode()
+    with urllib.request.urlopen(url + "config.js", timeout=10) as settings:
+        script = settings.read().decode()
+    assert f'"origin": "127.0.0.1:{pubnub_port}"' in script
+    assert '"subscribeKey": "sub-c-demo"' in script and '"channelGroup": "support"' in script
+    with urllib.request.urlopen(url + "vendor/pubnub.12.0.3.min.js", timeout=10) as sdk:
+        assert sdk.status == 200
 
 
 def readme_snippets(section: str) -> list[str]:
