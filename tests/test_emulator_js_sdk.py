@@ -56,6 +56,25 @@ def test_every_answer_lets_any_page_read_it_and_preflights_are_answered(pubnub_s
     assert preflight.headers["Access-Control-Allow-Headers"] == "content-type"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "feature"),
+    [
+        ("POST", "/v1/files/{key}/channels/dana-support/generate-upload-url", "File Sharing"),
+        ("GET", "/v1/push/sub-key/{key}/devices/abc", "Mobile Push Notifications"),
+        ("GET", "/v2/presence/sub-key/{key}/channel/dana-support/uuid/dana/data", "Presence"),
+        ("DELETE", "/v3/history/sub-key/{key}/channel/dana-support", "Deleting messages"),
+    ],
+)
+def test_what_is_not_served_is_refused_as_on_a_keyset_without_it(
+    pubnub_server, method, path, feature
+):
+    answer = request(pubnub_server.url + path.format(key=SUBSCRIBE_KEY), method=method)
+    body = json.loads(answer.read())
+    assert answer.status == 400 and body["error"] is True
+    assert feature in body["message"] and "not enabled" in body["message"]
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_a_node_backend_publishes_by_post_signed_as_the_javascript_sdk_signs(
     node_sdks, pubnub_server_factory
 ):

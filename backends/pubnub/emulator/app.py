@@ -19,6 +19,7 @@ from errbot_pubnub.emulator import (
     objects_routes,
     presence_routes,
     pubsub_routes,
+    unserved_routes,
 )
 from errbot_pubnub.emulator.context import CONTEXT_KEY, EmulatorContext, context_of
 from errbot_pubnub.emulator.errors import PubNubError, injected_error
@@ -56,6 +57,7 @@ def build_app(ctx: EmulatorContext, controller: PubNubEmulator) -> web.Applicati
         access_routes,
         objects_routes,
         actions_routes,
+        unserved_routes,
     ):
         operations.update(module.add_routes(app.router))
     app[OPERATIONS_KEY] = operations

@@ -43,6 +43,7 @@ OPERATIONS = (
     "add_message_action",
     "remove_message_action",
     "get_message_actions",
+    "not_served",
 )
 
 FAIL = "fail"
