@@ -39,7 +39,14 @@ const checks = {
       channels: ["dana-support"], includeMeta: true, includeCustomMessageType: true,
     });
     const signal = await server.signal({ channel: "dana-support", message: { type: "typing", value: true } });
-    return { timetoken: String(answer.timetoken), history: history.channels["dana-support"], signal: String(signal.timetoken) };
+    // A repeated query parameter (sort) is signed too.
+    await server.objects.setChannelMetadata({ channel: "dana-support", data: { name: "Dana" } });
+    await server.objects.setChannelMetadata({ channel: "erin-support", data: { name: "Erin" } });
+    const sorted = await server.objects.getAllChannelMetadata({ sort: { name: "desc", updated: "asc" } });
+    return {
+      timetoken: String(answer.timetoken), history: history.channels["dana-support"],
+      signal: String(signal.timetoken), sorted: sorted.data.map((c) => c.id),
+    };
   },
 
   async appContext() {

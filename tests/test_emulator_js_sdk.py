@@ -85,6 +85,7 @@ def test_a_node_backend_publishes_by_post_signed_as_the_javascript_sdk_signs(
     assert stored["customMessageType"] == "support-note"
     assert [m.publisher for m in secured.published("dana-support")] == ["backend", "backend"]
     assert secured.published("dana-support")[1].signal
+    assert result["sorted"] == ["erin-support", "dana-support"]
 
 
 def test_app_context_channels_and_memberships_from_the_javascript_sdk(node_sdks, pubnub_server):

@@ -44,6 +44,10 @@ _RESOURCE_KEYS = {
 }
 
 
+#: Query parameters by name: a value, or the values of a repeated parameter.
+QueryParams = Mapping[str, str | list[str]]
+
+
 class TokenError(Exception):
     """A token that cannot be used; the message is what the client is told."""
 
@@ -68,10 +72,17 @@ def pam_encode(value: str) -> str:
     return encoded
 
 
-def canonical_query(params: Mapping[str, str]) -> str:
-    return "&".join(
-        f"{key}={pam_encode(str(params[key]))}" for key in sorted(params) if key != "signature"
-    )
+def canonical_query(params: QueryParams) -> str:
+    """The query as signed: keys sorted, a repeated key's values sorted (the JavaScript SDK
+    repeats ``sort``), values percent-encoded."""
+    pairs = []
+    for key in sorted(params):
+        if key == "signature":
+            continue
+        value = params[key]
+        values = sorted(value) if isinstance(value, list) else [value]
+        pairs += [f"{key}={pam_encode(str(v))}" for v in values]
+    return "&".join(pairs)
 
 
 def _hmac_b64(secret: str, text: str) -> str:
@@ -84,7 +95,7 @@ def sign_v2(
     method: str,
     publish_key: str,
     path: str,
-    params: Mapping[str, str],
+    params: QueryParams,
     *,
     body: str | None = None,
 ) -> str:
@@ -94,13 +105,13 @@ def sign_v2(
 
 
 def sign_legacy(
-    secret: str, subscribe_key: str, publish_key: str, path: str, params: Mapping[str, str]
+    secret: str, subscribe_key: str, publish_key: str, path: str, params: QueryParams
 ) -> str:
     """The older signature form the SDK still uses for POST publish (padding kept)."""
     return _hmac_b64(secret, f"{subscribe_key}\n{publish_key}\n{path}\n{canonical_query(params)}")
 
 
-def signature_candidates(raw_query: str) -> list[dict[str, str]]:
+def signature_candidates(raw_query: str) -> list[dict[str, str | list[str]]]:
     """Query parameters as the client may have signed them.
 
     The SDK signs some values before percent-encoding them (``pnsdk``, ``meta``) and others
@@ -108,13 +119,25 @@ def signature_candidates(raw_query: str) -> list[dict[str, str]]:
     which, so both readings are offered.
     """
     raw = [pair.partition("=")[::2] for pair in raw_query.split("&") if pair]
-    as_sent = {k: v for k, v in raw}
-    decoded = {k: urllib.parse.unquote(v) for k, v in raw}
+    as_sent = _grouped(raw)
+    decoded = _grouped([(k, urllib.parse.unquote(v)) for k, v in raw])
     mixed = {k: (decoded[k] if k in ("pnsdk", "meta") else v) for k, v in as_sent.items()}
     candidates = [mixed]
     if decoded != mixed:
         candidates.append(decoded)
     return candidates
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """Query pairs by key: one value as it is, a repeated key's values as a list."""
+    grouped: dict[str, str | list[str]] = {}
+    for key, value in pairs:
+        if key not in grouped:
+            grouped[key] = value
+        else:
+            previous = grouped[key]
+            grouped[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+    return grouped
 
 
 # --- tokens -------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def page(
         start = max(0, _offset(query.get("end")) - limit)
     chosen = items[start : start + limit]
     answer: dict[str, Any] = {"status": 200, "data": [visible for _, visible in chosen]}
-    if query.get("count") == "true":
+    if query.get("count") == "true" or "totalCount" in includes(query.get("include")):
         answer["totalCount"] = len(items)
     if start + limit < len(items):
         answer["next"] = _cursor(start + limit)

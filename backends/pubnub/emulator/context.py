@@ -132,7 +132,7 @@ class EmulatorContext:
         return False
 
     def _signatures(
-        self, method: str, raw_path: str, params: dict[str, str], body: str | None
+        self, method: str, raw_path: str, params: dict[str, str | list[str]], body: str | None
     ) -> list[str]:
         """Every signature an official SDK computes for this request.
 
