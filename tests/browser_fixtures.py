@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from errbot_pubnub.emulator import PubNubEmulator
-from errbot_support_demo.page import ChatPage, PageSettings
+from errbot_pubnub.settings import PubNubSettings, read_settings
+from errbot_support_demo.page import ChatPage, PageSettings, TokenIssuer
 from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY
 from tests.support_fixtures import GROUP
 
@@ -41,6 +43,17 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+def bot_settings(server: PubNubEmulator, secret_key: str) -> PubNubSettings:
+    """The PubNub settings of a bot on ``server`` holding the secret key."""
+    identity = {"publish_key": PUBLISH_KEY, "subscribe_key": SUBSCRIBE_KEY}
+    config = SimpleNamespace(
+        BOT_IDENTITY={**identity, "secret_key": secret_key, "user_id": "support"},
+        PUBNUB_CHANNEL_GROUP=GROUP,
+        PUBNUB_ORIGIN=server.origin,
+    )
+    return read_settings(config)
+
+
 def page_settings(server: PubNubEmulator, **overrides: Any) -> PageSettings:
     settings: dict[str, Any] = {
         "publishKey": PUBLISH_KEY,
@@ -58,10 +71,16 @@ def page_settings(server: PubNubEmulator, **overrides: Any) -> PageSettings:
 
 @pytest.fixture
 def chat_page_server() -> Iterator[Callable[..., ChatPage]]:
+    """``chat_page_server(server, secret_key=None, **page_settings)``: the page for
+    ``server``; with ``secret_key`` it hands browsers tokens, as the demo does."""
     pages: list[ChatPage] = []
 
-    def serve(server: PubNubEmulator, **overrides: Any) -> ChatPage:
-        page = ChatPage(page_settings(server, **overrides), None, "127.0.0.1", 0).start()
+    def serve(server: PubNubEmulator, secret_key: str | None = None, **overrides: Any) -> ChatPage:
+        tokens = None
+        if secret_key is not None:
+            tokens = TokenIssuer(bot_settings(server, secret_key))
+            overrides.setdefault("tokenUrl", "token")
+        page = ChatPage(page_settings(server, **overrides), tokens, "127.0.0.1", 0).start()
         pages.append(page)
         return page
 

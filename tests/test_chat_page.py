@@ -8,11 +8,13 @@ is what the customer sees on the page and what the agents see in their room. Not
 from __future__ import annotations
 
 import re
+import urllib.request
 from typing import Any
 
 import pytest
 
-from tests.support_fixtures import AGENT_ROOM, bridged_support_bot
+from tests.pubnub_fixtures import SECRET_KEY
+from tests.support_fixtures import AGENT_ROOM, bridged_support_bot, customers_network
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 expect = playwright_api.expect
@@ -103,3 +105,34 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
 def announced_channel(announcement: str) -> str:
     """The customer's channel, as the agent room's announcement names it."""
     return re.search(r"customers:([\w.-]+-support)", announcement).group(1)
+
+
+def test_with_access_manager_the_page_chats_on_the_token_its_server_grants(
+    tmp_path, pubnub_server_factory, browser, chat_page_server
+):
+    secured = pubnub_server_factory(secret_key=SECRET_KEY)
+    customers = customers_network(secured)
+    customers["BOT_IDENTITY"] = {**customers["BOT_IDENTITY"], "secret_key": SECRET_KEY}
+    with bridged_support_bot(
+        tmp_path,
+        secured,
+        BRIDGE_BACKENDS={"agents": {"BACKEND": "Test"}, "customers": customers},
+    ) as bot:
+        served = chat_page_server(secured, secret_key=SECRET_KEY)
+        with urllib.request.urlopen(served.url + "config.js", timeout=10) as settings:
+            assert SECRET_KEY not in settings.read().decode()  # the browser never holds it
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(served.url)
+        expect(page.locator("#support-chat-connection")).to_have_text("Connected")
+        page.get_by_text("Your name and email (optional)").click()
+        page.get_by_label("Name").fill("Erin Smith")
+        write(page, "Hello with a token")
+        announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "with a token" in s.body)
+        assert "Erin Smith" in announced.body  # the token lets the page set its own name
+        number = re.search(r"#(\d+)", announced.body).group(1)
+        bot.command("alice", f"!claim {number}")
+        bot.say("alice", f"!reply {number} Your token works.")
+        expect(bubble(page, "from-agent", "Your token works.")).to_be_visible()
+        expect(page.locator("#support-chat-connection")).to_have_text("Connected")
+        page.close()
