@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -102,6 +103,18 @@ class TokenIssuer:
         stop_client(self._client)
 
 
+class _PageServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that goes away mid-answer is routine; anything else is logged."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.debug("chat page: %s left: %s", client_address, error)
+        else:
+            log.exception("chat page: could not answer %s", client_address)
+
+
 class ChatPage:
     """The page on ``host:port`` (``port=0`` picks a free one), served from a thread."""
 
@@ -110,8 +123,7 @@ class ChatPage:
     ) -> None:
         self.settings = settings
         self._tokens = tokens
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _PageServer((host, port), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="chat-page", daemon=True
         )

@@ -195,7 +195,7 @@ def shows_the_chat_page(output: str, pubnub_port: int) -> None:
     assert f'"origin": "127.0.0.1:{pubnub_port}"' in script
     assert '"subscribeKey": "sub-c-demo"' in script and '"channelGroup": "support"' in script
     with urllib.request.urlopen(url + "vendor/pubnub.12.0.3.min.js", timeout=10) as sdk:
-        assert sdk.status == 200
+        assert b"PubNub" in sdk.read()
 
 
 def readme_snippets(section: str) -> list[str]:

@@ -1,9 +1,11 @@
 """A PubNub-compatible server for tests, demos and benchmarks.
 
 No machine running this project's tests can reach PubNub, so this server speaks the part of
-PubNub's REST protocol that the official ``pubnub`` SDK (10.x, threaded and asyncio clients)
-uses for publish/subscribe, channel groups, Message Persistence, presence basics and Access
-Manager, and lets tests break the network on purpose.
+PubNub's REST protocol that the official SDKs (Python 10.x, threaded and asyncio clients;
+JavaScript 12 and the Chat SDK, in Node or a browser) use for a support chat: publish/subscribe,
+channel groups, Message Persistence, presence basics, Access Manager, App Context (users,
+channels, memberships) and message actions, with CORS for web pages; and it lets tests break
+the network on purpose.
 
 In a test or a script::
 
