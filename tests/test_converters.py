@@ -266,6 +266,21 @@ def test_chat_sdk_writes_its_shape_and_marks_state_changes() -> None:
     assert read_back.kind is MessageKind.RESOLVED
 
 
+def test_chat_sdk_notices_carry_a_custom_message_type_and_meta_replies_none() -> None:
+    """A Chat SDK app drops unknown payload keys: the notice says what it is beside it."""
+    converter = ChatSDKMessageConverter()
+    resolved = PubNubMessage(kind=MessageKind.RESOLVED, text="Closed", time_utc=SENT)
+    postponed = PubNubMessage(kind=MessageKind.POSTPONED, text="Later", time_utc=SENT)
+    reply = PubNubMessage(kind=MessageKind.FROM_AGENT, text="Hi", time_utc=SENT)
+    assert converter.custom_message_type(resolved) == "support-resolved"
+    assert converter.publish_meta(resolved) == {"kind": "resolved"}
+    assert converter.custom_message_type(postponed) == "support-postponed"
+    assert converter.publish_meta(postponed) == {"kind": "postponed"}
+    assert converter.custom_message_type(reply) is None and converter.publish_meta(reply) is None
+    default = DefaultMessageConverter()  # its payload says the kind already
+    assert default.custom_message_type(resolved) is None and default.publish_meta(resolved) is None
+
+
 # --- The message model ------------------------------------------------------------------------
 
 

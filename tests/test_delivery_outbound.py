@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 from pubnub.pubnub import PubNub
 
-from errbot_pubnub import DefaultMessageConverter, MessageKind, PubNubMessage
+from errbot_pubnub import (
+    ChatSDKMessageConverter,
+    DefaultMessageConverter,
+    MessageKind,
+    PubNubMessage,
+)
 from errbot_pubnub.emulator import PubNubEmulator
 from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.retry import Backoff
@@ -122,3 +127,21 @@ def test_without_history_a_retry_may_double_and_the_publish_id_tells_apps(
     assert len(first.meta["publish_id"]) == 32
     publisher.publish(CHANNEL, reply("next"), None)
     assert server.published(CHANNEL)[2].meta["publish_id"] != first.meta["publish_id"]
+
+
+def test_a_split_notice_marks_only_its_last_part_for_chat_sdk_apps(pubnub_server) -> None:
+    """Parts before the last are plain replies: an app sees one resolution, not several."""
+    client = PubNub(pubnub_config(pubnub_server, "support"))
+    try:
+        publisher = Publisher(client, ChatSDKMessageConverter(), max_bytes=1500, policy=QUICK)
+        notice = PubNubMessage(kind=MessageKind.RESOLVED, text="Resolved. " * 300)
+        publisher.publish(CHANNEL, notice, {"author": "alice"})
+    finally:
+        stop_clients([client])
+    parts = pubnub_server.published(CHANNEL)
+    assert len(parts) > 1
+    assert "".join(p.message["text"] for p in parts) == notice.text
+    *leading, last = parts
+    assert all(p.custom_message_type is None and p.meta == {"author": "alice"} for p in leading)
+    assert last.custom_message_type == "support-resolved"
+    assert last.meta == {"author": "alice", "kind": "resolved"}
