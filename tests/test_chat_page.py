@@ -63,10 +63,18 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
         assert "Dana Smith" in announced.body and "dana@example.com" in announced.body
         number = re.search(r"#(\d+)", announced.body).group(1)
 
+        channel = announced_channel(announced.body)
+        typing = {"type": "typing", "value": True}  # as the Chat SDK sends it
+        assert typing in [m.message for m in pubnub_server.published(channel) if m.signal]
+        # No agents' network of Errbot reports typing; a support side that can, signals it so:
+        pubnub_server.publish(channel, typing, publisher="support", signal=True)
+        expect(page.get_by_text("Support is typing…")).to_be_visible()
+
         bot.command("alice", f"!claim {number}")
         bot.say("alice", f"!reply {number} Sorry about that! What is your order number?")
         reply = bubble(page, "from-agent", "What is your order number?")
         expect(reply.locator(".author")).to_have_text("alice")
+        expect(page.get_by_text("Support is typing…")).to_be_hidden()  # the reply came
 
         page.reload()  # the history comes back, the same customer goes on
         expect(bubble(page, "from-customer", "my parcel")).to_be_visible()
@@ -85,7 +93,6 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
         expect(bubble(page, "from-agent", "Found it!")).to_be_visible()
         expect(bubble(page, "from-customer", "It is 4411").locator(".state")).to_have_count(0)
         bot.wait_sent(lambda s: s.to == AGENT_ROOM and "It is 4411" in s.body)
-        channel = announced_channel(announced.body)
         sent = [m.message["text"] for m in pubnub_server.history(channel)]
         assert sent.count("It is 4411") == 1
 
@@ -94,7 +101,8 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
         expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
         rating = page.get_by_role("group", name=RATING_QUESTION)
         expect(rating.get_by_role("button")).to_have_count(5)
-        rating.get_by_role("button", name="4 out of 5").click()
+        rating.get_by_role("button", name="4 out of 5").focus()
+        page.keyboard.press("Enter")  # the keyboard alone rates
         bot.wait_sent(
             lambda s: s.to == AGENT_ROOM and "rated the conversation 4/5" in s.body.replace("*", "")
         )
@@ -135,4 +143,30 @@ def test_with_access_manager_the_page_chats_on_the_token_its_server_grants(
         bot.say("alice", f"!reply {number} Your token works.")
         expect(bubble(page, "from-agent", "Your token works.")).to_be_visible()
         expect(page.locator("#support-chat-connection")).to_have_text("Connected")
+        page.close()
+
+
+def test_the_page_speaks_the_chat_sdk_shape_with_a_bot_on_the_chat_sdk_converter(
+    tmp_path, pubnub_server, browser, chat_page_server
+):
+    with bridged_support_bot(
+        tmp_path, pubnub_server, PUBNUB_MESSAGE_CONVERTER="errbot_pubnub.ChatSDKMessageConverter"
+    ) as bot:
+        served = chat_page_server(pubnub_server, messageFormat="chat-sdk")
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(served.url)
+        write(page, "Hello in the Chat SDK shape")
+        announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "Chat SDK shape" in s.body)
+        number = re.search(r"#(\d+)", announced.body).group(1)
+        channel = announced_channel(announced.body)
+        [sent] = [m.message for m in pubnub_server.history(channel) if m.publisher != "support"]
+        assert sent == {"type": "text", "text": "Hello in the Chat SDK shape", "files": []}
+        bot.command("alice", f"!claim {number}")
+        bot.say("alice", f"!reply {number} Hello from alice")
+        expect(bubble(page, "from-agent", "Hello from alice").locator(".author")).to_have_text(
+            "alice"
+        )
+        bot.command("alice", f"!resolve {number}")
+        expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
         page.close()
