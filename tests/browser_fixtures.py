@@ -1,6 +1,6 @@
 """A real browser for the customer chat page: Debian's Chromium, driven by Playwright.
 
-``browser`` is started once per session (headless ``/usr/bin/chromium``, or
+``browser`` is started once per test module (headless ``/usr/bin/chromium``, or
 ``$CHROMIUM``); ``chat_page_server(server, **settings)`` serves the page, with the demo's own
 code, for a local PubNub server and stops it at teardown.
 """
@@ -28,9 +28,13 @@ def chromium_path() -> str | None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium; the tests skip, saying why, where no Chromium is installed."""
+    """Headless Chromium; the tests skip, saying why, where no Chromium is installed.
+
+    One per test module, not per session: Playwright's synchronous API runs an event loop in
+    the main thread while it is open, and ``asyncio.run`` in a later test would then fail.
+    """
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     executable = chromium_path()
     if executable is None:

@@ -96,18 +96,26 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
         sent = [m.message["text"] for m in pubnub_server.history(channel)]
         assert sent.count("It is 4411") == 1
 
-        # Resolved: the notice, then the rating question as five buttons.
-        bot.command("alice", f"!resolve {number}")
-        expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
-        rating = page.get_by_role("group", name=RATING_QUESTION)
-        expect(rating.get_by_role("button")).to_have_count(5)
-        rating.get_by_role("button", name="4 out of 5").focus()
-        page.keyboard.press("Enter")  # the keyboard alone rates
-        bot.wait_sent(
-            lambda s: s.to == AGENT_ROOM and "rated the conversation 4/5" in s.body.replace("*", "")
-        )
-        expect(rating).to_be_hidden()
+        resolves_and_is_rated(page, bot, number)
         context.close()
+
+
+def resolves_and_is_rated(page: Any, bot: Any, number: str) -> None:
+    """Resolved: the notice, then the rating question as five buttons, answered once."""
+    bot.command("alice", f"!resolve {number}")
+    expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
+    rating = page.get_by_role("group", name=RATING_QUESTION)
+    expect(rating.get_by_role("button")).to_have_count(5)
+    rating.get_by_role("button", name="4 out of 5").focus()
+    page.keyboard.press("Enter")  # the keyboard alone rates
+    bot.wait_sent(
+        lambda s: s.to == AGENT_ROOM and "rated the conversation 4/5" in s.body.replace("*", "")
+    )
+    expect(rating).to_be_hidden()
+    page.reload()
+    answers = page.locator("#support-chat-messages li.from-customer .text")
+    expect(answers.get_by_text("4", exact=True)).to_be_visible()
+    expect(rating).to_be_hidden()  # rated already: not asked again
 
 
 def announced_channel(announcement: str) -> str:
@@ -155,7 +163,11 @@ def test_the_page_speaks_the_chat_sdk_shape_with_a_bot_on_the_chat_sdk_converter
         served = chat_page_server(pubnub_server, messageFormat="chat-sdk")
         page = browser.new_page()
         page.set_default_timeout(WAIT_MS)
+        pubnub_server.go_down()  # PubNub away from the start: the page waits for it
         page.goto(served.url)
+        expect(page.locator("#support-chat-connection")).to_contain_text("Reconnecting")
+        pubnub_server.come_back()
+        expect(page.locator("#support-chat-connection")).to_have_text("Connected")
         write(page, "Hello in the Chat SDK shape")
         announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "Chat SDK shape" in s.body)
         number = re.search(r"#(\d+)", announced.body).group(1)

@@ -77,6 +77,8 @@
   var ready = null; // the promise of a registered channel, once per connection
   var flushing = false;
   var probing = null;
+  var subscribed = false;
+  var ratingAsked = null; // the timetoken of the rating question on show, if any
   var seen = {}; // timetokens shown
 
   function setOnline(isOnline) {
@@ -96,9 +98,20 @@
 
   function probe() {
     pubnub.time().then(function () {
+      if (!subscribed) { connect(); return; } // PubNub was away from the start
       pubnub.reconnect();
       setOnline(true);
     }, function () { /* still away */ });
+  }
+
+  function connect() {
+    return getReady().then(function () {
+      subscribed = true;
+      pubnub.subscribe({ channels: [channel] });
+      return catchUp();
+    }, function () {
+      setOnline(false);
+    });
   }
 
   function getReady() {
@@ -166,7 +179,10 @@
     place(item);
     if (message.kind === "from_agent" && config.ratingQuestion && message.text === config.ratingQuestion) {
       element("support-chat-rating-question").textContent = message.text;
+      ratingAsked = BigInt(timetoken);
       rating.hidden = false;
+    } else if (message.kind === "from_customer" && ratingAsked !== null && BigInt(timetoken) > ratingAsked) {
+      rating.hidden = true; // answered already (seen again after a reload)
     }
   }
 
@@ -352,10 +368,5 @@
   // --- start ------------------------------------------------------------------------------
 
   outbox.forEach(pendingBubble);
-  getReady().then(function () {
-    pubnub.subscribe({ channels: [channel] });
-    return catchUp();
-  }, function () {
-    setOnline(false);
-  });
+  connect();
 })();
