@@ -38,7 +38,8 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 # The bot with agents in this terminal and customers on the local PubNub server (or on PubNub
-# itself when PUBNUB_PUBLISH_KEY is set); Ctrl-C stops all of it.
+# itself when PUBNUB_PUBLISH_KEY is set), and the customer chat page on PORT + 1; Ctrl-C stops
+# all of it.
 demo: install
 	$(BIN)/errbot-support-demo run --port $(PORT)
 

@@ -20,7 +20,16 @@ SOURCE_PLUGS = sorted(
 )
 PACKAGE_OF = {"backends/pubnub": "errbot_pubnub", "backends/bridge": "errbot_bridge"}
 PACKAGE_OF["plugins/support"] = "errbot_support"
-NOT_SOURCE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
+NOT_SOURCE = (
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    "node_modules",
+)
 
 
 def _wheel_path(plug: Path) -> str:
@@ -55,6 +64,17 @@ def test_every_plug_file_is_in_the_wheel(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = [str(p) for p in SOURCE_PLUGS if _wheel_path(p) not in names]
     assert not missing, f"not shipped in {wheel.name}: {missing}"
+
+
+def test_the_customer_chat_page_is_in_the_wheel(wheel: Path) -> None:
+    """``make demo`` serves the page from the installed package, PubNub's SDK with its licence."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {
+        f"errbot_support_demo/web/{name}"
+        for name in ("index.html", "chat.js", "chat.css", "vendor/pubnub-LICENSE")
+    }
+    shipped.add("errbot_support_demo/web/vendor/pubnub.12.0.3.min.js")
+    assert shipped <= names, f"not shipped: {sorted(shipped - names)}"
 
 
 def test_wheel_declares_errbot_entry_points(wheel: Path) -> None:
