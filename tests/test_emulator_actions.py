@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import queue
 
+import pytest
 from pubnub.callbacks import SubscribeCallback
+from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.message_actions import PNMessageAction
 from pubnub.models.consumer.objects_v2.common import MembershipIncludes
 from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
+from pubnub.models.consumer.v3.channel import Channel
 
-from tests.pubnub_fixtures import EVENT_TIMEOUT, subscribed
+from tests.pubnub_fixtures import EVENT_TIMEOUT, SECRET_KEY, subscribed
 
 
 class Actions(SubscribeCallback):
@@ -79,3 +82,43 @@ def test_channel_metadata_and_memberships_from_the_python_sdk(pubnub_client):
     assert membership["channel"]["name"] == "Dana"
     assert membership["channel"]["custom"] == {"tier": "gold"}
     assert found.total_count == 1
+
+
+def test_with_access_manager_adding_needs_write_and_removing_delete(
+    pubnub_server_factory, pubnub_client
+):
+    secured = pubnub_server_factory(secret_key=SECRET_KEY)
+    admin = pubnub_client("admin", server=secured, secret_key=SECRET_KEY)
+    sent = admin.publish().channel("dana-support").message("Hi").sync().result.timetoken
+    token = (
+        admin.grant_token()
+        .ttl(60)
+        .authorized_uuid("dana")
+        .channels([Channel.id("dana-support").read().write()])
+        .sync()
+        .result.token
+    )
+    dana = pubnub_client("dana", server=secured)
+    dana.set_token(token)
+    reaction = PNMessageAction()
+    reaction.type, reaction.value, reaction.message_timetoken = "reaction", "👍", str(sent)
+    added = dana.add_message_action().channel("dana-support").message_action(reaction).sync()
+    assert len(dana.get_message_actions().channel("dana-support").sync().result.actions) == 1
+    with pytest.raises(PubNubException) as refused:
+        dana.remove_message_action().channel("dana-support").message_timetoken(
+            sent
+        ).action_timetoken(added.result.action_timetoken).sync()
+    assert refused.value.get_status_code() == 403
+    deleting = (
+        admin.grant_token()
+        .ttl(60)
+        .authorized_uuid("dana")
+        .channels([Channel.id("dana-support").read().delete()])
+        .sync()
+        .result.token
+    )
+    dana.set_token(deleting)
+    dana.remove_message_action().channel("dana-support").message_timetoken(sent).action_timetoken(
+        added.result.action_timetoken
+    ).sync()
+    assert dana.get_message_actions().channel("dana-support").sync().result.actions == []

@@ -90,7 +90,7 @@ async def remove_action(request: web.Request) -> web.Response:
     ctx = context_of(request)
     keyset = ctx.keyset(request.match_info["sub_key"])
     channel = request.match_info["channel"]
-    await ctx.authorize(request, Requirement(write_channels=[channel]))
+    await ctx.authorize(request, Requirement(delete_channels=[channel]))
     message_tt = _path_timetoken(request)
     action_tt = request.match_info["action_tt"]
     on_message = keyset.actions.get(channel, {}).get(message_tt, [])
