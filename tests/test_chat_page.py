@@ -181,4 +181,12 @@ def test_the_page_speaks_the_chat_sdk_shape_with_a_bot_on_the_chat_sdk_converter
         )
         bot.command("alice", f"!resolve {number}")
         expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
+
+        pubnub_server.faults.fail_next(1, 403, operation="publish")  # refused for good
+        write(page, "Refused")
+        refused = bubble(page, "from-customer", "Refused").locator(".state")
+        expect(refused).to_have_text("Not sent: PubNub refused it (HTTP 403)")
+        write(page, "Sent after a refusal")  # the refusal holds nothing up
+        bot.wait_sent(lambda s: s.to == AGENT_ROOM and "Sent after a refusal" in s.body)
+        expect(page.locator("#support-chat-connection")).to_have_text("Connected")
         page.close()

@@ -294,6 +294,11 @@
             else outbox = outbox.filter(function (e) { return e.id !== entry.id; });
             saveOutbox();
             return next();
+          }, function (error) {
+            var status = error && error.status && error.status.statusCode;
+            if (!status || status < 400 || status >= 500 || status === 429) throw error; // may pass
+            refused(entry, status); // sending it again would be refused again
+            return next();
           });
       })
       .then(function () { flushing = false; }, function () {
@@ -301,6 +306,16 @@
         markWaiting();
         setOnline(false);
       });
+  }
+
+  function refused(entry, status) {
+    outbox = outbox.filter(function (e) { return e.id !== entry.id; });
+    saveOutbox();
+    var item = element("support-chat-pending-" + entry.id);
+    if (!item) return;
+    item.removeAttribute("id");
+    item.classList.add("is-refused");
+    item.querySelector(".state").textContent = "Not sent: PubNub refused it (HTTP " + status + ")";
   }
 
   function markWaiting() {
