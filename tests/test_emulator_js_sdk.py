@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from errbot_pubnub.emulator import filters
 from tests.pubnub_fixtures import SECRET_KEY, SUBSCRIBE_KEY
 
 
@@ -148,8 +149,6 @@ def test_the_chat_sdk_runs_a_direct_conversation_with_the_support_user(node_sdks
     ],
 )
 def test_app_context_filters_keep_what_they_say(expression, kept):
-    from errbot_pubnub.emulator import filters
-
     channels = [
         {"id": "dana-support", "name": "Dana", "type": "support", "custom": {"plan": "gold"}},
         {"id": "erin-support", "name": "Erin", "type": "support", "custom": {}},
@@ -161,7 +160,5 @@ def test_app_context_filters_keep_what_they_say(expression, kept):
 
 @pytest.mark.parametrize("expression", ["", "name ==", "(id == 'a'", "id = 'a'", "id == 'a' &&"])
 def test_an_unreadable_filter_says_so(expression):
-    from errbot_pubnub.emulator import filters
-
     with pytest.raises(filters.FilterError):
         filters.parse(expression)
