@@ -35,10 +35,14 @@ def _stamp(stored: dict[str, Any]) -> None:
 
 
 def update(
-    stored: dict[str, Any] | None, object_id: str, fields: Iterable[str], body: Mapping[str, Any]
+    stored: dict[str, Any] | None,
+    object_id: str | None,
+    fields: Iterable[str],
+    body: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """``stored`` with the fields of ``body`` set (a partial update), stamped; new if None."""
-    result = stored if stored is not None else {"id": object_id}
+    """``stored`` with the fields of ``body`` set (a partial update), stamped; new if None
+    (with ``object_id`` as its ``id``, if it has one: a membership has none)."""
+    result = stored if stored is not None else ({"id": object_id} if object_id else {})
     for name in fields:
         if name in body:
             result[name] = body[name]
@@ -86,8 +90,7 @@ class AppContext:
             if body is None:
                 joined.pop(channel, None)
                 continue
-            joined[channel] = update(joined.get(channel), "", MEMBERSHIP_FIELDS, body)
-            joined[channel].pop("id", None)
+            joined[channel] = update(joined.get(channel), None, MEMBERSHIP_FIELDS, body)
 
     def memberships_of(self, user_id: str, include: set[str]) -> list[tuple[dict, dict]]:
         """(full view for filtering, view the request sees) of each channel the user is in."""
