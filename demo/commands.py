@@ -34,7 +34,7 @@ from errbot_support_demo.configuration import (
     pubnub_settings,
     uses_pubnub_itself,
 )
-from errbot_support_demo.page import ChatPage, PageSettings, TokenIssuer
+from errbot_support_demo.page import ChatPage, PageSettings, session_source
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
@@ -216,13 +216,14 @@ def _start_local_server(port: int) -> PubNubEmulator:
 def _start_chat_page(settings: PubNubSettings, config: Any, pubnub_port: int) -> ChatPage:
     """The customer chat page, one port above the PubNub server's (any free one for 0)."""
     port = pubnub_port + 1 if pubnub_port and pubnub_port < 65535 else 0
-    page_settings = PageSettings.of(settings, getattr(config, "SUPPORT_RATING_QUESTION", None))
-    tokens = TokenIssuer(settings) if settings.secret_key else None
+    source = session_source(pubnub_config(config), settings)
+    rating_question = getattr(config, "SUPPORT_RATING_QUESTION", None)
+    page_settings = PageSettings.of(settings, rating_question, sessions=source is not None)
     try:
-        page = ChatPage(page_settings, tokens, LOCAL_HOST, port).start()
+        page = ChatPage(page_settings, source, LOCAL_HOST, port).start()
     except OSError as error:
-        if tokens is not None:
-            tokens.close()
+        if source is not None:
+            source.close()
         raise DemoError(
             f"The customer chat page cannot be served on {LOCAL_HOST}:{port} "
             f"({error.strerror or error}): stop what uses it, or pick another port with "

@@ -1,8 +1,11 @@
 """The customer chat page: its files, and its settings written from the bot's configuration.
 
 ``ChatPage`` serves ``web/`` (the page, the widget, PubNub's JavaScript SDK) and ``config.js``,
-the widget's settings, on a thread of its own. With a secret key it also hands each browser a
-token for its own channel at ``/token``, as a company's server would (see ``grant_token``).
+the widget's settings, on a thread of its own. Playing the company's app server, it opens each
+browser's customer session at ``/session`` (the customer's channel, placed in a support group,
+and a token for that customer alone): through the bot's customer session service when it runs,
+else with the secret key and the same code. On an open keyset without the service, the page
+registers its channel itself.
 """
 
 from __future__ import annotations
@@ -11,28 +14,29 @@ import json
 import logging
 import sys
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from pubnub.exceptions import PubNubException
-from pubnub.models.consumer.v3.channel import Channel
-from pubnub.models.consumer.v3.group import Group
-from pubnub.models.consumer.v3.uuid import UUID
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import PubNub
 
 from errbot_pubnub.converters import ChatSDKMessageConverter
+from errbot_pubnub.customer_sessions import CustomerSessions, SessionError
 from errbot_pubnub.sdk_stop import stop_client
 from errbot_pubnub.settings import PubNubSettings, invalid_name_reason
+from errbot_support_demo.sessions import SESSION_PATH
 
 log = logging.getLogger(__name__)
 
 WEB_FILES = resources.files("errbot_support_demo") / "web"
-TOKEN_TTL_MINUTES = 24 * 60
+#: How long the page server waits for the bot's session service.
+SESSION_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,12 @@ class PageSettings:
     channelGroup: str
     messageFormat: str
     ratingQuestion: str | None
-    tokenUrl: str | None
+    sessionUrl: str | None
 
     @classmethod
-    def of(cls, pubnub: PubNubSettings, rating_question: str | None) -> PageSettings:
+    def of(
+        cls, pubnub: PubNubSettings, rating_question: str | None, sessions: bool
+    ) -> PageSettings:
         chat_sdk = isinstance(pubnub.converter, ChatSDKMessageConverter)
         return cls(
             publishKey=pubnub.publish_key,
@@ -59,19 +65,63 @@ class PageSettings:
             channelGroup=pubnub.channel_groups[0],
             messageFormat="chat-sdk" if chat_sdk else "default",
             ratingQuestion=rating_question,
-            tokenUrl="token" if pubnub.secret_key else None,
+            sessionUrl="session" if sessions else None,
         )
 
     def script(self) -> str:
         return f"window.SUPPORT_CHAT = {json.dumps(asdict(self), indent=2)};\n"
 
 
-class TokenIssuer:
-    """Grants a browser's customer a token for their own channel, with the secret key.
+class SessionSource(Protocol):
+    """Opens a customer's session: ``{"channel", "channel_group", "token", ...}``."""
 
-    What the customer client grants itself: read and write on ``<user id>-support``, manage
-    on the group (to register the channel) and update on their own user (name and email).
-    """
+    def open(self, user_id: str) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class SessionRefused(Exception):
+    """No session: ``str()`` is one sentence, ``status`` the HTTP status for the browser."""
+
+    def __init__(self, sentence: str, status: int = HTTPStatus.BAD_GATEWAY) -> None:
+        super().__init__(sentence)
+        self.status = status
+
+
+class ServiceSessions:
+    """Sessions from the bot's customer session service, as a company's backend asks for them:
+    ``POST`` the user id with the shared secret."""
+
+    def __init__(self, url: str, secret: str) -> None:
+        self.url, self._secret = url, secret
+
+    def open(self, user_id: str) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps({"user_id": user_id}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._secret}"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=SESSION_TIMEOUT) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            try:
+                why = json.loads(refused.read()).get("error") or refused.reason
+            except (ValueError, AttributeError):
+                why = refused.reason
+            raise SessionRefused(f"The customer session service refused: {why}") from None
+        except (OSError, ValueError) as error:
+            raise SessionRefused(
+                f"The customer session service cannot be reached: {error}"
+            ) from None
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+class OwnSessions:
+    """Sessions opened here with the secret key, by the service's own code."""
 
     def __init__(self, pubnub: PubNubSettings) -> None:
         config = PNConfiguration()
@@ -85,22 +135,30 @@ class TokenIssuer:
         config.daemon = True
         config.disable_config_locking = False
         self._client = PubNub(config)
-        self._group = pubnub.channel_groups[0]
-
-    def grant(self, user_id: str) -> str:
-        return (
-            self._client.grant_token()
-            .ttl(TOKEN_TTL_MINUTES)
-            .authorized_uuid(user_id)
-            .channels([Channel.id(f"{user_id}-support").read().write()])
-            .groups([Group.id(self._group).manage()])
-            .uuids([UUID.id(user_id).update()])
-            .sync()
-            .result.token
+        self._sessions = CustomerSessions(
+            self._client, channel_groups=pubnub.channel_groups, can_grant=True
         )
+
+    def open(self, user_id: str) -> dict[str, Any]:
+        try:
+            return self._sessions.open(user_id).as_dict()
+        except SessionError as error:
+            raise SessionRefused(str(error), error.status) from None
 
     def close(self) -> None:
         stop_client(self._client)
+
+
+def session_source(pubnub_config: Any, pubnub: PubNubSettings) -> SessionSource | None:
+    """Where the page's sessions come from: the bot's session service when the configuration
+    serves it, else the secret key; ``None`` on an open keyset without the service."""
+    secret = getattr(pubnub_config, "PUBNUB_SESSION_SECRET", None)
+    listen = getattr(pubnub_config, "PUBNUB_SESSION_LISTEN", None)
+    if secret and listen:
+        return ServiceSessions(f"http://{listen}{SESSION_PATH}", secret)
+    if pubnub.secret_key:
+        return OwnSessions(pubnub)
+    return None
 
 
 class _PageServer(ThreadingHTTPServer):
@@ -119,10 +177,10 @@ class ChatPage:
     """The page on ``host:port`` (``port=0`` picks a free one), served from a thread."""
 
     def __init__(
-        self, settings: PageSettings, tokens: TokenIssuer | None, host: str, port: int
+        self, settings: PageSettings, sessions: SessionSource | None, host: str, port: int
     ) -> None:
         self.settings = settings
-        self._tokens = tokens
+        self._sessions = sessions
         self._server = _PageServer((host, port), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="chat-page", daemon=True
@@ -140,8 +198,8 @@ class ChatPage:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        if self._tokens is not None:
-            self._tokens.close()
+        if self._sessions is not None:
+            self._sessions.close()
 
     def _handler_class(self) -> type[SimpleHTTPRequestHandler]:
         page = self
@@ -155,26 +213,26 @@ class ChatPage:
                 path = urlsplit(self.path).path
                 if path == "/config.js":
                     self._answer(HTTPStatus.OK, page.settings.script(), "text/javascript")
-                elif path == "/token":
-                    self._token()
+                elif path == "/session":
+                    self._session()
                 else:
                     super().do_GET()
 
-            def _token(self) -> None:
+            def _session(self) -> None:
                 user_id = parse_qs(urlsplit(self.path).query).get("user_id", [""])[0]
                 reason = invalid_name_reason(user_id) if user_id else "it is missing"
-                if page._tokens is None:
-                    self._refuse(HTTPStatus.NOT_FOUND, "Access Manager is off: no token needed.")
+                if page._sessions is None:
+                    self._refuse(HTTPStatus.NOT_FOUND, "No session service: the page registers.")
                 elif reason:
                     self._refuse(HTTPStatus.BAD_REQUEST, f"user_id cannot be used: {reason}.")
                 else:
                     try:
-                        token = page._tokens.grant(user_id)
-                    except PubNubException as error:
-                        log.warning("Could not grant a token to %r: %s", user_id, error)
-                        self._refuse(HTTPStatus.BAD_GATEWAY, "PubNub refused to grant a token.")
+                        session = page._sessions.open(user_id)
+                    except SessionRefused as refused:
+                        log.warning("No session for %r: %s", user_id, refused)
+                        self._refuse(HTTPStatus(refused.status), str(refused))
                         return
-                    self._answer(HTTPStatus.OK, json.dumps({"token": token}), "application/json")
+                    self._answer(HTTPStatus.OK, json.dumps(session), "application/json")
 
             def _refuse(self, status: HTTPStatus, reason: str) -> None:
                 self._answer(status, json.dumps({"error": reason}), "application/json")

@@ -45,7 +45,7 @@ def main() -> None:
         stderr=subprocess.STDOUT,
     )
     output: list[str] = []
-    typed: list[str] = []  # a terminal echoes what the agent types; a pipe does not
+    typed: list[tuple[int, str]] = []  # where the agent typed what (a pipe does not echo)
     threading.Thread(
         target=lambda: [output.append(line.decode()) for line in demo.stdout], daemon=True
     ).start()
@@ -54,15 +54,12 @@ def main() -> None:
         return ANSI.sub("", "".join(output))
 
     def as_typed() -> str:
-        """The terminal as the agent saw it: each command after the prompt it answered."""
-        text = terminal()
-        text = text[text.index("#1 New conversation") :]
-        first, *others = typed
-        parts = text.split(PROMPT)
-        woven = parts[0]
-        for command, part in zip(others + [""] * len(parts), parts[1:], strict=False):
-            woven += PROMPT + command + ("\n" if command else "") + part
-        return woven.replace("#1 claimed by admin.", f"{PROMPT}{first}\n#1 claimed by admin.", 1)
+        """The terminal as the agent saw it: each command after a prompt, where it was typed
+        (through a pipe the prompt comes out glued to the next output, and nothing echoes)."""
+        text = terminal().replace(PROMPT, "")
+        for offset, command in reversed(typed):
+            text = f"{text[:offset]}{PROMPT}{command}\n{text[offset:]}"
+        return text[text.index("#1 New conversation") :]
 
     def wait(fragment: str) -> None:
         deadline = time.monotonic() + 60
@@ -72,7 +69,7 @@ def main() -> None:
             time.sleep(0.1)
 
     def agent(command: str, then: str) -> None:
-        typed.append(command)
+        typed.append((len(terminal().replace(PROMPT, "")), command))
         demo.stdin.write(f"{command}\n".encode())
         demo.stdin.flush()
         wait(then)

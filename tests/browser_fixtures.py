@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from errbot_pubnub.emulator import PubNubEmulator
-from errbot_pubnub.settings import PubNubSettings, read_settings
-from errbot_support_demo.page import ChatPage, PageSettings, TokenIssuer
+from errbot_support_demo.page import ChatPage, PageSettings
 from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY
 from tests.support_fixtures import GROUP
 
@@ -47,17 +45,6 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def bot_settings(server: PubNubEmulator, secret_key: str) -> PubNubSettings:
-    """The PubNub settings of a bot on ``server`` holding the secret key."""
-    identity = {"publish_key": PUBLISH_KEY, "subscribe_key": SUBSCRIBE_KEY}
-    config = SimpleNamespace(
-        BOT_IDENTITY={**identity, "secret_key": secret_key, "user_id": "support"},
-        PUBNUB_CHANNEL_GROUP=GROUP,
-        PUBNUB_ORIGIN=server.origin,
-    )
-    return read_settings(config)
-
-
 def page_settings(server: PubNubEmulator, **overrides: Any) -> PageSettings:
     settings: dict[str, Any] = {
         "publishKey": PUBLISH_KEY,
@@ -67,7 +54,7 @@ def page_settings(server: PubNubEmulator, **overrides: Any) -> PageSettings:
         "channelGroup": GROUP,
         "messageFormat": "default",
         "ratingQuestion": None,
-        "tokenUrl": None,
+        "sessionUrl": None,
     }
     settings.update(overrides)
     return PageSettings(**settings)
@@ -75,16 +62,15 @@ def page_settings(server: PubNubEmulator, **overrides: Any) -> PageSettings:
 
 @pytest.fixture
 def chat_page_server() -> Iterator[Callable[..., ChatPage]]:
-    """``chat_page_server(server, secret_key=None, **page_settings)``: the page for
-    ``server``; with ``secret_key`` it hands browsers tokens, as the demo does."""
+    """``chat_page_server(server, sessions=None, **page_settings)``: the page for ``server``,
+    with the demo's own code; with ``sessions`` (an ``errbot_support_demo.page`` session
+    source) it opens each browser's customer session, as the demo does."""
     pages: list[ChatPage] = []
 
-    def serve(server: PubNubEmulator, secret_key: str | None = None, **overrides: Any) -> ChatPage:
-        tokens = None
-        if secret_key is not None:
-            tokens = TokenIssuer(bot_settings(server, secret_key))
-            overrides.setdefault("tokenUrl", "token")
-        page = ChatPage(page_settings(server, **overrides), tokens, "127.0.0.1", 0).start()
+    def serve(server: PubNubEmulator, sessions: Any = None, **overrides: Any) -> ChatPage:
+        if sessions is not None:
+            overrides.setdefault("sessionUrl", "session")
+        page = ChatPage(page_settings(server, **overrides), sessions, "127.0.0.1", 0).start()
         pages.append(page)
         return page
 

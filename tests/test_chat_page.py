@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from errbot_support_demo.page import ServiceSessions
+from tests.bridge_fixtures import CORE_PLUGINS
+from tests.irc_fixtures import free_port
 from tests.pubnub_fixtures import SECRET_KEY
 from tests.support_fixtures import AGENT_ROOM, bridged_support_bot, customers_network
 
@@ -20,6 +23,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright i
 expect = playwright_api.expect
 
 RATING_QUESTION = "How did we do? Rate us from 1 to 5."
+SESSION_SECRET = "shared-with-the-app-server-only"
 WAIT_MS = 20_000  # generous: several test runs may share two cores
 
 
@@ -123,20 +127,29 @@ def announced_channel(announcement: str) -> str:
     return re.search(r"customers:([\w.-]+-support)", announcement).group(1)
 
 
-def test_with_access_manager_the_page_chats_on_the_token_its_server_grants(
+def test_with_access_manager_the_page_chats_in_the_session_the_bots_service_opens(
     tmp_path, pubnub_server_factory, browser, chat_page_server
 ):
+    """The page's server plays the company's app server: it asks the bot's customer session
+    service for the customer's channel and token, and the browser holds nothing more."""
     secured = pubnub_server_factory(secret_key=SECRET_KEY)
     customers = customers_network(secured)
     customers["BOT_IDENTITY"] = {**customers["BOT_IDENTITY"], "secret_key": SECRET_KEY}
+    listen = f"127.0.0.1:{free_port()}"
     with bridged_support_bot(
         tmp_path,
         secured,
         BRIDGE_BACKENDS={"agents": {"BACKEND": "Test"}, "customers": customers},
+        CORE_PLUGINS=(*CORE_PLUGINS, "Webserver"),
+        PUBNUB_SESSION_SECRET=SESSION_SECRET,
+        PUBNUB_SESSION_LISTEN=listen,
+        PUBNUB_CUSTOMER_CHANNEL="web-{user_id}",
     ) as bot:
-        served = chat_page_server(secured, secret_key=SECRET_KEY)
+        service = ServiceSessions(f"http://{listen}/pubnub/customer-session", SESSION_SECRET)
+        served = chat_page_server(secured, sessions=service)
         with urllib.request.urlopen(served.url + "config.js", timeout=10) as settings:
-            assert SECRET_KEY not in settings.read().decode()  # the browser never holds it
+            script = settings.read().decode()
+        assert SECRET_KEY not in script and SESSION_SECRET not in script  # never in a browser
         page = browser.new_page()
         page.set_default_timeout(WAIT_MS)
         page.goto(served.url)
@@ -146,6 +159,7 @@ def test_with_access_manager_the_page_chats_on_the_token_its_server_grants(
         write(page, "Hello with a token")
         announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "with a token" in s.body)
         assert "Erin Smith" in announced.body  # the token lets the page set its own name
+        assert "customers:web-customer-" in announced.body  # the channel the service chose
         number = re.search(r"#(\d+)", announced.body).group(1)
         bot.command("alice", f"!claim {number}")
         bot.say("alice", f"!reply {number} Your token works.")

@@ -8,6 +8,7 @@ Both talk through pipes here instead of terminals. Nothing is mocked.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,6 +196,19 @@ def shows_the_chat_page(output: str, pubnub_port: int) -> None:
         script = settings.read().decode()
     assert f'"origin": "127.0.0.1:{pubnub_port}"' in script
     assert '"subscribeKey": "sub-c-demo"' in script and '"channelGroup": "support"' in script
+    assert '"sessionUrl": "session"' in script  # sessions from the bot's service
+
+    def session() -> dict | None:
+        """The page's session, once the bot's service serves (it starts with the bot)."""
+        try:
+            with urllib.request.urlopen(url + "session?user_id=page-visitor", timeout=30) as got:
+                return json.loads(got.read())
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 502, refused.read()  # the service is not up yet
+            return None
+
+    opened = wait_for(session, timeout=STARTUP)
+    assert (opened["channel"], opened["channel_group"]) == ("page-visitor-support", "support")
     with urllib.request.urlopen(url + "vendor/pubnub.12.0.3.min.js", timeout=10) as sdk:
         assert b"PubNub" in sdk.read()
 

@@ -1,8 +1,9 @@
 /*
  * The customer side of support chat, on PubNub's JavaScript SDK and nothing else.
  *
- * A starting point for a company's own widget: one channel per customer ("<user id>-support"),
- * registered in the support channel group, where the support bot listens. Settings come from
+ * A starting point for a company's own widget: one channel per customer, in a support channel
+ * group where the support bot listens, opened by the company's server (the customer session)
+ * or, on an open keyset, by the page itself ("<user id>-support"). Settings come from
  * window.SUPPORT_CHAT (config.js):
  *   publishKey, subscribeKey  the keyset
  *   origin, ssl               where PubNub is (origin null: PubNub itself)
@@ -10,7 +11,9 @@
  *   messageFormat             "default" ({kind, time, text}) or "chat-sdk" ({type, text, files}),
  *                             as the bot's PUBNUB_MESSAGE_CONVERTER reads and writes
  *   ratingQuestion            the bot's SUPPORT_RATING_QUESTION: shown as five buttons
- *   tokenUrl                  with Access Manager on: where to get this customer's token
+ *   sessionUrl                where the company's server opens this customer's session:
+ *                             GET <sessionUrl>?user_id=<id> answers {channel, token, ...};
+ *                             null: an open keyset, the page puts its channel in the group
  *   supportName               how replies without an agent's name are signed
  */
 (function () {
@@ -51,7 +54,7 @@
     userId = "customer-" + randomId();
     store.setItem(storageKey("user-id"), userId);
   }
-  var channel = userId + "-support";
+  var channel = null; // known once the session is open
   var savedProfile = JSON.parse(store.getItem(storageKey("profile")) || "{}");
   nameInput.value = savedProfile.name || "";
   emailInput.value = savedProfile.email || "";
@@ -115,21 +118,30 @@
   }
 
   function getReady() {
-    // With Access Manager, a token first; then the channel joins the group the bot listens to.
+    // The session: the customer's channel in a group the bot listens to, and with Access
+    // Manager a token for this customer alone. Opened by the company's server (sessionUrl),
+    // or on an open keyset by the page itself.
     if (ready) return ready;
-    var token = config.tokenUrl
-      ? fetch(config.tokenUrl + "?user_id=" + encodeURIComponent(userId))
-        .then(function (answer) {
-          if (!answer.ok) throw new Error("no token (HTTP " + answer.status + ")");
-          return answer.json();
-        })
-        .then(function (body) { pubnub.setToken(body.token); })
-      : Promise.resolve();
-    ready = token.then(function () {
-      return pubnub.channelGroups.addChannels({ channels: [channel], channelGroup: config.channelGroup });
-    });
+    ready = config.sessionUrl ? openSession() : joinGroup();
     ready.catch(function () { ready = null; });
     return ready;
+  }
+
+  function openSession() {
+    return fetch(config.sessionUrl + "?user_id=" + encodeURIComponent(userId))
+      .then(function (answer) {
+        if (!answer.ok) throw new Error("no session (HTTP " + answer.status + ")");
+        return answer.json();
+      })
+      .then(function (session) {
+        if (session.token) pubnub.setToken(session.token);
+        channel = session.channel;
+      });
+  }
+
+  function joinGroup() {
+    channel = userId + "-support";
+    return pubnub.channelGroups.addChannels({ channels: [channel], channelGroup: config.channelGroup });
   }
 
   pubnub.addListener({
@@ -241,6 +253,7 @@
   function hideTyping() { typingLine.hidden = true; }
 
   function catchUp() {
+    if (!channel) return Promise.resolve(); // no session yet
     // What arrived while the page was closed or the connection away, from Message Persistence.
     return pubnub.fetchMessages({ channels: [channel], count: 100, includeMeta: true, includeUUID: true })
       .then(function (answer) {
@@ -344,6 +357,7 @@
 
   var lastTyping = 0;
   function typing(value) {
+    if (!channel) return; // no session yet
     var now = Date.now();
     if (value && now - lastTyping < TYPING_EVERY_MS) return;
     lastTyping = value ? now : 0;
