@@ -7,16 +7,20 @@ is what the customer sees on the page and what the agents see in their room. Not
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
 import urllib.request
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from errbot_support_demo.page import ServiceSessions
+from errbot_pubnub.settings import read_settings
+from errbot_support_demo.page import ServiceSessions, session_source
 from tests.bridge_fixtures import CORE_PLUGINS
 from tests.irc_fixtures import free_port
-from tests.pubnub_fixtures import SECRET_KEY
+from tests.pubnub_fixtures import PUBLISH_KEY, SECRET_KEY, SUBSCRIBE_KEY
 from tests.support_fixtures import AGENT_ROOM, bridged_support_bot, customers_network
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -204,3 +208,34 @@ def test_the_page_speaks_the_chat_sdk_shape_with_a_bot_on_the_chat_sdk_converter
         bot.wait_sent(lambda s: s.to == AGENT_ROOM and "Sent after a refusal" in s.body)
         expect(page.locator("#support-chat-connection")).to_have_text("Connected")
         page.close()
+
+
+def test_without_the_service_the_page_server_opens_sessions_with_the_secret_key(
+    pubnub_server_factory, pubnub_client, chat_page_server
+):
+    """A configuration that serves no sessions: the page's server opens them itself."""
+    secured = pubnub_server_factory(secret_key=SECRET_KEY)
+    settings = read_settings(
+        SimpleNamespace(
+            BOT_IDENTITY={
+                "publish_key": PUBLISH_KEY,
+                "subscribe_key": SUBSCRIBE_KEY,
+                "secret_key": SECRET_KEY,
+            },
+            PUBNUB_CHANNEL_GROUP="support",
+            PUBNUB_ORIGIN=secured.origin,
+        )
+    )
+    sessions = session_source(SimpleNamespace(), settings)
+    served = chat_page_server(secured, sessions=sessions)
+    with urllib.request.urlopen(served.url + "session?user_id=dana", timeout=30) as answer:
+        session = json.loads(answer.read())
+    assert (session["channel"], session["channel_group"]) == ("dana-support", "support")
+    assert secured.channels_in_group("support") == ["dana-support"]
+    token = pubnub_client("reader", server=secured).parse_token(session["token"])
+    assert token["authorized_uuid"] == "dana"  # for dana alone, managing no group
+    assert set(token["resources"]["channels"]) == {"dana-support"}
+    assert token["resources"]["groups"] == {}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(served.url + "session?user_id=", timeout=30)
+    assert refused.value.code == 400
