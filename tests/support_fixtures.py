@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+import errbot.rendering
 import pytest
 from errbot.backends.base import Message
 from errbot.backends.test import TestOccupant
@@ -116,15 +117,28 @@ AGENT_ROOM = "support"
 COMMAND_REPLIES = "Err"  # the Test backend addresses command replies to the bot itself
 
 
+#: What the Test backend shows of a message: Errbot's Markdown-to-text converter.
+SHOWN = errbot.rendering.text()
+_SHOWN_LOCK = threading.Lock()  # a Markdown converter is not thread-safe
+
+
+def shown(markdown: str) -> str:
+    """``markdown`` as a person reads it on Errbot's Test (plain text) backend."""
+    with _SHOWN_LOCK:
+        return SHOWN.convert(markdown)
+
+
 @dataclass(frozen=True)
 class Sent:
-    """A message the bot sent, as the backend was asked to send it."""
+    """A message the bot sent: ``body`` as people read it on the Test backend, ``markdown`` as
+    the backend was asked to send it."""
 
     to: str
     body: str
     extras: dict
     parent: Message | None
     message: Message
+    markdown: str = ""
 
 
 class SupportBot:
@@ -169,7 +183,14 @@ class SupportBot:
                     # What errbot-backend-slackv3 does after posting: keep Slack's timestamp.
                     message.extras["ts"] = [f"1700000000.{len(self.sent):06d}"]
                 self.sent.append(
-                    Sent(target, message.body, dict(message.extras), message.parent, message)
+                    Sent(
+                        target,
+                        shown(message.body),
+                        dict(message.extras),
+                        message.parent,
+                        message,
+                        message.body,
+                    )
                 )
             send_message(message)
 
@@ -271,8 +292,8 @@ class SupportBot:
 
     def conversation_of(self, room: str) -> int:
         """The number the agent room announced for ``room``'s conversation."""
-        sent = self.wait_sent(lambda s: s.to == AGENT_ROOM and f"(`{room}`)" in s.body)
-        return int(re.match(r"\*\*#(\d+)\*\*", sent.body).group(1))
+        sent = self.wait_sent(lambda s: s.to == AGENT_ROOM and f"({room})" in s.body)
+        return int(re.match(r"#(\d+) ", sent.body).group(1))
 
 
 def support_config(data_dir: Path, **overrides):

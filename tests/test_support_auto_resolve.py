@@ -80,7 +80,7 @@ def test_the_bot_resolves_silent_conversations_and_says_so(tmp_path):
         bot.command("alice", "!claim 1")
         bot.say("alice", "!reply 1 It arrives tomorrow.")
         told = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "automatically" in s.body)
-        assert told.body.startswith("**#1** resolved automatically: dana said nothing for ")
+        assert told.body.startswith("#1 resolved automatically: dana said nothing for ")
         assert told.body.endswith(" after alice's reply.")
         wait_for(lambda: len(bot.bodies("dana-chat")) == 3)
         assert bot.bodies("dana-chat")[1:] == [

@@ -73,7 +73,7 @@ def test_outside_business_hours_a_new_conversation_is_told_when_agents_are_back(
         assert bot.bodies("dana-chat") == [AWAY]
         assert bot.bodies("erin-chat") == [ACK]
         assert f"(automatic) to dana: {AWAY}" in bot.command("alice", "!transcript 1")
-        assert bot.bodies(AGENT_ROOM)[0].startswith("**#1** New conversation with **dana**")
+        assert bot.bodies(AGENT_ROOM)[0].startswith("#1 New conversation with dana")
 
 
 @pytest.mark.parametrize(

@@ -34,14 +34,14 @@ def test_a_canned_reply_reaches_the_customer_with_the_names_filled_in(tmp_path):
         refused = bot.command("alice", "!reply 1 :refnud")
         assert refused == (
             "There is no canned reply ':refnud'. Known: :hours, :refund "
-            "(`!canned` shows their texts)."
+            "(!canned shows their texts)."
         )
         assert len(bot.bodies("dana-chat")) == 3  # nothing was sent
         assert bot.command("alice", "!canned").splitlines() == [
             "2 canned replies:",
-            "`:hours` We answer from 9:00 to 18:00 {{CET}}.",
-            "`:refund` Your refund is on its way, {customer}. {agent}",
-            "Send one with `!reply <number> :<name>`.",
+            ":hours We answer from 9:00 to 18:00 {{CET}}.",
+            ":refund Your refund is on its way, {customer}. {agent}",
+            "Send one with !reply <number> :<name>.",
         ]
 
 

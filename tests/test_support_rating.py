@@ -129,18 +129,18 @@ def test_an_agents_view_of_a_rating_and_the_customers(tmp_path):
         assert bot.bodies("dana-chat")[-1] == QUESTION
         bot.customer("dana-chat", "4")
         assert bot.bodies(AGENT_ROOM)[-1] == (
-            "**#1** (resolved by alice) **dana** rated the conversation **4**/5"
+            "#1 (resolved by alice) dana rated the conversation 4/5"
         )
         thanks = bot.to("dana-chat")[-1]
         assert thanks.body == THANKS
-        assert "**dana** rated the conversation: 4" in bot.command("alice", "!transcript 1")
+        assert "dana rated the conversation: 4" in bot.command("alice", "!transcript 1")
         assert "rated 4/5" in bot.command("alice", "!customer dana")
         stats = bot.command("alice", "!stats")
         assert "Customer rating: 4.0/5 on average (1 rating(s))" in stats
         assert "alice: 0 open, 1 resolved" in stats and "rating 4.0/5" in stats
 
         bot.customer("dana-chat", "5")  # a rating is given once: this is a new conversation
-        assert bot.bodies(AGENT_ROOM)[-1].startswith("**#2** New conversation with **dana**")
+        assert bot.bodies(AGENT_ROOM)[-1].startswith("#2 New conversation with dana")
 
 
 def test_without_a_rating_question_a_number_opens_a_conversation(tmp_path):
@@ -149,5 +149,5 @@ def test_without_a_rating_question_a_number_opens_a_conversation(tmp_path):
         bot.command("alice", "!claim 1")
         bot.command("alice", "!resolve 1")
         bot.customer("dana-chat", "4")
-        assert bot.bodies(AGENT_ROOM)[-1].startswith("**#2** New conversation with **dana**")
+        assert bot.bodies(AGENT_ROOM)[-1].startswith("#2 New conversation with dana")
         assert "Customer rating" not in bot.command("alice", "!stats")

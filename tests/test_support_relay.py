@@ -48,14 +48,14 @@ def test_a_message_a_pass_relayed_meanwhile_does_not_go_straight_again(desk_bot)
     recorded = desk.receive(recorded_in("dana-chat", "only once", "m-2"))
     relay.pending(desk)
     relay.recorded(desk, recorded, epoch)
-    assert desk_bot.bodies(AGENT_ROOM).count("**#1** **dana**: only once") == 1
+    assert desk_bot.bodies(AGENT_ROOM).count("#1 dana: only once") == 1
     wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 
     # Without a pass in between, the recorded message goes straight.
     epoch = relay.epoch
     recorded = desk.receive(recorded_in("dana-chat", "straight", "m-3"))
     relay.recorded(desk, recorded, epoch)
-    assert desk_bot.bodies(AGENT_ROOM)[-1] == "**#1** **dana**: straight"
+    assert desk_bot.bodies(AGENT_ROOM)[-1] == "#1 dana: straight"
     wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 
 
@@ -88,9 +88,9 @@ def test_after_the_agent_room_is_back_the_waiting_messages_go_before_new_ones(de
     desk_bot.customer("dana-chat", "new")
     wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) == 4)
     assert desk_bot.bodies(AGENT_ROOM)[1:] == [
-        "**#1** **dana**: waiting 1",
-        "**#1** **dana**: waiting 2",
-        "**#1** **dana**: new",
+        "#1 dana: waiting 1",
+        "#1 dana: waiting 2",
+        "#1 dana: new",
     ]
 
 
@@ -137,4 +137,4 @@ def relayed_once_despite_a_pass_running_meanwhile(desk_bot) -> None:
     passing.join(timeout=20)
     relay.recorded(desk, recorded, epoch)
     wait_for(lambda: desk.unrelayed() == [])
-    assert desk_bot.bodies(AGENT_ROOM).count("**#1** **dana**: during the pass") == 1
+    assert desk_bot.bodies(AGENT_ROOM).count("#1 dana: during the pass") == 1

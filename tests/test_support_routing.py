@@ -128,27 +128,27 @@ def test_each_conversation_goes_to_its_teams_room_and_each_room_lists_its_own(te
     bot.customer("vip-dana", "hello from a VIP", name="dana")
     bot.customer("erin-chat", "hello from erin")
     [announced] = bot.bodies(VIP)
-    assert announced.startswith("**#1** New conversation with **dana** (`vip-dana`)")
-    assert bot.bodies(AGENT_ROOM)[0].startswith("**#2** New conversation with **erin**")
+    assert announced.startswith("#1 New conversation with dana (vip-dana)")
+    assert bot.bodies(AGENT_ROOM)[0].startswith("#2 New conversation with erin")
     bot.customer("vip-dana", "still me", name="dana")
-    assert bot.bodies(VIP)[-1] == "**#1** **dana**: still me"
+    assert bot.bodies(VIP)[-1] == "#1 dana: still me"
     assert len(bot.to(AGENT_ROOM)) == 1
 
     in_vip = bot.command("alice", "!queue", room=VIP).splitlines()
     assert in_vip[0] == "1 open conversation(s) in vip, 1 waiting:"
-    assert in_vip[1].startswith("**#1** waiting, ")
-    assert in_vip[-1] == "`!queue all` lists every agent room's."
+    assert in_vip[1].startswith("#1 waiting, ")
+    assert in_vip[-1] == "!queue all lists every agent room's."
     in_main = bot.command("bob", "!queue").splitlines()
     assert in_main[0] == "1 open conversation(s) in support, 1 waiting:"
-    assert in_main[1].startswith("**#2** waiting, ")
+    assert in_main[1].startswith("#2 waiting, ")
     everywhere = bot.command("bob", "!queue all").splitlines()
     assert everywhere[0] == "2 open conversation(s), 2 waiting:"
-    assert everywhere[1].startswith("**#1** waiting in vip, ")
-    assert everywhere[2].startswith("**#2** waiting in support, ")
+    assert everywhere[1].startswith("#1 waiting in vip, ")
+    assert everywhere[2].startswith("#2 waiting in support, ")
 
     # Anyone in one of the agent rooms is an agent, wherever the conversation is.
-    assert bot.command("alice", "!claim 1", room=VIP).startswith("**#1** is yours, alice.")
-    assert bot.command("alice", "!reply 2 Hi Erin", room=VIP) == "**#2** is now yours, alice."
+    assert bot.command("alice", "!claim 1", room=VIP).startswith("#1 is yours, alice.")
+    assert bot.command("alice", "!reply 2 Hi Erin", room=VIP) == "#2 is now yours, alice."
     stats = bot.command("bob", "!stats all").splitlines()
     assert stats[0] == "Now: 0 waiting, 2 assigned, 0 resolved in all."
     assert stats[-1] == (
@@ -158,7 +158,7 @@ def test_each_conversation_goes_to_its_teams_room_and_each_room_lists_its_own(te
     in_vip = bot.command("alice", "!stats 30", room=VIP).splitlines()
     assert in_vip[0] == "Now in vip: 0 waiting, 0 assigned, 1 resolved in all."
     assert in_vip[1] == "Last 30 day(s): 1 opened, 1 of them resolved."
-    assert in_vip[-1] == "`!stats all` covers every agent room."
+    assert in_vip[-1] == "!stats all covers every agent room."
     assert any(line.startswith("alice: 0 open, 1 resolved") for line in in_vip)
     in_main = bot.command("bob", "!stats").splitlines()
     assert in_main[0] == "Now in support: 0 waiting, 1 assigned, 0 resolved in all."
@@ -170,27 +170,27 @@ def test_move_hands_a_conversation_to_another_team_with_its_story(teams_bot):
     bot.customer("erin-chat", "I want to upgrade to the VIP plan")
     bot.command("bob", "!claim 1")
     answer = bot.command("bob", "!move 1 #vip")
-    assert answer == "**#1** now waits in vip for one of its agents."
+    assert answer == "#1 now waits in vip for one of its agents."
     shown = bot.bodies(VIP)[-1].splitlines()
     assert shown[0] == (
-        "**#1** moved here from support by bob: erin (`erin-chat`), waiting. "
-        "Type `!claim 1` to take it. So far:"
+        "#1 moved here from support by bob: erin (erin-chat), waiting. "
+        "Type !claim 1 to take it. So far:"
     )
-    assert any("**erin**: I want to upgrade to the VIP plan" in line for line in shown)
+    assert any("erin: I want to upgrade to the VIP plan" in line for line in shown)
     assert shown[-1].endswith("- bob moved it to vip")
     bot.customer("erin-chat", "thanks!")
-    assert bot.bodies(VIP)[-1] == "**#1** **erin**: thanks!"
+    assert bot.bodies(VIP)[-1] == "#1 erin: thanks!"
     assert len(bot.to(AGENT_ROOM)) == 1  # only the announcement, before the move
 
-    assert bot.command("alice", "!move 1 vip", room=VIP) == "**#1** is already served in vip."
+    assert bot.command("alice", "!move 1 vip", room=VIP) == "#1 is already served in vip."
     refused = bot.command("alice", "!move 1 #sales", room=VIP)
     assert refused == (
-        "'#sales' is not an agent room; the rooms: support, vip. Usage: `!move <number> <room>`"
+        "'#sales' is not an agent room; the rooms: support, vip. Usage: !move <number> <room>"
     )
     assert bot.command("alice", "!move 1", room=VIP) == (
-        "To which agent room? Usage: `!move <number> <room>`"
+        "To which agent room? Usage: !move <number> <room>"
     )
-    assert bot.command("alice", "!claim 1", room=VIP).startswith("**#1** is yours, alice.")
+    assert bot.command("alice", "!claim 1", room=VIP).startswith("#1 is yours, alice.")
 
 
 def test_a_room_that_is_down_holds_up_its_own_conversations_only(teams_bot):
@@ -201,18 +201,18 @@ def test_a_room_that_is_down_holds_up_its_own_conversations_only(teams_bot):
     bot.customer("vip-dana", "waiting 1", name="dana")
     bot.customer("erin-chat", "goes through")
     bot.customer("vip-dana", "waiting 2", name="dana")
-    assert bot.bodies(AGENT_ROOM)[-1] == "**#2** **erin**: goes through"
+    assert bot.bodies(AGENT_ROOM)[-1] == "#2 erin: goes through"
     warning = bot.wait_sent(lambda s: s.to == "admin")
     assert "agent room vip is unreachable (the VIP room is gone)" in warning.body
     bot.customer("erin-chat", "and again")  # the passes go past the waiting VIP messages
-    assert bot.bodies(AGENT_ROOM)[-1] == "**#2** **erin**: and again"
+    assert bot.bodies(AGENT_ROOM)[-1] == "#2 erin: and again"
     status = bot.command("bob", "!support status").splitlines()
     assert status[0] == "Agent room(s): support (ok), vip (UNREACHABLE)"
     assert status[2] == "Customer messages waiting for their agent room: 2"
 
     bot.accept(VIP)  # the relay poller retries on its own
     wait_for(lambda: len(bot.to(VIP)) == 3)
-    assert bot.bodies(VIP)[1:] == ["**#1** **dana**: waiting 1", "**#1** **dana**: waiting 2"]
+    assert bot.bodies(VIP)[1:] == ["#1 dana: waiting 1", "#1 dana: waiting 2"]
     wait_for(lambda: bot.desk.unrelayed() == [])
     assert len(bot.to(AGENT_ROOM)) == 3
     status = bot.command("bob", "!support status").splitlines()
@@ -226,10 +226,10 @@ def test_a_conversation_keeps_its_room_across_restarts_and_falls_back_when_it_is
         bot.command("bob", "!move 1 vip")
     with support_bot(tmp_path, SUPPORT_ROUTES=ROUTES, SUPPORT_ACKNOWLEDGEMENT=None) as bot:
         bot.customer("erin-chat", "after a restart")
-        assert bot.bodies(VIP) == ["**#1** **erin**: after a restart"]
+        assert bot.bodies(VIP) == ["#1 erin: after a restart"]
     with support_bot(tmp_path, SUPPORT_ACKNOWLEDGEMENT=None) as bot:  # no more routes
         bot.customer("erin-chat", "and now?")
-        assert bot.bodies(AGENT_ROOM) == ["**#1** **erin**: and now?"]
+        assert bot.bodies(AGENT_ROOM) == ["#1 erin: and now?"]
         assert bot.to(VIP) == []
 
 
@@ -254,16 +254,16 @@ def test_bridged_customers_reach_their_teams_room_and_its_agents_answer_them(
         vip, erin = customers("vip"), customers("erin")  # channels vip-support, erin-support
         vip.write("I am a VIP")
         announced = bot.wait_sent(lambda s: s.to == VIP)
-        assert announced.body.startswith(f"**#1** New conversation with **vip** (`{vip.room}`)")
+        assert announced.body.startswith(f"#1 New conversation with vip ({vip.room})")
         erin.write("I am not")
         bot.wait_sent(lambda s: s.to == AGENT_ROOM and "I am not" in s.body)
         assert [s.body for s in bot.to(VIP) if "I am not" in s.body] == []
 
         bot.command("alice", "!reply 1 Welcome back!", room=VIP)
         vip.wait_for("Welcome back!")
-        assert bot.command("alice", "!move 2 vip", room=VIP).startswith("**#2** now waits in")
+        assert bot.command("alice", "!move 2 vip", room=VIP).startswith("#2 now waits in")
         erin.write("anyone?")
-        bot.wait_sent(lambda s: s.to == VIP and s.body == "**#2** **erin**: anyone?")
+        bot.wait_sent(lambda s: s.to == VIP and s.body == "#2 erin: anyone?")
 
 
 def test_a_route_to_a_room_of_the_customers_network_is_refused(tmp_path, pubnub_server):

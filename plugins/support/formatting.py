@@ -1,7 +1,12 @@
 """What agents read in their room: announcements, relays, lists, transcripts, stats.
 
-Light Markdown only (bold, code, quotes): Errbot renders it for each chat network, and it
-stays readable where nothing is rendered (IRC, a terminal).
+Light Markdown only (bold, code): Errbot renders it for each chat network, and it stays
+readable where nothing is rendered (IRC, a terminal). Everything a customer (or an agent)
+wrote is a :func:`~errbot_support.literal.span`, escaped for the network where it is posted
+(:mod:`errbot_support.rendering`), never Markdown of its own. One line of the output is one
+line on every network; a message of several lines keeps, on each of them, the conversation's
+number and its author, so that no line anybody writes can pass for another conversation's or
+the bot's.
 """
 
 from __future__ import annotations
@@ -10,10 +15,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from errbot_support.desk import Durations, Ratings, Stats, TranscriptPage
+from errbot_support.literal import lines, span
 from errbot_support.records import Conversation, Delivery, Entry, Kind, Pending, State
 
 DELAY_WORTH_SAYING = timedelta(minutes=1)
 SNIPPET = 60
+#: Starts each further line of a message, after its number and author.
+CONTINUED = "\u2506"  # ┆
+#: The link schemes shown as links; an attachment's other addresses are shown as text.
+WEB_SCHEMES = ("http://", "https://")
 
 
 def duration(span: timedelta) -> str:
@@ -31,17 +41,32 @@ def duration(span: timedelta) -> str:
     return f"{days}d {hours}h"
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" for line in (text.splitlines() or [""]))
+def said(first: str, more: str, text: str, after: str = "") -> list[str]:
+    """``text`` as lines: the first after ``first``, each further one after ``more`` and
+    ``CONTINUED``; ``after`` ends the last one (the bot's own words)."""
+    written = lines(text)
+    shown = [f"{first}{span(written[0])}"]
+    shown += [f"{more} {CONTINUED} {span(line)}" for line in written[1:]]
+    shown[-1] += after
+    return shown
 
 
-def _attachments(entry: Entry) -> str:
-    lines = [
-        f"\n[attachment] {a.get('name') or 'file'} ({a.get('type') or 'unknown type'}): "
-        f"{a.get('url') or 'no link'}"
-        for a in entry.attachments
-    ]
-    return "".join(lines)
+def attachment(item: dict) -> str:
+    """An attachment as one line: its name and type, its address a link only if it is one
+    to the web."""
+    name, kind = item.get("name") or "file", item.get("type") or "unknown type"
+    url = str(item.get("url") or "")
+    if not url:
+        where = "no link"
+    elif url.casefold().startswith(WEB_SCHEMES):
+        where = span(url)
+    else:
+        where = f"{span(url)} (not a web link, shown as text)"
+    return f"[attachment] {span(str(name))} ({span(str(kind))}): {where}"
+
+
+def _attachments(entry: Entry, more: str) -> list[str]:
+    return [f"{more} {CONTINUED} {attachment(a)}" for a in entry.attachments]
 
 
 def _delay(entry: Entry, now: datetime) -> str:
@@ -55,74 +80,93 @@ DETAIL_LABELS = {"email": "email", "external_id": "customer id", "profile_url": 
 def details(conversation: Conversation) -> str:
     """What the customer's network said of them: "email dana@example.com, customer id 4411"."""
     return ", ".join(
-        f"{DETAIL_LABELS.get(key, key)} {value}"
+        f"{DETAIL_LABELS.get(key, key)} {span(value)}"
         for key, value in conversation.customer_details.items()
     )
 
 
 def where(conversation: Conversation) -> str:
-    """The customer's chat, and their details if known: "(`dana-chat`; email dana@...)"."""
+    """The customer's chat, and their details if known: "(dana-chat; email dana@...)"."""
     about = details(conversation)
-    return f"(`{conversation.customer_room}`{'; ' + about if about else ''})"
+    return f"({span(conversation.customer_room)}{'; ' + about if about else ''})"
+
+
+def name(text: str | None) -> str:
+    """A person's name as the network gave it, on one line."""
+    return span(text or "")
 
 
 def relay(pending: Pending, prefix: str, now: datetime) -> str:
     """A customer message for the agent room; the first one announces the conversation."""
     entry, conversation = pending.entry, pending.conversation
-    n = conversation.number
+    n, who = conversation.number, name(conversation.customer_name)
+    more = f"**#{n}** {who}"
     if entry.kind is Kind.RATING:
         return (
-            f"**#{n}** ({_state(conversation)}) **{conversation.customer_name}** rated the "
+            f"**#{n}** ({_state(conversation)}) **{who}** rated the "
             f"conversation **{conversation.rating}**/5{_delay(entry, now)}"
         )
     if entry.opens_conversation:
-        return (
-            f"**#{n}** New conversation with **{conversation.customer_name}** "
-            f"{where(conversation)}{_delay(entry, now)}:\n"
-            f"{_quote(entry.body)}{_attachments(entry)}\n"
-            f"Type `{prefix}claim {n}` to take it."
+        return "\n".join(
+            [
+                f"**#{n}** New conversation with **{who}** {where(conversation)}"
+                f"{_delay(entry, now)}:",
+                *said(f"**#{n}** **{who}**: ", more, entry.body),
+                *_attachments(entry, more),
+                f"Type `{prefix}claim {n}` to take it.",
+            ]
         )
-    owner = f" ({conversation.agent_name})" if conversation.state is State.ASSIGNED else ""
-    return (
-        f"**#{n}**{owner} **{conversation.customer_name}**{_delay(entry, now)}: "
-        f"{entry.body}{_attachments(entry)}"
+    owner = f" ({name(conversation.agent_name)})" if conversation.state is State.ASSIGNED else ""
+    return "\n".join(
+        [
+            *said(f"**#{n}**{owner} **{who}**{_delay(entry, now)}: ", more, entry.body),
+            *_attachments(entry, more),
+        ]
     )
 
 
 def reminder(conversation: Conversation, waited: timedelta, prefix: str) -> str:
     """A customer who has waited too long, pointed out in their agent room."""
-    n, who = conversation.number, conversation.customer_name
+    n, who = conversation.number, name(conversation.customer_name)
     if conversation.state is State.ASSIGNED:
         return (
-            f"**#{n}** ({conversation.agent_name}) **{who}** has waited {duration(waited)} "
-            f"for an answer: `{prefix}reply {n} ...`"
+            f"**#{n}** ({name(conversation.agent_name)}) **{who}** has waited "
+            f"{duration(waited)} for an answer: `{prefix}reply {n} ...`"
         )
     return f"**#{n}** **{who}** has waited {duration(waited)} for an agent: `{prefix}claim {n}`"
 
 
 def undelivered(conversation: Conversation, entry: Entry, reason: str, prefix: str) -> str:
     """A reply or automatic text that did not reach the customer, for the agent room."""
+    n = conversation.number
     what = (
-        f"the reply by {entry.author_name}"
+        f"the reply by {name(entry.author_name)}"
         if entry.kind is Kind.REPLY
         else f"the automatic {entry.notice or 'message'}"
     )
-    text = (
-        f"**#{conversation.number}** NOT DELIVERED: {what} did not reach "
-        f"{conversation.customer_name} ({reason}):\n> {entry.body}"
-    )
+    shown = [
+        f"**#{n}** NOT DELIVERED: {what} did not reach "
+        f"{name(conversation.customer_name)} ({span(reason)}):",
+        *said(f"**#{n}** {CONTINUED} ", f"**#{n}**", entry.body),
+    ]
     if entry.kind is Kind.REPLY:
-        text += f"\nSend it again with `{prefix}reply {conversation.number} ...`"
-    return text
+        shown.append(f"Send it again with `{prefix}reply {n} ...`")
+    return "\n".join(shown)
+
+
+def agent_said(number: int, first: str, author: str | None, text: str) -> str:
+    """What an agent wrote (a reply, a note) as the agent room is told of it: ``first`` is
+    the bot's own words after the number, e.g. "[note] "."""
+    return "\n".join(said(f"**#{number}** {first}", f"**#{number}** {name(author)}", text))
 
 
 def conversation_line(conversation: Conversation, now: datetime, room: str | None = None) -> str:
-    who = conversation.agent_name if conversation.state is State.ASSIGNED else "waiting"
-    tags = f" [{', '.join(conversation.tags)}]" if conversation.tags else ""
+    who = name(conversation.agent_name) if conversation.state is State.ASSIGNED else "waiting"
+    tags = f" [{span(', '.join(conversation.tags))}]" if conversation.tags else ""
     where = f" in {room}" if room else ""
     return (
         f"**#{conversation.number}** {who}{where}, {duration(now - conversation.opened_at)}: "
-        f"{conversation.customer_name} (`{conversation.customer_room}`){tags}"
+        f"{name(conversation.customer_name)} ({span(conversation.customer_room)}){tags}"
     )
 
 
@@ -207,41 +251,44 @@ def rooms_load(rooms: list[tuple[str, list[Conversation]]]) -> str:
     return "Open by agent room: " + "; ".join(parts) + "."
 
 
-def _entry_line(entry: Entry, customer: str) -> str:
+def _entry_lines(entry: Entry, customer: str) -> list[str]:
     at = entry.created_at.strftime("%H:%M")
+    author = name(entry.author_name)
     if entry.kind is Kind.CUSTOMER:
-        return f"{at} **{entry.author_name}**: {entry.body}{_attachments(entry)}"
+        more = f"{at} {author}"
+        return [*said(f"{at} **{author}**: ", more, entry.body), *_attachments(entry, more)]
     if entry.kind in (Kind.REPLY, Kind.NOTICE):
-        author = entry.author_name or "(automatic)"
+        author = author if entry.author_name else "(automatic)"
         status = ""
         if entry.delivery is Delivery.UNDELIVERED:
-            status = f" [NOT DELIVERED: {entry.delivery_error}]"
+            status = f" [NOT DELIVERED: {span(entry.delivery_error or '')}]"
         elif entry.delivery is Delivery.PENDING:
             status = " [sending]"
-        return f"{at} {author} to {customer}: {entry.body}{status}"
+        return said(f"{at} {author} to {name(customer)}: ", f"{at} {author}", entry.body, status)
     if entry.kind is Kind.NOTE:
-        return f"{at} [note] {entry.author_name}: {entry.body}"
+        return said(f"{at} [note] {author}: ", f"{at} [note] {author}", entry.body)
     if entry.kind is Kind.RATING:
-        return f"{at} **{entry.author_name}** rated the conversation: {entry.body.strip()}"
-    return f"{at} - {entry.body}"
+        return [f"{at} **{author}** rated the conversation: {span(entry.body.strip())}"]
+    return said(f"{at} - ", f"{at} -", entry.body)
+
+
+def transcript_heading(conversation: Conversation, page: TranscriptPage) -> str:
+    return (
+        f"**#{conversation.number}** {name(conversation.customer_name)} {where(conversation)}, "
+        f"{_state(conversation)}, page {page.page}/{page.pages}:"
+    )
 
 
 def transcript(page: TranscriptPage, prefix: str, *, heading: str | None = None) -> str:
     conversation = page.conversation
     n = conversation.number
-    lines = [
-        heading
-        or (
-            f"**#{n}** {conversation.customer_name} {where(conversation)}, "
-            f"{_state(conversation)}, page {page.page}/{page.pages}:"
-        )
-    ]
+    lines = [heading or transcript_heading(conversation, page)]
     day = None
     for entry in page.entries:
         if entry.created_at.date() != day:
             day = entry.created_at.date()
             lines.append(f"-- {day.isoformat()} (UTC) --")
-        lines.append(_entry_line(entry, conversation.customer_name))
+        lines.extend(_entry_lines(entry, conversation.customer_name))
     if page.page < page.pages:
         lines.append(f"More: `{prefix}transcript {n} {page.page + 1}`")
     elif page.page > 1 and heading is not None:
@@ -250,10 +297,11 @@ def transcript(page: TranscriptPage, prefix: str, *, heading: str | None = None)
 
 
 def _state(conversation: Conversation) -> str:
+    agent = name(conversation.agent_name)
     if conversation.state is State.ASSIGNED:
-        return f"assigned to {conversation.agent_name}"
+        return f"assigned to {agent}"
     if conversation.state is State.RESOLVED:
-        return f"resolved by {conversation.agent_name}" if conversation.agent_name else "resolved"
+        return f"resolved by {agent}" if conversation.agent_name else "resolved"
     return "waiting"
 
 
@@ -265,9 +313,11 @@ def history(conversations: Iterable[Conversation]) -> str:
     lines = []
     for found in by_room.values():
         latest = next((c for c in reversed(found) if c.customer_details), found[-1])
-        lines.append(f"**{found[-1].customer_name}** {where(latest)}: {len(found)} conversation(s)")
+        lines.append(
+            f"**{name(found[-1].customer_name)}** {where(latest)}: {len(found)} conversation(s)"
+        )
         for c in found:
-            tags = f" [{', '.join(c.tags)}]" if c.tags else ""
+            tags = f" [{span(', '.join(c.tags))}]" if c.tags else ""
             opened = c.opened_at.strftime("%Y-%m-%d %H:%M")
             rated = f", rated {c.rating}/5" if c.rating is not None else ""
             lines.append(f"**#{c.number}** opened {opened} UTC, {_state(c)}{rated}{tags}")
@@ -287,16 +337,17 @@ def snippet(text: str, wanted: str) -> str:
 
 def search(found: list[tuple[Conversation, Entry]], wanted: str, limit: int, prefix: str) -> str:
     if not found:
-        return f"No conversation mentions '{wanted}'."
+        return f"No conversation mentions '{span(wanted)}'."
     more = " (the latest ones: give more words to narrow it down)" if len(found) >= limit else ""
-    lines = [f"{len(found)} conversation(s) mention '{wanted}'{more}:"]
+    lines = [f"{len(found)} conversation(s) mention '{span(wanted)}'{more}:"]
     for conversation, entry in found:
-        who = entry.author_name or "(automatic)"
+        who = name(entry.author_name) if entry.author_name else "(automatic)"
         if entry.kind is Kind.NOTE:
             who = f"[note] {who}"
         lines.append(
-            f"**#{conversation.number}** {conversation.customer_name}, {_state(conversation)}, "
-            f"{entry.created_at.strftime('%Y-%m-%d')}: {who}: {snippet(entry.body, wanted)}"
+            f"**#{conversation.number}** {name(conversation.customer_name)}, "
+            f"{_state(conversation)}, {entry.created_at.strftime('%Y-%m-%d')}: {who}: "
+            f"{span(snippet(entry.body, wanted))}"
         )
     lines.append(f"`{prefix}transcript <number>` shows one.")
     return "\n".join(lines)
@@ -336,7 +387,7 @@ def stats(summary: Stats, days: int, *, scope: str | None = None) -> str:
         resolution = duration(agent.resolution.median) if agent.resolution.count else "-"
         rating = f", rating {_rating(agent.rating)}/5" if agent.rating.count else ""
         lines.append(
-            f"{agent.name}: {agent.open_now} open, {agent.resolved} resolved, "
+            f"{name(agent.name)}: {agent.open_now} open, {agent.resolved} resolved, "
             f"median first reply {first_reply}, median resolution {resolution}{rating}"
         )
     return "\n".join(lines)

@@ -21,10 +21,14 @@ __all__ = [
     "display_name",
     "matches_any",
     "network_of",
+    "one_window",
     "own_identity",
     "same_room",
     "weak_identity_warning",
 ]
+
+#: Backends whose rooms and direct chats all show in one window (Errbot's Text: a terminal).
+ONE_WINDOW_BACKENDS = ("errbot.backends.text",)
 
 
 def own_identity(identifier: Identifier) -> Identifier:
@@ -42,6 +46,14 @@ def display_name(identifier: Identifier) -> str:
         if value:
             return str(value)
     return str(identifier)
+
+
+def one_window(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` (a person, a room) are shown in the same window, so that what
+    is said to one is seen in the other: both on one terminal's Text backend."""
+    return all(
+        x is not None and type(own_identity(x)).__module__ in ONE_WINDOW_BACKENDS for x in (a, b)
+    ) and network_of(a) == network_of(b)
 
 
 def same_room(a: Any, b: Any) -> bool:

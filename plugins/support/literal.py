@@ -34,3 +34,39 @@ def carriable(text: str) -> str:
     be applied both where a text is formatted and where it is posted.
     """
     return _UNCARRIABLE.sub(_mark, _LINE_BREAKS.sub("\n", text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Customer text kept as data until it is rendered for a network (errbot_support.rendering).
+
+#: Around customer-controlled text in what the plugin composes for agents: the renderer of
+#: the network it is posted to escapes what is between them, and nothing else.
+SPAN_START, SPAN_END = "\ue000", "\ue001"
+#: Shown in place of a line break inside a one-line field (a name, an attachment's name).
+NEWLINE_MARK = "\u2424"  # ␤
+
+_SENTINELS = re.compile(f"[{SPAN_START}{SPAN_END}]")
+# Embeddings, overrides and isolates reorder what follows them on the line, the bot's own
+# words included; natural right-to-left text needs none of them and stays as written.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _bidi_mark(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group()):04X}]"
+
+
+def shown(text: str) -> str:
+    """``text`` as agents are shown it: :func:`carriable`, with bidirectional controls as
+    visible marks (``[U+202E]``); line breaks stay, for the caller to lay out."""
+    return _BIDI_CONTROLS.sub(_bidi_mark, _SENTINELS.sub(REPLACEMENT, carriable(text)))
+
+
+def lines(text: str) -> list[str]:
+    """The lines of a customer message as agents are shown them (at least one)."""
+    return shown(text).split("\n")
+
+
+def span(text: str) -> str:
+    """One line of customer-controlled text, marked as such for the network's renderer;
+    a line break in it is shown as ␤, so that it can never start a line of its own."""
+    return f"{SPAN_START}{shown(text).replace(chr(10), NEWLINE_MARK)}{SPAN_END}"

@@ -9,8 +9,10 @@ answers to customers in ``errbot_support.to_customers``.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,15 +26,18 @@ from errbot_support import activation_log, formatting
 from errbot_support.canned import expand as expand_canned
 from errbot_support.desk import Desk, rating_in, utc_now
 from errbot_support.errors import SupportError
+from errbot_support.formatting import name
 from errbot_support.identities import (
     agent_of,
     display_name,
     matches_any,
     network_of,
+    one_window,
     weak_identity_warning,
 )
 from errbot_support.intruders import intrusion
 from errbot_support.intruders import report as intruder_report
+from errbot_support.literal import span
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
     CUSTOMER_DETAILS,
@@ -45,6 +50,7 @@ from errbot_support.records import (
 )
 from errbot_support.relay import AgentRoomRelay
 from errbot_support.reminders import Reminders
+from errbot_support.rendering import dialect_of, post_extras, render
 from errbot_support.routing import AgentRoom, AgentRooms, agent_rooms
 from errbot_support.settings import (
     NOT_CONFIGURED,
@@ -67,6 +73,22 @@ REMINDER_CHECKS = 4  # looks for waiting customers per SUPPORT_REMINDER_MINUTES
 MAX_REMINDER_CHECK_INTERVAL = 60.0
 SILENCE_CHECKS = 4  # looks for silent customers per SUPPORT_AUTO_RESOLVE_HOURS
 MAX_SILENCE_CHECK_INTERVAL = 600.0
+#: Text in an agent's direct chat that is no command: said at most this often per agent.
+STRAY_TEXT_HINT_INTERVAL = 600.0
+
+
+def shown_for_sender(command: Callable) -> Callable:
+    """A command's answer (or refusal) rendered for the network it goes back to."""
+
+    @functools.wraps(command)
+    def answer(self: Support, msg: Message, args: Any) -> Any:
+        try:
+            said = command(self, msg, args)
+        except CommandError as refused:
+            raise CommandError(self._shown(msg, refused.reason)) from None
+        return self._shown(msg, said) if isinstance(said, str) else said
+
+    return answer
 
 
 def customer_details(given: Any) -> dict[str, str]:
@@ -96,6 +118,7 @@ class Support(BotPlugin):
         self._interrupted: list[Entry] = []
         self._reminders: Reminders | None = None
         self._sole: SoleInstance | None = None  # this bot's claim on an SQLite database
+        self._hinted: dict[str, float] = {}  # agent -> when their stray text was last answered
         self._customers = CustomerDelivery(
             lambda: self._desk, self._send_customer, self._tell_agents_about, self._prefix()
         )
@@ -306,6 +329,8 @@ class Support(BotPlugin):
             self._from_customer(msg, room)
         elif self._settings.threads and self._in_agent_room(msg):
             self._from_agent_thread(msg)
+        elif not msg.is_group:
+            self._hint_stray_text(msg)
 
     def _from_customer(self, msg: Message, room: Identifier) -> None:
         """Record first (the backend may acknowledge the message once this returns), relay next."""
@@ -388,10 +413,15 @@ class Support(BotPlugin):
 
     def _report_unrecorded(self, incoming: CustomerMessage, exc: Exception) -> None:
         """The database refused the message: agents still see it, admins learn why."""
-        text = (
-            f"A message from **{incoming.customer_name}** (`{incoming.room}`) could not be "
-            f"recorded ({type(exc).__name__}); it belongs to no conversation until the "
-            f"database is fixed:\n> {incoming.body}"
+        who = name(incoming.customer_name)
+        text = "\n".join(
+            formatting.said(
+                f"A message from **{who}** ({span(incoming.room)}) could not be recorded "
+                f"({type(exc).__name__}); it belongs to no conversation until the database "
+                f"is fixed: ",
+                who,
+                incoming.body,
+            )
         )
         try:
             self._send_agents(text, self._rooms.route(incoming.room).room)
@@ -423,8 +453,8 @@ class Support(BotPlugin):
             self._notify_resolved(resolved)
             silent = formatting.duration(desk.clock() - reply.created_at)
             text = (
-                f"**#{resolved.number}** resolved automatically: {resolved.customer_name} said "
-                f"nothing for {silent} after {reply.author_name}'s reply."
+                f"**#{resolved.number}** resolved automatically: {name(resolved.customer_name)} "
+                f"said nothing for {silent} after {name(reply.author_name)}'s reply."
             )
             try:
                 self._tell_agents_about(resolved, text)
@@ -454,7 +484,9 @@ class Support(BotPlugin):
         self, text: str, room: Room, number: int | None = None, *, starts_thread=False
     ) -> None:
         """Post to an agent room (in the conversation's thread where threads are on)."""
-        message = self._bot.build_message(text)
+        dialect = dialect_of(room, self._bot.mode)
+        message = self._bot.build_message(render(text, dialect))
+        message.extras.update(post_extras(dialect))
         message.to = room
         message.frm = self.bot_identifier
         if self._settings.threads and number is not None and not starts_thread:
@@ -470,13 +502,43 @@ class Support(BotPlugin):
         message.to = self.build_identifier(room)
         self._bot.send_message(message)
 
+    def _shown(self, msg: Message, text: str) -> str:
+        """``text`` rendered for the network an answer to ``msg`` goes to."""
+        return render(text, dialect_of(msg.frm, self._bot.mode))
+
+    def _hint_stray_text(self, msg: Message) -> None:
+        """An agent wrote to the bot directly, but no command: nobody reads it, so say how
+        to answer a customer (now and then, not for every line)."""
+        body = (msg.body or "").strip()
+        config = self.bot_config
+        prefixes = (self._prefix(), *getattr(config, "BOT_ALT_PREFIXES", ()))
+        if (
+            not body
+            or body.startswith(tuple(p for p in prefixes if p))
+            or getattr(config, "BOT_PREFIX_OPTIONAL_ON_CHAT", False)
+            or self.bot_identifier == msg.frm
+            or not self._is_agent(msg)
+        ):
+            return
+        key, now = self._agent(msg).key, time.monotonic()
+        last = self._hinted.get(key)
+        if last is not None and now - last < STRAY_TEXT_HINT_INTERVAL:
+            return
+        self._hinted[key] = now
+        self.send(
+            msg.frm,
+            f"Not sent to anyone: `{self._prefix()}reply N text` answers a customer "
+            f"(`{self._prefix()}queue` lists the conversations).",
+        )
+
     def _tell_agents_about(self, conversation: Conversation, text: str) -> None:
         self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
 
     def _echo(self, msg: Message, conversation: Conversation, text: str) -> None:
         """Say in the conversation's agent room what an agent did elsewhere (a direct message,
         another team's room), so that the room always shows where its conversations stand."""
-        if self._agent_room_of(msg) == self._rooms.of(conversation):
+        room = self._rooms.of(conversation)
+        if self._agent_room_of(msg) == room or one_window(msg.frm, room.room):
             return  # the room saw the command and its answer
         try:
             self._tell_agents_about(conversation, text)
@@ -533,13 +595,14 @@ class Support(BotPlugin):
             raise CommandError(refused.text(self._prefix())) from None
 
     @botcmd
+    @shown_for_sender
     def claim(self, msg: Message, args: str) -> str:
         """Take a waiting conversation and see it so far: claim <number>"""
         desk = self._desk_or_fail()
         number, _ = self._parse(args, "claim <number>")
         agent = self._agent(msg)
         conversation = self._run(desk.claim, number, agent)
-        self._echo(msg, conversation, f"**#{number}** claimed by {agent.name}.")
+        self._echo(msg, conversation, f"**#{number}** claimed by {name(agent.name)}.")
         claimed_notice = self._texts(conversation).claimed_notice
         if claimed_notice:
             self._customers.notify(conversation, claimed_notice.format(agent=agent.name), "claimed")
@@ -548,12 +611,13 @@ class Support(BotPlugin):
             page,
             self._prefix(),
             heading=(
-                f"**#{number}** is yours, {agent.name}. {conversation.customer_name} "
-                f"{formatting.where(conversation)} so far:"
+                f"**#{number}** is yours, {name(agent.name)}. "
+                f"{name(conversation.customer_name)} {formatting.where(conversation)} so far:"
             ),
         )
 
     @botcmd
+    @shown_for_sender
     def reply(self, msg: Message, args: str) -> str | None:
         """Answer the customer (the only way text reaches them): reply <number> <text>"""
         self._desk_or_fail()
@@ -582,25 +646,36 @@ class Support(BotPlugin):
             self._echo(
                 msg,
                 conversation,
-                f"**#{number}** {agent.name} to {conversation.customer_name}: {text}",
+                formatting.agent_said(
+                    number,
+                    f"{name(agent.name)} to {name(conversation.customer_name)}: ",
+                    agent.name,
+                    text,
+                ),
             )
         if delivered and before.agent is None:
-            return f"**#{number}** is now yours, {agent.name}."
+            return f"**#{number}** is now yours, {name(agent.name)}."
         if not delivered and not self._in_agent_room(msg):
             return f"**#{number}**: your reply was NOT delivered; its agent room has the details."
         return None
 
     @botcmd
+    @shown_for_sender
     def note(self, msg: Message, args: str) -> str:
         """Add an internal note, never sent to the customer: note <number> <text>"""
         desk = self._desk_or_fail()
         number, text = self._parse(args, "note <number> <text>", then="What is the note?")
         agent = self._agent(msg)
         self._run(desk.note, number, agent, text)
-        self._echo(msg, desk.get(number), f"**#{number}** [note] {agent.name}: {text}")
+        self._echo(
+            msg,
+            desk.get(number),
+            formatting.agent_said(number, f"[note] {name(agent.name)}: ", agent.name, text),
+        )
         return f"**#{number}**: note saved (agents only)."
 
     @botcmd
+    @shown_for_sender
     def resolve(self, msg: Message, args: str) -> str:
         """Close a conversation and tell the customer: resolve <number>"""
         desk = self._desk_or_fail()
@@ -609,11 +684,12 @@ class Support(BotPlugin):
         conversation = self._run(desk.resolve, number, agent)
         self._notify_resolved(conversation)
         took = formatting.duration(conversation.resolved_at - conversation.opened_at)
-        said = f"**#{number}** resolved by {agent.name} after {took}."
+        said = f"**#{number}** resolved by {name(agent.name)} after {took}."
         self._echo(msg, conversation, said)
         return said
 
     @botcmd
+    @shown_for_sender
     def release(self, msg: Message, args: str) -> str:
         """Put your conversation back in the queue for someone else: release <number>"""
         desk = self._desk_or_fail()
@@ -624,10 +700,11 @@ class Support(BotPlugin):
         if postponed_notice:
             self._customers.notify(conversation, postponed_notice, "postponed")
         said = f"**#{number}** is back in the queue: `{self._prefix()}claim {number}` to take it."
-        self._echo(msg, conversation, f"{said} (released by {agent.name})")
+        self._echo(msg, conversation, f"{said} (released by {name(agent.name)})")
         return said
 
     @botcmd
+    @shown_for_sender
     def transfer(self, msg: Message, args: str) -> str:
         """Give a conversation to an agent ('me' takes it over): transfer <number> <agent>"""
         desk = self._desk_or_fail()
@@ -638,11 +715,12 @@ class Support(BotPlugin):
         agent = self._agent(msg)
         to = self._named_agent(target, agent)
         conversation = self._run(desk.transfer, number, agent, to)
-        said = f"**#{number}** is now {to.name}'s (given by {agent.name})."
+        said = f"**#{number}** is now {name(to.name)}'s (given by {name(agent.name)})."
         self._echo(msg, conversation, said)
         return said
 
     @botcmd
+    @shown_for_sender
     def move(self, msg: Message, args: str) -> str:
         """Send a conversation to another team's agent room: move <number> <room>"""
         desk = self._desk_or_fail()
@@ -659,11 +737,11 @@ class Support(BotPlugin):
             raise CommandError(f"**#{number}** is already served in {to}.")
         agent = self._agent(msg)
         moved = self._run(desk.move, number, agent, to.name, str(to))
-        self._echo(msg, before, f"**#{number}** moved to {to} by {agent.name}.")
+        self._echo(msg, before, f"**#{number}** moved to {to} by {name(agent.name)}.")
         page = desk.transcript(number, 0, self._settings.page_size)
         heading = (
-            f"**#{number}** moved here from {rooms.of(before)} by {agent.name}: "
-            f"{moved.customer_name} (`{moved.customer_room}`), waiting. "
+            f"**#{number}** moved here from {rooms.of(before)} by {name(agent.name)}: "
+            f"{name(moved.customer_name)} ({span(moved.customer_room)}), waiting. "
             f"Type `{self._prefix()}claim {number}` to take it. So far:"
         )
         try:
@@ -682,16 +760,18 @@ class Support(BotPlugin):
         return f"**#{number}** now waits in {to} for one of its agents."
 
     @botcmd
+    @shown_for_sender
     def reopen(self, msg: Message, args: str) -> str:
         """Bring a resolved conversation back, assigned to you: reopen <number>"""
         desk = self._desk_or_fail()
         number, _ = self._parse(args, "reopen <number>")
         agent = self._agent(msg)
         conversation = self._run(desk.reopen, number, agent)
-        self._echo(msg, conversation, f"**#{number}** reopened by {agent.name}.")
-        return f"**#{number}** is open again and yours, {agent.name}."
+        self._echo(msg, conversation, f"**#{number}** reopened by {name(agent.name)}.")
+        return f"**#{number}** is open again and yours, {name(agent.name)}."
 
     @botcmd
+    @shown_for_sender
     def queue(self, msg: Message, args: str) -> str:
         """Open conversations, waiting ones first, with age and agent: queue [all|mine]"""
         desk = self._desk_or_fail()
@@ -722,6 +802,7 @@ class Support(BotPlugin):
         )
 
     @botcmd
+    @shown_for_sender
     def transcript(self, msg: Message, args: str) -> str:
         """Show a conversation, page by page: transcript <number> [page]"""
         desk = self._desk_or_fail()
@@ -737,6 +818,7 @@ class Support(BotPlugin):
         return formatting.transcript(found, self._prefix())
 
     @botcmd
+    @shown_for_sender
     def customer(self, msg: Message, args: str) -> str:
         """A customer's conversations, past and present: customer <name, id, room or #N>"""
         desk = self._desk_or_fail()
@@ -750,6 +832,7 @@ class Support(BotPlugin):
         return formatting.history(found)
 
     @botcmd
+    @shown_for_sender
     def search(self, msg: Message, args: str) -> str:
         """Find conversations by what was written in them: search <text>"""
         desk = self._desk_or_fail()
@@ -760,6 +843,7 @@ class Support(BotPlugin):
         return formatting.search(found, wanted, SEARCH_RESULTS, self._prefix())
 
     @botcmd
+    @shown_for_sender
     def support_status(self, msg: Message, args: str) -> str:
         """Where support stands: agent rooms, database, what waits: support status"""
         desk = self._desk_or_fail()
@@ -780,6 +864,7 @@ class Support(BotPlugin):
         )
 
     @botcmd
+    @shown_for_sender
     def canned(self, msg: Message, args: str) -> str:
         """The canned replies (reply <number> :<name> sends one): canned"""
         self._desk_or_fail()
@@ -792,6 +877,7 @@ class Support(BotPlugin):
         return "\n".join(lines)
 
     @botcmd
+    @shown_for_sender
     def tag(self, msg: Message, args: str) -> str:
         """Tag a conversation: tag <number> <tag> [more tags]"""
         desk = self._desk_or_fail()
@@ -802,6 +888,7 @@ class Support(BotPlugin):
         )
 
     @botcmd
+    @shown_for_sender
     def untag(self, msg: Message, args: str) -> str:
         """Remove tags from a conversation: untag <number> <tag> [more tags]"""
         desk = self._desk_or_fail()
@@ -812,6 +899,7 @@ class Support(BotPlugin):
         )
 
     @botcmd
+    @shown_for_sender
     def stats(self, msg: Message, args: str) -> str:
         """Conversations by state, times to reply and to resolve: stats [all] [days]"""
         desk = self._desk_or_fail()
