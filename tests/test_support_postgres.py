@@ -129,6 +129,15 @@ def test_search_waiting_customers_teams_and_details_on_postgresql(store):
         )
         assert [c.number for c, _ in desk.search("100%", limit=10)] == [opened.number]
         assert [c.number for c, _ in desk.search("parcel", limit=10)] == [opened.number]
+        cafe = desk.receive(
+            customer_message("customers:fay", "Un café, Straße 5", sent_at=clock.now)
+        )
+        for wanted in ("CAFÉ", "STRASSE", "straße"):
+            assert [c.number for c, _ in desk.search(wanted, limit=10)] == [
+                cafe.conversation.number
+            ], wanted
+        assert [c.number for c in desk.customer_history("fay")] == [cafe.conversation.number]
+        desk.resolve(cafe.conversation.number, ALICE)
 
         clock.advance(minutes=11)
         assert [c.number for c, _ in desk.awaiting_answer(timedelta(minutes=10))] == [1, 2]

@@ -6,6 +6,8 @@ The desk on a real SQLite file; a real bot on Errbot's Test backend.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from errbot_support.errors import SearchTooShort
@@ -44,6 +46,41 @@ def test_wildcards_are_searched_as_written(desk):
     opened(desk, "erin-chat", "I am 100 percent sure, file-2 is gone")
     assert [c.number for c, _ in desk.search("100%", limit=10)] == [sure]
     assert [c.number for c, _ in desk.search("file_2", limit=10)] == [sure]
+
+
+#: Written, then searched for in another case: Unicode case folding, not ASCII only.
+FOLDED = [
+    ("Un café, s'il vous plaît", "CAFÉ"),
+    ("Die Straße ist gesperrt", "STRASSE"),
+    ("ΣΟΦΊΑ ΠΑΠΑΔΟΠΟΎΛΟΥ", "σοφία"),
+    ("Привет, заказ 77", "ПРИВЕТ"),
+    ("ǅemal's order", "ǆemal"),
+]
+
+
+@pytest.mark.parametrize(("written", "wanted"), FOLDED)
+def test_search_ignores_case_in_every_script(desk, written, wanted):
+    found = opened(desk, "dana-chat", written)
+    opened(desk, "erin-chat", "Nothing of the kind")
+    assert [c.number for c, _ in desk.search(wanted, limit=10)] == [found]
+    assert [c.number for c, _ in desk.search(written.upper(), limit=10)] == [found]
+
+
+def test_a_customer_is_found_by_name_id_room_and_their_own_names(desk):
+    """Ids and rooms are stored with their network ("customers:dana-support/dana"); agents
+    type what they see of them ("dana", "dana-support")."""
+    message = customer_message("customers:dana-support", "hi", name="Dana Émile")
+    message = dataclasses.replace(message, customer_id="customers:dana-support/dana")
+    dana = desk.receive(message).conversation.number
+    desk.receive(customer_message("customers:dana-supporter", "someone else", name="Erin"))
+    for wanted in (
+        "customers:dana-support",
+        "dana-support",
+        "customers:dana-support/dana",
+        "dana",
+        "DANA ÉMILE",
+    ):
+        assert [c.number for c in desk.customer_history(wanted)] == [dana], wanted
 
 
 def test_agents_search_from_chat(tmp_path):

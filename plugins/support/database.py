@@ -16,16 +16,25 @@ is done; the busy timeout is left for other processes sharing the file.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, collate, create_engine, event, func, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 
 BUSY_TIMEOUT_SECONDS = 30
 READ_ONLY = "support_read_only"  # execution option: this connection only reads
+#: Python's Unicode case folding, made an SQL function on every SQLite connection.
+CASEFOLD = "support_casefold"
+#: PostgreSQL's collation with Unicode's own case mappings (ICU), whatever the database's locale.
+ICU_COLLATION = "und-x-icu"
+
+#: Turns an SQL text expression into its case-folded form.
+Fold = Callable[[ColumnElement], ColumnElement]
 
 
 def default_url(data_dir: str | Path) -> str:
@@ -54,6 +63,7 @@ def open_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        dbapi_connection.create_function(CASEFOLD, 1, _casefold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
@@ -89,3 +99,26 @@ def without_waiting_for_the_disk(connection: Connection) -> Iterator[None]:
         yield
     finally:
         raw.execute("PRAGMA synchronous=FULL")
+
+
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def case_folding(engine: Engine) -> Fold:
+    """How ``engine``'s database folds case for comparisons, as close to Unicode case folding
+    as it can: Python's own on SQLite (whose ``lower()`` knows ASCII only); on PostgreSQL,
+    ICU's full upper then lower case mappings (``ß`` and ``SS`` alike, ``É`` and ``é``), or
+    ``lower()`` where the server has no ICU."""
+    if engine.dialect.name == "sqlite":
+        return getattr(func, CASEFOLD)
+    if engine.dialect.name == "postgresql":
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(f"SELECT lower(upper('x' COLLATE \"{ICU_COLLATION}\"))"))
+        except SQLAlchemyError:
+            return func.lower
+        return lambda value: func.lower(
+            collate(func.upper(collate(value, ICU_COLLATION)), ICU_COLLATION)
+        )
+    return func.lower

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from errbot_support.database import (
     READ_ONLY,
+    case_folding,
     open_engine,
     without_waiting_for_the_disk,
     writer_lock,
@@ -110,6 +111,16 @@ _MARK_RELAYED = (
 )
 
 
+#: What may stand before the own name of a room or a customer id: the Bridge's network prefix
+#: ("customers:"), the room of a room's occupant ("dana-support/").
+OWN_NAME_AFTER = (":", "/")
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched as written by ``LIKE ... ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class ConflictError(Exception):
     """A change would break a rule the database enforces (e.g. two open conversations)."""
 
@@ -133,6 +144,7 @@ class Store:
         self._writer = writer_lock(self.engine)
         try:
             migrate(self.engine)
+            self._fold = case_folding(self.engine)
         except Exception:
             self.engine.dispose()
             raise
@@ -180,15 +192,23 @@ class Store:
             return self._conversations(c, c.execute(query).all())
 
     def customer_rooms(self, text: str) -> list[str]:
-        """Rooms whose customer is ``text``: a room, a customer id or a display name."""
+        """Rooms whose customer is ``text``: a room, a customer id or a display name (any
+        case); a room or id also by its own name, without its network ("dana-support" for
+        "customers:dana-support") or room ("dana" for "customers:dana-support/dana")."""
+        fold = self._fold
+        own_name = [f"%{separator}{_like_escaped(text)}" for separator in OWN_NAME_AFTER]
         query = (
             select(conversations.c.customer_room, func.max(conversations.c.id).label("last"))
             .where(
                 or_(
                     conversations.c.customer_room == text,
                     conversations.c.customer_id == text,
-                    # Both sides lowered by the database: SQLite's lower() changes ASCII only.
-                    func.lower(conversations.c.customer_name) == func.lower(text),
+                    *(
+                        column.like(pattern, escape="\\")
+                        for column in (conversations.c.customer_room, conversations.c.customer_id)
+                        for pattern in own_name
+                    ),
+                    fold(conversations.c.customer_name) == fold(literal(text)),
                 )
             )
             .group_by(conversations.c.customer_room)
@@ -281,14 +301,14 @@ class Store:
     def search(
         self, text: str, kinds: Iterable[Kind], limit: int
     ) -> list[tuple[Conversation, Entry]]:
-        """The ``limit`` conversations most recently mentioning ``text`` (any case; on SQLite,
-        any case of ASCII letters only), each with its latest entry that does."""
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        """The ``limit`` conversations most recently mentioning ``text`` (in any case, of any
+        script), each with its latest entry that does."""
+        fold = self._fold
         latest = (
             select(func.max(entries.c.id).label("id"))
             .where(
-                # Both sides lowered by the database, which may know fewer letters than Python.
-                func.lower(entries.c.body).like(func.lower(literal(f"%{escaped}%")), escape="\\"),
+                # Both sides folded by the database, the same way.
+                fold(entries.c.body).like(fold(literal(f"%{_like_escaped(text)}%")), escape="\\"),
                 entries.c.kind.in_([kind.value for kind in kinds]),
             )
             .group_by(entries.c.conversation_id)
