@@ -122,7 +122,7 @@ SHOWN = errbot.rendering.text()
 _SHOWN_LOCK = threading.Lock()  # a Markdown converter is not thread-safe
 
 
-def shown(markdown: str) -> str:
+def read_on_test_backend(markdown: str) -> str:
     """``markdown`` as a person reads it on Errbot's Test (plain text) backend."""
     with _SHOWN_LOCK:
         return SHOWN.convert(markdown)
@@ -185,7 +185,7 @@ class SupportBot:
                 self.sent.append(
                     Sent(
                         target,
-                        shown(message.body),
+                        read_on_test_backend(message.body),
                         dict(message.extras),
                         message.parent,
                         message,

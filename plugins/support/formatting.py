@@ -46,7 +46,10 @@ def said(first: str, more: str, text: str, after: str = "") -> list[str]:
     ``CONTINUED``; ``after`` ends the last one (the bot's own words)."""
     written = lines(text)
     shown = [f"{first}{span(written[0])}"]
-    shown += [f"{more} {CONTINUED} {span(line)}" for line in written[1:]]
+    shown += [
+        f"{more} {CONTINUED} {span(line)}" if line else f"{more} {CONTINUED}"
+        for line in written[1:]
+    ]
     shown[-1] += after
     return shown
 

@@ -18,6 +18,8 @@ import re
 from enum import Enum
 from typing import Any
 
+from errbot.backends.base import Message
+
 from errbot_support.identities import own_identity
 from errbot_support.literal import SPAN_END, SPAN_START
 
@@ -101,3 +103,13 @@ def post_extras(dialect: Dialect) -> dict[str, Any]:
     if dialect is Dialect.SLACK:
         return {"link_names": False, "unfurl_links": False, "unfurl_media": False}
     return {}
+
+
+def post(bot: Any, text: str, to: Any) -> Message:
+    """A message from ``bot`` (an Errbot backend) to ``to`` saying ``text``, the plugin's
+    Markdown, rendered for the network ``to`` is on."""
+    dialect = dialect_of(to, getattr(bot, "mode", None))
+    message = bot.build_message(render(text, dialect))
+    message.extras.update(post_extras(dialect))
+    message.to = to
+    return message

@@ -50,7 +50,7 @@ from errbot_support.records import (
 )
 from errbot_support.relay import AgentRoomRelay
 from errbot_support.reminders import Reminders
-from errbot_support.rendering import dialect_of, post_extras, render
+from errbot_support.rendering import dialect_of, post, render
 from errbot_support.routing import AgentRoom, AgentRooms, agent_rooms
 from errbot_support.settings import (
     NOT_CONFIGURED,
@@ -484,10 +484,7 @@ class Support(BotPlugin):
         self, text: str, room: Room, number: int | None = None, *, starts_thread=False
     ) -> None:
         """Post to an agent room (in the conversation's thread where threads are on)."""
-        dialect = dialect_of(room, self._bot.mode)
-        message = self._bot.build_message(render(text, dialect))
-        message.extras.update(post_extras(dialect))
-        message.to = room
+        message = post(self._bot, text, room)
         message.frm = self.bot_identifier
         if self._settings.threads and number is not None and not starts_thread:
             message.parent = self._threads.parent_of(number)
