@@ -109,6 +109,27 @@ def shows_what_the_app_stored(agent: Typist, erin: Typist) -> None:
         erin.kill()
 
 
+def reads_as_written_and_said_once(agent: Typist, customer: Typist) -> None:
+    """Agents read customers' text as written, lists a line each, and each event once, though
+    the agent's direct chat and the agent room share this terminal."""
+    customer.type("Order A*B*C_2 = *15*, mail john_doe_smith@example.com")
+    agent.output.shows("#1 (admin) dana: Order A*B*C_2 = *15*, mail john_doe_smith@example.com")
+    agent.type("hello?")
+    agent.type("!resolve 1")
+    agent.output.shows("#1 resolved by admin")
+    # Said once, though the agent's direct chat and the agent room share this terminal.
+    assert agent.output.text.count("#1 resolved by admin after") == 1
+    assert "claimed by admin" not in agent.output.text
+    assert agent.output.text.count("Not sent to anyone") == 1
+    agent.type("!transcript 1")
+    agent.output.shows(  # a transcript's lines, each on its own, as written
+        " dana: Order A*B*C_2 = *15*, mail john_doe_smith@example.com\n",
+        " - admin resolved the conversation\n",
+    )
+    agent.type("!customer dana")  # found by the id the agent sees
+    agent.output.shows("dana (customers:dana-support): 1 conversation(s)\n#1 opened ")
+
+
 @pytest.fixture
 def newcomer(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A project folder holding only the configuration template, and a clean environment."""
@@ -143,15 +164,16 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
         customer.output.shows("agent: Thanks for your message!")
 
         agent.type("!queue")
-        agent.output.shows("1 open conversation(s), 1 waiting:")
+        agent.output.shows("1 open conversation(s), 1 waiting:\n#1 waiting, ")  # one a line
+        agent.type("what now?")  # no command: nobody reads it, the bot says so once
+        agent.output.shows("Not sent to anyone: !reply N text answers a customer")
         agent.type("!claim 1")
         agent.output.shows("#1 is yours, admin.")
         agent.type("!reply 1 Sorry about that! What is your order number?")
         customer.output.shows("agent: Sorry about that! What is your order number?")
         customer.type("It is 4411")
         agent.output.shows("#1 (admin) dana: It is 4411")
-        agent.type("!resolve 1")
-        agent.output.shows("#1 resolved by admin")
+        reads_as_written_and_said_once(agent, customer)
         customer.output.shows("resolved: We have marked this conversation as resolved.")
         assert customer.output.text.splitlines() == [
             "agent: Thanks for your message! Someone from our team will answer you here shortly.",

@@ -16,6 +16,7 @@ import pytest
 
 from errbot_support.records import Agent, Delivery, Kind, Relay, State
 from errbot_support.settings import read_settings
+from errbot_support.support import STRAY_TEXT_HINT_INTERVAL
 from tests.botrunner import wait_for
 from tests.support_fixtures import (
     AGENT_ROOM,
@@ -635,3 +636,22 @@ def test_a_message_the_database_refuses_still_reaches_the_agents_and_the_admins(
     assert shown.endswith("is fixed: are you there?")
     warning = desk_bot.wait_sent(lambda s: s.to == "admin" and "refused a message" in s.body)
     assert "no such table: support_entries" in warning.body
+
+
+def test_stray_text_in_an_agents_direct_chat_gets_a_hint_now_and_then(tmp_path):
+    """Text to the bot that is no command reaches nobody: the agent is told how to answer a
+    customer, once in a while (not for every line), and nobody else is told anything."""
+    hint = "Not sent to anyone: !reply N text answers a customer (!queue lists the conversations)."
+    with support_bot(tmp_path, SUPPORT_AGENTS=("alice",)) as bot:
+        bot.customer("dana-chat", "hello")
+        mark = bot.say("alice", "hi, are you there?", room=None)
+        assert bot.wait_sent(lambda s: s.to == "alice", after=mark).body == hint
+        bot.say("alice", "hello?", room=None)
+        bot.say("mallory", "hello?", room=None)  # not an agent
+        bot.say("alice", "chatting in the agent room")  # colleagues read that
+        assert bot.command("alice", "!claim 1", room=None).startswith("#1 is yours, alice.")
+        assert [s.body for s in bot.sent[mark:] if s.to in ("alice", "mallory")] == [hint]
+
+        bot.plugin._hinted["alice"] -= STRAY_TEXT_HINT_INTERVAL  # a while later
+        mark = bot.say("alice", "thanks", room=None)
+        assert bot.wait_sent(lambda s: s.to == "alice", after=mark).body == hint

@@ -35,9 +35,10 @@ from errbot.rendering import md
 from markdown_it import MarkdownIt
 
 from errbot_support import formatting
+from errbot_support.identities import one_window
 from errbot_support.literal import lines, shown
 from errbot_support.records import Pending
-from errbot_support.rendering import Dialect, post, render
+from errbot_support.rendering import Dialect, dialect_of, post, render
 from tests.botrunner import make_config, running_bot, wait_for
 from tests.bridge_fixtures import irc_network
 from tests.support_fixtures import *  # noqa: F403 (the desk, PubNub and IRC fixtures)
@@ -369,3 +370,19 @@ def test_irc_shows_what_customers_wrote_line_by_line(
     # The bot's bold is the only formatting, and nothing a customer wrote is a CTCP request.
     assert not any(ord(c) < 0x20 and c != "\t" for line in raw for c in irc_reads(line)[1])
     no_forged_line(read)
+
+
+def test_each_network_gets_its_own_dialect_and_the_terminal_is_one_window(
+    text_backend, telegram, slack
+):
+    """Told apart by the identifiers of each network's own backend (inside the Bridge too)."""
+    terminal_room, terminal_agent = (
+        text_backend.build_identifier("#support"),
+        text_backend.build_identifier("@alice"),
+    )
+    assert dialect_of(terminal_room) is Dialect.ERRBOT
+    assert dialect_of(telegram[2]) is Dialect.ERRBOT
+    assert dialect_of(slack[2]) is Dialect.SLACK
+    assert dialect_of(None, "mattermost") is Dialect.MARKDOWN
+    assert one_window(terminal_agent, terminal_room)
+    assert not one_window(telegram[2], terminal_room)
