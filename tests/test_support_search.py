@@ -10,6 +10,7 @@ import dataclasses
 
 import pytest
 
+from errbot_support import formatting
 from errbot_support.errors import SearchTooShort
 from tests.support_fixtures import *  # noqa: F403 (the desk fixture and what it needs)
 from tests.support_fixtures import ALICE, BOB, customer_message, support_bot
@@ -97,3 +98,9 @@ def test_agents_search_from_chat(tmp_path):
         assert bot.command("alice", "!search refund") == "No conversation mentions 'refund'."
         assert bot.command("alice", "!search ab") == "Search for at least 3 characters."
         assert bot.command("alice", "!search") == "What should be found? Usage: !search <text>"
+
+
+def test_the_snippet_shows_what_was_found_whatever_its_case():
+    text = "Straße " * 60 + "the Café on Main Street is where my parcel waits " + "x " * 40
+    shown = formatting.snippet(text, "CAFÉ ON MAIN")
+    assert shown.startswith("...") and "the Café on Main Street" in shown

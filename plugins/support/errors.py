@@ -2,11 +2,13 @@
 
 Each error knows how to say what happened and what to type instead; the command prefix is
 passed in because it is a setting of the bot, not of the desk. No sentence starts with "#":
-Markdown would make the line a heading.
+Markdown would make the line a heading. Names and what was typed are spans
+(:func:`errbot_support.literal.span`) in ``text``, kept plain in ``str()`` for logs.
 """
 
 from __future__ import annotations
 
+from errbot_support.literal import span
 from errbot_support.records import Conversation
 
 
@@ -47,8 +49,8 @@ class NotYours(SupportError):
     def text(self, prefix: str) -> str:
         n = self.conversation.number
         return (
-            f"Conversation #{n} is {self.conversation.agent_name}'s. Ask them, or take it "
-            f"over with `{prefix}transfer {n} me`."
+            f"Conversation #{n} is {span(self.conversation.agent_name or '')}'s. Ask them, or "
+            f"take it over with `{prefix}transfer {n} me`."
         )
 
 
@@ -59,6 +61,10 @@ class AlreadyClaimed(SupportError):
         )
         self.conversation = conversation
 
+    def text(self, prefix: str) -> str:
+        c = self.conversation
+        return f"Too late: {span(c.agent_name or '')} claimed #{c.number} first."
+
 
 class AlreadyAssigned(SupportError):
     def __init__(self, conversation: Conversation) -> None:
@@ -66,6 +72,10 @@ class AlreadyAssigned(SupportError):
             f"Conversation #{conversation.number} is already {conversation.agent_name}'s."
         )
         self.conversation = conversation
+
+    def text(self, prefix: str) -> str:
+        c = self.conversation
+        return f"Conversation #{c.number} is already {span(c.agent_name or '')}'s."
 
 
 class AlreadyYours(SupportError):
@@ -104,6 +114,10 @@ class OpenElsewhere(SupportError):
         self.conversation = conversation
         self.other = other
 
+    def text(self, prefix: str) -> str:
+        name = span(self.conversation.customer_name)
+        return str(self).replace(self.conversation.customer_name, name, 1)
+
 
 class ChangedMeanwhile(SupportError):
     def __init__(self, number: int) -> None:
@@ -133,6 +147,9 @@ class BadTag(SupportError):
         )
         self.tag = tag
 
+    def text(self, prefix: str) -> str:
+        return str(self).replace(f"'{self.tag}'", f"'{span(self.tag)}'", 1)
+
 
 class UnknownCustomer(SupportError):
     def __init__(self, text: str) -> None:
@@ -140,7 +157,8 @@ class UnknownCustomer(SupportError):
         self.customer = text
 
     def text(self, prefix: str) -> str:
-        return f"{self} `{prefix}queue` lists the open conversations with their customers."
+        said = str(self).replace(f"'{self.customer}'", f"'{span(self.customer)}'", 1)
+        return f"{said} `{prefix}queue` lists the open conversations with their customers."
 
 
 class SearchTooShort(SupportError):

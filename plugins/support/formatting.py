@@ -330,12 +330,24 @@ def history(conversations: Iterable[Conversation]) -> str:
 def snippet(text: str, wanted: str) -> str:
     """About ``SNIPPET`` characters of ``text`` around the first ``wanted``, on one line."""
     flat = " ".join(text.split())
-    at = flat.casefold().find(wanted.casefold())
+    at = _find_folded(flat, wanted)
     start = max(0, at - SNIPPET // 3) if at >= 0 else 0
     if start:  # begin with a whole word
         start = flat.find(" ", start - 1, max(at, start)) + 1 or start
     cut = flat[start : start + SNIPPET]
     return ("..." if start else "") + cut + ("..." if start + SNIPPET < len(flat) else "")
+
+
+def _find_folded(text: str, wanted: str) -> int:
+    """Where ``wanted`` first is in ``text``, in any case (Unicode case folding, which may
+    change a text's length: "ß" folds to "ss"); -1 if nowhere."""
+    folded, starts = "", []
+    for at, char in enumerate(text):
+        fold = char.casefold()
+        starts += [at] * len(fold)
+        folded += fold
+    found = folded.find(wanted.casefold())
+    return starts[found] if found >= 0 else -1
 
 
 def search(found: list[tuple[Conversation, Entry]], wanted: str, limit: int, prefix: str) -> str:

@@ -880,9 +880,8 @@ class Support(BotPlugin):
         desk = self._desk_or_fail()
         number, text = self._parse(args, "tag <number> <tag> [more tags]", then="Which tags?")
         conversation, added = self._run(desk.tag, number, self._agent(msg), text.split())
-        return f"**#{number}** tags: {', '.join(conversation.tags) or 'none'}" + (
-            "" if added else " (nothing new)"
-        )
+        tagged = span(", ".join(conversation.tags)) if conversation.tags else "none"
+        return f"**#{number}** tags: {tagged}" + ("" if added else " (nothing new)")
 
     @botcmd
     @shown_for_sender
@@ -891,9 +890,8 @@ class Support(BotPlugin):
         desk = self._desk_or_fail()
         number, text = self._parse(args, "untag <number> <tag> [more tags]", then="Which tags?")
         conversation, removed = self._run(desk.untag, number, self._agent(msg), text.split())
-        return f"**#{number}** tags: {', '.join(conversation.tags) or 'none'}" + (
-            "" if removed else " (it had none of those)"
-        )
+        tagged = span(", ".join(conversation.tags)) if conversation.tags else "none"
+        return f"**#{number}** tags: {tagged}" + ("" if removed else " (it had none of those)")
 
     @botcmd
     @shown_for_sender
