@@ -209,7 +209,7 @@ def test_dropped_connections_and_failing_publishes_while_customers_write_and_age
     assert report.startswith("#1 NOT DELIVERED: the reply by alice did not reach dana (")
     assert "(HTTP 503) after 3 attempts" in report
     assert [line for line in lines if "NOT DELIVERED" in line] == [report]
-    assert lines[lines.index(report) + 1] == " answer-never"
+    assert lines[lines.index(report) + 1] == "#1 ┆ answer-never"
     for customer in (dana, eve):
         assert customer.texts() == replies[customer.user_id]
 
@@ -303,7 +303,7 @@ def test_malformed_payloads_replayed_after_a_converter_fix_reach_the_agents(
     lines = seen_by(alice)
     sent.assert_exactly_once_in_order(lines)
     opened = lines.index("#2 New conversation with ivy (customers:ivy-support):")
-    assert lines[opened + 1 : opened + 3] == [" ivy-bare-000", "Type !claim 2 to take it."]
+    assert lines[opened + 1 : opened + 3] == ["#2 ivy: ivy-bare-000", "Type !claim 2 to take it."]
     assert "#2 ivy: ivy-bare-001" in lines[opened + 3 :]
     assert jay.texts() == [ACK]
     assert ivy.texts() == [ACK]

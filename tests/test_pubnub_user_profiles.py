@@ -22,13 +22,13 @@ def test_agents_see_the_customers_app_context_name(tmp_path, pubnub_server, cust
         dana.client.set_uuid_metadata().uuid("dana").set_name("Dana Smith").sync()
         dana.write("Hi, my parcel has not arrived")
         announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "dana" in s.body).body
-        assert announced.startswith("**#1** New conversation with **Dana Smith** (")
+        assert announced.startswith("#1 New conversation with Dana Smith (")
         dana.write("Still nothing")
         bot.wait_sent(lambda s: "Still nothing" in s.body)
         assert pubnub_server.request_count("get_uuid_metadata") == 1  # kept, not asked again
         erin.write("hello")  # no App Context: the user id stands in
         erin_line = bot.wait_sent(lambda s: s.to == AGENT_ROOM and "erin" in s.body).body
-        assert erin_line.startswith("**#2** New conversation with **erin** (")
+        assert erin_line.startswith("#2 New conversation with erin (")
         assert "Dana Smith" in bot.command("alice", "!queue")
 
 
@@ -40,17 +40,17 @@ def test_agents_see_the_customers_email_id_and_profile_link(tmp_path, pubnub_ser
         ).external_id("4411").profile_url("https://crm.example.com/dana").sync()
         dana.write("Hi, my parcel has not arrived")
         about = (
-            f"(`{dana.room}`; email dana@example.com, customer id 4411, "
+            f"({dana.room}; email dana@example.com, customer id 4411, "
             "profile https://crm.example.com/dana)"
         )
         announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM).body
-        assert announced.startswith(f"**#1** New conversation with **Dana Smith** {about}:\n")
+        assert announced.startswith(f"#1 New conversation with Dana Smith {about}:\n")
         claimed = bot.command("alice", "!claim 1")
-        assert claimed.startswith(f"**#1** is yours, alice. Dana Smith {about} so far:")
+        assert claimed.startswith(f"#1 is yours, alice. Dana Smith {about} so far:")
         transcript = bot.command("alice", "!transcript 1")
-        assert transcript.startswith(f"**#1** Dana Smith {about}, assigned to alice, page 1/1:")
+        assert transcript.startswith(f"#1 Dana Smith {about}, assigned to alice, page 1/1:")
         history = bot.command("alice", "!customer Dana Smith")
-        assert history.startswith(f"**Dana Smith** {about}: 1 conversation(s)")
+        assert history.startswith(f"Dana Smith {about}: 1 conversation(s)")
 
 
 def test_without_user_names_the_user_id_is_shown_and_nothing_is_asked(
@@ -62,7 +62,7 @@ def test_without_user_names_the_user_id_is_shown_and_nothing_is_asked(
         dana.client.set_uuid_metadata().uuid("dana").set_name("Dana Smith").sync()
         dana.write("Hi")
         announced = bot.wait_sent(lambda s: s.to == AGENT_ROOM).body
-        assert announced.startswith("**#1** New conversation with **dana** (")
+        assert announced.startswith("#1 New conversation with dana (")
         assert pubnub_server.request_count("get_uuid_metadata") == 0
 
 
