@@ -2,7 +2,7 @@
 
 import pytest
 
-from errbot_support.literal import REPLACEMENT, carriable
+from errbot_support.literal import REPLACEMENT, SPAN_END, SPAN_START, carriable, lines, shown, span
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,16 @@ def test_what_a_network_cannot_carry_is_marked_visibly(written: str, shown: str 
     assert not any(0x7F <= ord(ch) <= 0x9F or 0xD800 <= ord(ch) <= 0xDFFF for ch in result)
     result.encode("utf-8")  # every network's wire encoding takes it
     assert carriable(result) == result
+
+
+def test_a_span_is_one_line_and_cannot_open_or_close_another():
+    """Names and the like: a line break shows as ␤; the renderer's own marks in a text, and
+    bidirectional overrides that would reorder the bot's words after them, are made visible."""
+    marked = span(f"Dana\n**#9** {SPAN_END}x{SPAN_START} \u202egpj.exe")
+    assert (
+        marked
+        == f"{SPAN_START}Dana\u2424**#9** {REPLACEMENT}x{REPLACEMENT} [U+202E]gpj.exe{SPAN_END}"
+    )
+    assert lines("one\r\ntwo\u2028three") == ["one", "two", "three"]
+    assert lines("") == [""]
+    assert shown("שלום عربي") == "שלום عربي"  # natural right-to-left text needs no control

@@ -208,8 +208,11 @@ def slack_shows(backend, api, room, markdown: str) -> list[str]:
     backend.send_message(post(backend, markdown, room))
     posted = api.posted[-1]
     assert posted["link_names"] is False  # no "@channel" in plain text notifies anybody
-    text = posted["text"]
-    assert "<" not in text  # Slack reads <...> as a mention, a channel or a link
+    # Slack reads <...> as a mention, a channel or a link: links to the web only, each shown
+    # as its address (kept aside while the rest is read).
+    links = re.findall(r"<(https?://[^<>|\s]*)>", posted["text"])
+    text = re.sub(r"<https?://[^<>|\s]*>", "\x00", posted["text"])
+    assert "<" not in text
     assert not re.search(r"(?<!\w):[\w+-]+:", text)  # no emoji code
     assert not re.search(r"(?<![\w\u200b])@\w", text)  # no mention, even where names link
     read = []
@@ -217,6 +220,9 @@ def slack_shows(backend, api, room, markdown: str) -> list[str]:
         as_space, formatted = slack_reads(line, zwsp_is_space=True)
         as_letter, formatted_too = slack_reads(line, zwsp_is_space=False)
         assert (as_space, formatted) == (as_letter, formatted_too)
+        for address in links[: as_space.count("\x00")]:
+            as_space = as_space.replace("\x00", address.replace("&amp;", "&"), 1)
+        links = links[line.count("\x00") :]
         read.append((as_space, formatted))
     return read
 
@@ -243,6 +249,11 @@ def test_slack_shows_names_and_attachments_as_written(slack, desk):
     markdown, n = relayed(desk, "eve-chat", "see attached", NAME, ATTACHMENTS)
     read = slack_shows(*slack, markdown)
     assert [line for line, _ in read] == expected(n, NAME, "see attached", ATTACHMENTS)
+    assert "<https://files.example/a_b.jpg>" in slack[1].posted[-1]["text"]  # a link
+    assert (
+        "<javascript" not in slack[1].posted[-1]["text"]
+        and "<data" not in slack[1].posted[-1]["text"]
+    )
     assert read[0][1] == [f"#{n}", shown(NAME).replace("\n", "\u2424")]
 
 
@@ -293,9 +304,12 @@ class TextAndTags(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.text: list[str] = []
         self.tags: list[str] = []
+        self.links: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
         self.tags.append(tag)
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
         if tag == "br":
             self.text.append("\n")
 
@@ -303,25 +317,27 @@ class TextAndTags(HTMLParser):
         self.text.append(data)
 
 
-def commonmark_shows(markdown: str) -> tuple[list[str], set[str]]:
+def commonmark_shows(markdown: str) -> tuple[list[str], set[str], list[str]]:
+    """The lines a person reads, the HTML elements they were made of, and the links."""
     page = TextAndTags()
     page.feed(MarkdownIt("commonmark").render(md().convert(render(markdown, Dialect.MARKDOWN))))
-    return "".join(page.text).strip("\n").split("\n"), set(page.tags)
+    return "".join(page.text).strip("\n").split("\n"), set(page.tags), page.links
 
 
 @pytest.mark.parametrize("text", CASES)
 def test_markdown_chats_show_what_the_customer_wrote(desk, text):
     markdown, n = relayed(desk, "dana-chat", text)
-    read, tags = commonmark_shows(markdown)
+    read, tags, _ = commonmark_shows(markdown)
     assert read == expected(n, "dana", text)
     assert tags <= {"p", "strong"}  # no link, image, heading, list, quote, code or HTML
 
 
 def test_markdown_chats_show_names_and_attachments_as_written(desk):
     markdown, n = relayed(desk, "eve-chat", "see attached", NAME, ATTACHMENTS)
-    read, tags = commonmark_shows(markdown)
+    read, tags, links = commonmark_shows(markdown)
     assert read == expected(n, NAME, "see attached", ATTACHMENTS)
-    assert tags <= {"p", "strong"}
+    assert tags <= {"p", "strong", "a"}
+    assert links == ["https://files.example/a_b.jpg"]  # the web address only
 
 
 # ---------------------------------------------------------------- IRC, end to end
@@ -386,3 +402,18 @@ def test_each_network_gets_its_own_dialect_and_the_terminal_is_one_window(
     assert dialect_of(None, "mattermost") is Dialect.MARKDOWN
     assert one_window(terminal_agent, terminal_room)
     assert not one_window(telegram[2], terminal_room)
+
+
+def test_a_web_address_cannot_break_out_of_its_link(slack):
+    """Slack's <address|label> and Markdown's <address>: what would end the address is
+    percent-encoded, so the link goes where it says and nothing after it is markup."""
+    url = "https://evil.example/a|<!channel> b>&c=1"
+    line = formatting.attachment({"name": "x", "type": "text/html", "url": url})
+    backend, api, room = slack
+    backend.send_message(post(backend, line, room))
+    assert api.posted[-1]["text"] == (
+        "[attachment] x (text/html): <https://evil.example/a%7C%3C!channel%3E%20b%3E&amp;c=1>"
+    )
+    read, _, links = commonmark_shows(line)
+    assert links == ["https://evil.example/a%7C%3C!channel%3E%20b%3E&c=1"]
+    assert read == [f"[attachment] x (text/html): {url}"]  # the address as the customer gave it

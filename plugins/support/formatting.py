@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from errbot_support.desk import Durations, Ratings, Stats, TranscriptPage
-from errbot_support.literal import lines, span
+from errbot_support.literal import lines, link, span
 from errbot_support.records import Conversation, Delivery, Entry, Kind, Pending, State
 
 DELAY_WORTH_SAYING = timedelta(minutes=1)
@@ -62,7 +62,7 @@ def attachment(item: dict) -> str:
     if not url:
         where = "no link"
     elif url.casefold().startswith(WEB_SCHEMES):
-        where = span(url)
+        where = link(url)
     else:
         where = f"{span(url)} (not a web link, shown as text)"
     return f"[attachment] {span(str(name))} ({span(str(kind))}): {where}"

@@ -42,10 +42,12 @@ def carriable(text: str) -> str:
 #: Around customer-controlled text in what the plugin composes for agents: the renderer of
 #: the network it is posted to escapes what is between them, and nothing else.
 SPAN_START, SPAN_END = "\ue000", "\ue001"
+#: Starts a web address (ended by ``SPAN_END``) that the network may show as a link.
+LINK_START = "\ue002"
 #: Shown in place of a line break inside a one-line field (a name, an attachment's name).
 NEWLINE_MARK = "\u2424"  # ␤
 
-_SENTINELS = re.compile(f"[{SPAN_START}{SPAN_END}]")
+_SENTINELS = re.compile(f"[{SPAN_START}{SPAN_END}{LINK_START}]")
 # Embeddings, overrides and isolates reorder what follows them on the line, the bot's own
 # words included; natural right-to-left text needs none of them and stays as written.
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -70,3 +72,9 @@ def span(text: str) -> str:
     """One line of customer-controlled text, marked as such for the network's renderer;
     a line break in it is shown as ␤, so that it can never start a line of its own."""
     return f"{SPAN_START}{shown(text).replace(chr(10), NEWLINE_MARK)}{SPAN_END}"
+
+
+def link(url: str) -> str:
+    """A customer-given web address (``http``, ``https``: the caller checks), on one line,
+    for the network's renderer to show as a link where it can."""
+    return f"{LINK_START}{shown(url).replace(chr(10), NEWLINE_MARK)}{SPAN_END}"

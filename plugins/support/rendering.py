@@ -21,7 +21,7 @@ from typing import Any
 from errbot.backends.base import Message
 
 from errbot_support.identities import own_identity
-from errbot_support.literal import SPAN_END, SPAN_START
+from errbot_support.literal import LINK_START, SPAN_END, SPAN_START
 
 
 class Dialect(Enum):
@@ -43,7 +43,10 @@ _BY_BACKEND = (
     ("zulip", Dialect.MARKDOWN),
 )
 
-_SPANS = re.compile(f"{SPAN_START}([^{SPAN_START}{SPAN_END}]*){SPAN_END}")
+_MARKS = f"{SPAN_START}{SPAN_END}{LINK_START}"
+_SPANS = re.compile(f"([{SPAN_START}{LINK_START}])([^{_MARKS}]*){SPAN_END}")
+# What cannot stand inside a link's address in Slack's <...> or Markdown's autolink <...>.
+_NOT_IN_LINKS = re.compile(r"[\s<>|\\`]")
 _PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~\t]")
 _EDGE_SPACES = re.compile(r"^ +| +$")
 # Slack's mrkdwn markers, read as such next to a space, punctuation or a line's ends; one
@@ -88,10 +91,26 @@ def escape(text: str, dialect: Dialect) -> str:
     return _references(text)
 
 
+def link(url: str, dialect: Dialect) -> str:
+    """A web address as a link where the network makes one of ``<...>`` (Slack's link,
+    Markdown's autolink), as escaped text elsewhere (chats link addresses in text)."""
+    if dialect is Dialect.ERRBOT:
+        return escape(url, dialect)
+    address = _NOT_IN_LINKS.sub(
+        lambda m: "%" + "%".join(f"{b:02X}" for b in m.group().encode()), url
+    )
+    if dialect is Dialect.SLACK:
+        return _references(f"<{address.replace('&', '&amp;')}>")
+    return f"<{address}>"
+
+
 def render(text: str, dialect: Dialect) -> str:
     """The plugin's Markdown, with its customer spans escaped and its line breaks kept."""
-    text = _SPANS.sub(lambda m: escape(m.group(1), dialect), text)
-    text = text.replace(SPAN_START, "").replace(SPAN_END, "")
+    text = _SPANS.sub(
+        lambda m: (link if m.group(1) == LINK_START else escape)(m.group(2), dialect), text
+    )
+    for mark in _MARKS:
+        text = text.replace(mark, "")
     if dialect is Dialect.MARKDOWN:
         return text
     return text.replace("\n", "&#10;")
