@@ -522,11 +522,14 @@ class Support(BotPlugin):
         if last is not None and now - last < STRAY_TEXT_HINT_INTERVAL:
             return
         self._hinted[key] = now
-        self.send(
-            msg.frm,
-            f"Not sent to anyone: `{self._prefix()}reply N text` answers a customer "
-            f"(`{self._prefix()}queue` lists the conversations).",
-        )
+        try:
+            self.send(
+                msg.frm,
+                f"Not sent to anyone: `{self._prefix()}reply N text` answers a customer "
+                f"(`{self._prefix()}queue` lists the conversations).",
+            )
+        except Exception as exc:  # only a hint: the network's trouble is reported elsewhere
+            self.log.warning("Could not send %s a hint: %s", msg.frm, exc)
 
     def _tell_agents_about(self, conversation: Conversation, text: str) -> None:
         self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
