@@ -60,7 +60,7 @@ _INVISIBLE_BREAK = "\u200b"  # a zero-width space: keeps a marker from pairing, 
 def dialect_of(identifier: Any, backend: str | None = None) -> Dialect:
     """The dialect of the network ``identifier`` is on (the Bridge's inner network), or of
     ``backend`` (the bot's ``mode``) when the identifier does not tell."""
-    names = [type(own_identity(identifier)).__name__.casefold()] if identifier else []
+    names = [] if identifier is None else [type(own_identity(identifier)).__name__.casefold()]
     names.append((backend or "").casefold())
     for name in names:
         for key, dialect in _BY_BACKEND:
