@@ -98,6 +98,11 @@ def test_agents_search_from_chat(tmp_path):
         assert bot.command("alice", "!search refund") == "No conversation mentions 'refund'."
         assert bot.command("alice", "!search ab") == "Search for at least 3 characters."
         assert bot.command("alice", "!search") == "What should be found? Usage: !search <text>"
+        # What was written, and what was searched for, are shown as written.
+        bot.customer("erin-chat", "Code *A_B* `C` for JOHN_DOE@example.com # 5")
+        found = bot.command("alice", "!search john_doe@").splitlines()
+        assert found[0] == "1 conversation(s) mention 'john_doe@':"
+        assert found[1].endswith(": erin: Code *A_B* `C` for JOHN_DOE@example.com # 5")
 
 
 def test_the_snippet_shows_what_was_found_whatever_its_case():
