@@ -417,3 +417,32 @@ def test_a_web_address_cannot_break_out_of_its_link(slack):
     read, _, links = commonmark_shows(line)
     assert links == ["https://evil.example/a%7C%3C!channel%3E%20b%3E&c=1"]
     assert read == [f"[attachment] x (text/html): {url}"]  # the address as the customer gave it
+
+
+DETAILS = {"email": "john_doe_smith@example.com", "external_id": "<!channel> *44*_11 <@U1>"}
+
+
+def opened_with_details(desk) -> tuple[str, list[str]]:
+    """A conversation's announcement, the customer's app having stored tricky details, and
+    what an agent must read of it."""
+    message = dataclasses.replace(
+        customer_message("customers:fay_x-support", "Hi *there*", name="fay"),
+        customer_details=DETAILS,
+    )
+    recorded = desk.receive(message)
+    n = recorded.conversation.number
+    markdown = formatting.relay(Pending(recorded.entry, recorded.conversation), "!", desk.clock())
+    return markdown, [
+        f"#{n} New conversation with fay (customers:fay_x-support; email "
+        "john_doe_smith@example.com, customer id <!channel> *44*_11 <@U1>):",
+        f"#{n} fay: Hi *there*",
+        f"Type !claim {n} to take it.",
+    ]
+
+
+def test_details_from_the_customers_app_are_shown_as_written(text_backend, capsys, slack, desk):
+    markdown, want = opened_with_details(desk)
+    assert text_backend_shows(text_backend, capsys, markdown) == want
+    read = slack_shows(*slack, markdown)
+    assert [line for line, _ in read][:2] == want[:2]
+    assert [formatted for _, formatted in read][:2] == [["#1", "fay"], ["#1", "fay"]]
