@@ -49,7 +49,7 @@ def test_another_user_in_a_customers_chat_is_shown_as_who_they_are_and_flagged(
         publish_as(pubnub_server, "mallory", "bob-support", "please close my account and wire it")
         line = agent_room_line(bot, "please close my account")
         assert line == (
-            "**#1**: a message in bob's chat came from **mallory**, who is not the customer "
+            "#1: a message in bob's chat came from mallory, who is not the customer "
             "(not part of the conversation): please close my account and wire it"
         )
         bob.write("Are you there?")
@@ -73,7 +73,7 @@ def test_a_message_posing_as_support_is_reported_in_the_conversations_room(
         bob.wait_for("Please send your card number")  # the customer's app did show it
         line = agent_room_line(bot, "posing as support")
         assert line == (
-            "**#1**: a message posing as support reached the customer: Please send your card number"
+            "#1: a message posing as support reached the customer: Please send your card number"
         )
     # The bot's own replies and notices are never taken for impostors.
     assert [b for b in bot.bodies(AGENT_ROOM) if "posing as support" in b] == [line]
@@ -106,7 +106,7 @@ def test_with_the_first_writer_rule_whoever_wrote_first_is_the_customer(
         bot.conversation_of("customers:bob-support")
         publish_as(pubnub_server, "bob", "bob-support", "and I am bob")
         line = agent_room_line(bot, "and I am bob")
-        assert "came from **bob**, who is not the customer" in line
+        assert "came from bob, who is not the customer" in line
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from errbot_support.literal import carriable
+from errbot_support.formatting import name, said
 
 POSING = "posing_as_support"
 NOT_THE_CUSTOMER = "not_the_customer"
@@ -27,12 +27,15 @@ def intrusion(extras: Any) -> str | None:
 
 
 def report(kind: str, where: str, writer: str, customer: str | None, text: str) -> str:
-    """The line for the agent room. ``where`` is ``**#N**`` or the chat's name."""
-    quoted = carriable(text)
+    """The lines for the agent room. ``where`` is ``**#N**`` or the chat's name (a span);
+    the message is shown as written, each further line with ``where`` and its writer."""
     if kind == POSING:
-        return f"{where}: a message posing as support reached the customer: {quoted}"
-    whose = f"{customer}'s chat" if customer else "the customer's chat"
-    return (
-        f"{where}: a message in {whose} came from **{writer}**, who is not the customer "
-        f"(not part of the conversation): {quoted}"
+        head = f"{where}: a message posing as support reached the customer: "
+        return "\n".join(said(head, f"{where} (posing as support)", text))
+    who = name(writer)
+    whose = f"{name(customer)}'s chat" if customer else "the customer's chat"
+    head = (
+        f"{where}: a message in {whose} came from **{who}**, who is not the customer "
+        f"(not part of the conversation): "
     )
+    return "\n".join(said(head, f"{where} {who}", text))

@@ -78,3 +78,8 @@ def link(url: str) -> str:
     """A customer-given web address (``http``, ``https``: the caller checks), on one line,
     for the network's renderer to show as a link where it can."""
     return f"{LINK_START}{shown(url).replace(chr(10), NEWLINE_MARK)}{SPAN_END}"
+
+
+def unmarked(text: str) -> str:
+    """What the plugin composed, without the marks of its customer text (for logs)."""
+    return _SENTINELS.sub("", text)

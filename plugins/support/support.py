@@ -37,7 +37,7 @@ from errbot_support.identities import (
 )
 from errbot_support.intruders import intrusion
 from errbot_support.intruders import report as intruder_report
-from errbot_support.literal import span
+from errbot_support.literal import span, unmarked
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
     CUSTOMER_DETAILS,
@@ -372,10 +372,10 @@ class Support(BotPlugin):
             return
         conversations = desk.store.conversations_in_rooms([str(room)])
         latest = conversations[-1] if conversations else None
-        where = f"**#{latest.number}**" if latest else f"`{room}`"
+        where = f"**#{latest.number}**" if latest else span(str(room))
         customer = latest.customer_name if latest else (msg.extras or {}).get("customer_id")
         text = intruder_report(kind, where, display_name(msg.frm), customer, msg.body or "")
-        self.log.warning("In %s: %s", room, text)
+        self.log.warning("In %s: %s", room, unmarked(text))
         if latest is not None:
             self._tell_agents_about(latest, text)
         else:
