@@ -26,7 +26,6 @@ import re
 import sys
 import unicodedata
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,9 +128,15 @@ CASES = [pytest.param(text, id=label) for label, text in TRICKY.items()]
 # ------------------------------------------------------------------------- Errbot's Text
 
 
-@pytest.fixture
-def text_backend(tmp_path: Path):
-    config = make_config(tmp_path, TEXT_DEMO_MODE=True, BOT_ADMINS=("@admin",))
+# One backend of each kind for the module: building a bot opens files and a thread pool that
+# nothing closes before the process ends.
+
+
+@pytest.fixture(scope="module")
+def text_backend(tmp_path_factory: pytest.TempPathFactory):
+    config = make_config(
+        tmp_path_factory.mktemp("text"), TEXT_DEMO_MODE=True, BOT_ADMINS=("@admin",)
+    )
     return setup_bot("Text", logging.getLogger("errbot"), config)
 
 
@@ -227,9 +232,9 @@ def slack_shows(backend, api, room, markdown: str) -> list[str]:
     return read
 
 
-@pytest.fixture
-def slack(tmp_path: Path):
-    backend, api, slack_room = slack_backend(tmp_path)
+@pytest.fixture(scope="module")
+def slack(tmp_path_factory: pytest.TempPathFactory):
+    backend, api, slack_room = slack_backend(tmp_path_factory.mktemp("slack"))
     return backend, api, slack_room(webclient=api, channelid=CHANNEL, bot=backend)
 
 
@@ -270,9 +275,11 @@ class TelegramBotAPI:
         self.sent.append((chat_id, text, options))
 
 
-@pytest.fixture
-def telegram(tmp_path: Path):
-    config = make_config(tmp_path, BOT_IDENTITY={"token": "123456:not-used"})
+@pytest.fixture(scope="module")
+def telegram(tmp_path_factory: pytest.TempPathFactory):
+    config = make_config(
+        tmp_path_factory.mktemp("telegram"), BOT_IDENTITY={"token": "123456:not-used"}
+    )
     backend = setup_bot("Telegram", logging.getLogger("errbot"), config)
     backend.telegram = api = TelegramBotAPI()
     room = sys.modules[type(backend).__module__].TelegramRoom(id=-100123)
