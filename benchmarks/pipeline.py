@@ -30,7 +30,7 @@ from pubnub.models.consumer.pubsub import PNMessageResult
 from benchmarks.bot import RunningBot
 from benchmarks.marks import mark
 from benchmarks.publishers import payload
-from errbot_pubnub.listener import Inbound
+from errbot_pubnub.sdk import Inbound
 
 CUSTOMERS = 100
 WARM_UP = 200

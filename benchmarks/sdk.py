@@ -12,7 +12,7 @@ from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import PubNub
 
 from benchmarks.marks import Inbox, Raw
-from errbot_pubnub.sdk_stop import stop_client
+from errbot_pubnub.sdk import new_client, stop_client
 
 PUBLISH_KEY = "pub-c-bench"
 SUBSCRIBE_KEY = "sub-c-bench"
@@ -29,7 +29,7 @@ def client(origin: str, user_id: str) -> PubNub:
     config.subscribe_key = SUBSCRIBE_KEY
     config.user_id = user_id
     config.disable_config_locking = False
-    return PubNub(config)
+    return new_client(config)
 
 
 def stop(pubnub: PubNub) -> None:

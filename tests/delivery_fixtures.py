@@ -15,6 +15,7 @@ from typing import Any
 from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk import new_client
 from tests.botrunner import make_config, wait_for
 from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY, pubnub_config, stop_clients
 
@@ -34,7 +35,7 @@ class Customers:
     def client(self, user_id: str) -> PubNub:
         if user_id not in self._clients:
             config = pubnub_config(self._server, user_id, **self._config)
-            self._clients[user_id] = PubNub(config)
+            self._clients[user_id] = new_client(config)
         return self._clients[user_id]
 
     def join(self, user_id: str, group: str = "support", channel: str | None = None) -> str:

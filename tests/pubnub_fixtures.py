@@ -24,7 +24,7 @@ from pubnub.pubnub import NativePeriodicCallback, PubNub
 from pubnub.request_handlers.httpx import AsyncHTTPClient
 
 from errbot_pubnub.emulator import PubNubEmulator
-from errbot_pubnub.sdk_stop import stop_client
+from errbot_pubnub.sdk import new_client, stop_client
 from tests.botrunner import wait_for
 
 PUBLISH_KEY = "pub-c-test"
@@ -120,7 +120,7 @@ def pubnub_client(
     clients: list[PubNub] = []
 
     def make(user_id: str, *, server: PubNubEmulator | None = None, **overrides: Any) -> PubNub:
-        client = PubNub(pubnub_config(server or pubnub_server, user_id, **overrides))
+        client = new_client(pubnub_config(server or pubnub_server, user_id, **overrides))
         clients.append(client)
         return client
 

@@ -22,9 +22,9 @@ from errbot.backends.base import Message
 from errbot.backends.test import TestOccupant
 from errbot.bootstrap import setup_bot
 from errbot.core import ErrBot
-from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk import new_client
 from errbot_support.desk import Desk
 from errbot_support.records import Agent, CustomerMessage
 from errbot_support.store import Store
@@ -414,7 +414,7 @@ class Customer:
     def __init__(self, server: PubNubEmulator, user_id: str) -> None:
         self.user_id = user_id
         self.channel = f"{user_id}-support"
-        self.client = PubNub(pubnub_config(server, user_id))
+        self.client = new_client(pubnub_config(server, user_id))
         self.client.add_channel_to_channel_group().channels([self.channel]).channel_group(
             GROUP
         ).sync()

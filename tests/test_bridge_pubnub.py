@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from errbot.bootstrap import setup_bot
-from pubnub.pubnub import PubNub
 
 from errbot_bridge import BridgeConfigurationError, NetworkUnavailableError, network_of
 from errbot_pubnub import PublishError
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk import new_client
 from tests.botrunner import RunningBot, refusal_to_start, running_bot, wait_for
 from tests.bridge_fixtures import TestConsole, bridge_config, irc_network
 from tests.irc_fixtures import IRCClient, IRCServer
@@ -62,7 +62,7 @@ class Customer:
 
     def __init__(self, server: PubNubEmulator, user_id: str, group: str) -> None:
         self.channel = f"{user_id}-support"
-        self.client = PubNub(pubnub_config(server, user_id))
+        self.client = new_client(pubnub_config(server, user_id))
         self.client.add_channel_to_channel_group().channels([self.channel]).channel_group(
             group
         ).sync()

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk import new_client
 from tests.botrunner import make_config, running_bot
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
@@ -148,7 +148,7 @@ def test_with_a_secret_key_the_client_grants_itself_what_it_needs(
     )
     assert "Connected as 'yan'" in client.read(client.stderr)
     assert server.channels_in_group("helpdesk") == ["yan-chat"]
-    agent = PubNub(pubnub_config(server, "support", secret_key=SECRET_KEY))
+    agent = new_client(pubnub_config(server, "support", secret_key=SECRET_KEY))
     try:
         # Its own name, in App Context, with the token it granted itself.
         profile = agent.get_uuid_metadata(uuid="yan").sync().result.data

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
+from errbot_pubnub.sdk import new_client
 from tests.botrunner import running_bot, wait_for
 from tests.delivery_fixtures import Customers, Recording, bot_config
 from tests.pubnub_fixtures import PubNubEvents, pubnub_config, stop_clients, subscribed
@@ -34,7 +34,7 @@ class Witness:
     """A plain SDK subscriber to the support group: what the live path alone delivers."""
 
     def __init__(self, server: PubNubEmulator) -> None:
-        self.client = PubNub(pubnub_config(server, "witness"))
+        self.client = new_client(pubnub_config(server, "witness"))
         self.events: PubNubEvents = subscribed(self.client, groups=["support"])
         self.seen: list[tuple[str, str]] = []
 

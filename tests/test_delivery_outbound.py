@@ -19,6 +19,7 @@ from errbot_pubnub import (
 from errbot_pubnub.emulator import PubNubEmulator
 from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.retry import Backoff
+from errbot_pubnub.sdk import new_client
 from tests.pubnub_fixtures import pubnub_config, stop_clients
 
 CHANNEL = "olga-support"
@@ -35,7 +36,7 @@ def make_publisher(
         server: PubNubEmulator | None = None, *, history: bool = True, **options: Any
     ) -> tuple[Publisher, PubNubEmulator]:
         server = server or pubnub_server
-        client = PubNub(pubnub_config(server, "support", non_subscribe_request_timeout=2))
+        client = new_client(pubnub_config(server, "support", non_subscribe_request_timeout=2))
         clients.append(client)
         options.setdefault("policy", QUICK)
         publisher = Publisher(

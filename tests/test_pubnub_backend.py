@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from errbot.bootstrap import setup_bot
-from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
 from errbot_pubnub.outbound import PublishError
 from errbot_pubnub.room import PubNubRoom
+from errbot_pubnub.sdk import new_client
 from tests.botrunner import RunningBot, make_config, running_bot, wait_for
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
@@ -42,7 +42,7 @@ class Customer:
     def __init__(self, server: PubNubEmulator, user_id: str, channel: str | None = None) -> None:
         self.user_id = user_id
         self.channel = channel or f"{user_id}-support"
-        self.client = PubNub(pubnub_config(server, user_id))
+        self.client = new_client(pubnub_config(server, user_id))
         self.client.add_channel_to_channel_group().channels([self.channel]).channel_group(
             GROUP
         ).sync()
@@ -324,7 +324,7 @@ def test_a_custom_converter_is_loaded_by_dotted_path(
         PUBNUB_MESSAGE_CONVERTER="tests.pubnub_converters.ShoutingConverter",
     )
     with running_bot("PubNub", config):
-        customer = PubNub(pubnub_config(server, "leo"))
+        customer = new_client(pubnub_config(server, "leo"))
         try:
             customer.add_channel_to_channel_group().channels(["leo"]).channel_group(
                 "shouting"

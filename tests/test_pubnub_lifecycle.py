@@ -20,7 +20,7 @@ from pubnub.models.consumer.common import PNStatus
 from pubnub.pubnub import PubNub
 
 from errbot_pubnub.emulator import PubNubEmulator
-from errbot_pubnub.sdk_stop import stop_client
+from errbot_pubnub.sdk import new_client, stop_client
 from errbot_pubnub.settings import PubNubConfigurationError
 from tests.botrunner import make_config, refusal_to_start, running_bot, wait_for
 from tests.pubnub_fixtures import (
@@ -129,7 +129,7 @@ def test_no_sdk_thread_outlives_a_stopped_bot(
         PUBNUB_ORIGIN=pubnub_server.origin,
     )
     with running_bot("PubNub", config) as running:
-        customer = PubNub(pubnub_config(pubnub_server, "olga"))
+        customer = new_client(pubnub_config(pubnub_server, "olga"))
         try:
             customer.publish().channel("olga").message("hi").sync()
         finally:
@@ -199,7 +199,7 @@ def test_a_stopped_client_never_reconnects_even_when_its_retry_is_under_way(
     """The SDK's own ``stop()`` leaves the reconnection timer running, and a ``time`` request
     in flight re-arms it; ``stop_client`` disarms both (the backend's clients never reconnect
     by themselves, but the customer client's do)."""
-    client = PubNub(
+    client = new_client(
         pubnub_config(
             pubnub_server,
             "rita",

@@ -15,7 +15,6 @@ from errbot.backends.base import Message
 from pubnub.models.consumer.pubsub import PNMessageResult
 from pubnub.models.server.subscribe import SubscribeMessage
 from pubnub.pnconfiguration import PNConfiguration
-from pubnub.pubnub import PubNub
 
 from errbot_pubnub import (
     Attachment,
@@ -29,7 +28,6 @@ from errbot_pubnub.dead_letters import DeadLetterBox
 from errbot_pubnub.delivery import RecentDeliveries
 from errbot_pubnub.inbound import InboundPipeline
 from errbot_pubnub.lanes import ChannelLanes
-from errbot_pubnub.listener import Inbound, SubscriptionListener, install_surviving_worker
 from errbot_pubnub.outbound import (
     MAX_MESSAGE_BYTES,
     MessageTooLarge,
@@ -39,6 +37,7 @@ from errbot_pubnub.outbound import (
 )
 from errbot_pubnub.person import PubNubOccupant
 from errbot_pubnub.room import PubNubRoom
+from errbot_pubnub.sdk import Inbound, SubscriptionListener, install_surviving_worker, new_client
 from tests.botrunner import wait_for
 from tests.pubnub_converters import CrashingConverter, ShoutingConverter
 
@@ -253,7 +252,7 @@ def test_the_sdk_worker_survives_a_malformed_file_event() -> None:
     config.subscribe_key, config.publish_key, config.user_id = "sub", "pub", "support"
     config.daemon = True
     config.disable_config_locking = False
-    pubnub = PubNub(config)
+    pubnub = new_client(config)
     received: list[Inbound] = []
     install_surviving_worker(pubnub, received.append)
     pubnub.add_listener(SubscriptionListener(received.append, lambda status: None))

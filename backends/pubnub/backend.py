@@ -47,7 +47,15 @@ from errbot_pubnub.message import (
 from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
-from errbot_pubnub.sdk_stop import stop_client
+from errbot_pubnub.sdk import (
+    PNConfiguration,
+    PNReconnectionPolicy,
+    PNStatus,
+    PubNub,
+    PubNubException,
+    new_client,
+    stop_client,
+)
 from errbot_pubnub.settings import (
     MAX_CHANNEL_GROUPS,
     PubNubConfigurationError,
@@ -57,11 +65,6 @@ from errbot_pubnub.settings import (
 )
 from errbot_pubnub.subscription import HISTORY_DISABLED, SubscriptionSupervisor
 from errbot_pubnub.user_profiles import UserProfiles
-from pubnub.enums import PNReconnectionPolicy
-from pubnub.exceptions import PubNubException
-from pubnub.models.consumer.common import PNStatus
-from pubnub.pnconfiguration import PNConfiguration
-from pubnub.pubnub import PubNub
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +206,7 @@ class PubNubBackend(ErrBot):
         config.reconnect_policy = PNReconnectionPolicy.NONE
         config.suppress_leave_events = True
         config.disable_config_locking = False  # the SDK copies and freezes it: no later surprises
-        pubnub = PubNub(config)
-        if settings.token:
-            pubnub.set_token(settings.token)
-        return pubnub
+        return new_client(config, token=settings.token)
 
     def _connect(self) -> None:
         settings = self.settings

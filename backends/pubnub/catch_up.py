@@ -38,10 +38,7 @@ from errbot_pubnub.history import (
     HistoryReader,
     StoredMessage,
 )
-from errbot_pubnub.listener import Inbound
-from pubnub.exceptions import PubNubException
-from pubnub.models.consumer.pubsub import PNFileMessageResult, PNMessageResult
-from pubnub.pubnub import PubNub
+from errbot_pubnub.sdk import Inbound, PNFileMessageResult, PNMessageResult, PubNub, PubNubException
 
 log = logging.getLogger(__name__)
 

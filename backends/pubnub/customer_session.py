@@ -18,14 +18,17 @@ from typing import Any
 from errbot_pubnub.converters import MessageConverter
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError
 from errbot_pubnub.message import MessageKind, PubNubMessage
-from errbot_pubnub.sdk_stop import stop_client
+from errbot_pubnub.sdk import (
+    PNConfiguration,
+    PNMessageResult,
+    PNStatus,
+    PNStatusCategory,
+    PubNub,
+    PubNubException,
+    new_client,
+    stop_client,
+)
 from pubnub.callbacks import SubscribeCallback
-from pubnub.enums import PNStatusCategory
-from pubnub.exceptions import PubNubException
-from pubnub.models.consumer.common import PNStatus
-from pubnub.models.consumer.pubsub import PNMessageResult
-from pubnub.pnconfiguration import PNConfiguration
-from pubnub.pubnub import PubNub
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,7 @@ class CustomerSession:
             token = self._open_remote_session()
         elif settings.secret_key:
             token = self._open_own_session()
-        self.pubnub = PubNub(self._config(with_secret=False))
+        self.pubnub = new_client(self._config(with_secret=False))
         if token:
             self.pubnub.set_token(token)
         elif not self.settings.session_url:
@@ -145,7 +148,7 @@ class CustomerSession:
 
     def _open_own_session(self) -> str | None:
         """With the secret key, open the session as the app server would, then drop the key."""
-        admin = PubNub(self._config(with_secret=True))
+        admin = new_client(self._config(with_secret=True))
         try:
             return self._open_session(admin, can_grant=True)
         finally:

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from errbot_pubnub.refusals import is_persistence_disabled
-from pubnub.exceptions import PubNubException
-from pubnub.pubnub import PubNub
+from errbot_pubnub.sdk import PubNub, PubNubException
 
 log = logging.getLogger(__name__)
 

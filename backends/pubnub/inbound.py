@@ -28,12 +28,11 @@ from errbot_pubnub.customer_identity import CustomerIdentity
 from errbot_pubnub.dead_letters import DeadLetter, DeadLetters
 from errbot_pubnub.delivery import DeliveryTracker
 from errbot_pubnub.lanes import ChannelLanes
-from errbot_pubnub.listener import Inbound
 from errbot_pubnub.message import PubNubMessage, timetoken_to_datetime
 from errbot_pubnub.person import PubNubOccupant
 from errbot_pubnub.room import ChannelMembership, PubNubRoom
+from errbot_pubnub.sdk import Inbound, PNMessageResult
 from errbot_pubnub.user_profiles import Profile
-from pubnub.models.consumer.pubsub import PNMessageResult
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,7 @@ from errbot_pubnub import refusals
 from errbot_pubnub.converters import MessageConverter
 from errbot_pubnub.message import MessageKind, PubNubMessage, datetime_to_timetoken, utc_now
 from errbot_pubnub.retry import Backoff
-from pubnub.exceptions import PubNubException
-from pubnub.pubnub import PubNub
+from errbot_pubnub.sdk import PubNub, PubNubException
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pubnub.exceptions import PubNubException
+from errbot_pubnub.sdk import PubNubException
 
 _PERSISTENCE_MARKERS = ("storage & playback", "message persistence", "history api requires")
 _CAPACITY_MARKERS = ("exceed", "maximum", "limit")

@@ -39,17 +39,17 @@ from errbot_pubnub.connection_state import ConnectionState
 from errbot_pubnub.delivery import DeliveryTracker
 from errbot_pubnub.history import HistoryDisabled
 from errbot_pubnub.inbound import InboundPipeline
-from errbot_pubnub.listener import (
-    SubscriptionListener,
-    install_surviving_worker,
-    watch_full_answers,
-)
 from errbot_pubnub.message import timetoken_to_datetime
 from errbot_pubnub.retry import Backoff
-from errbot_pubnub.sdk_stop import stop_client
-from pubnub.enums import PNStatusCategory
-from pubnub.models.consumer.common import PNStatus
-from pubnub.pubnub import PubNub
+from errbot_pubnub.sdk import (
+    PNStatus,
+    PNStatusCategory,
+    PubNub,
+    SubscriptionListener,
+    install_surviving_worker,
+    stop_client,
+    watch_full_answers,
+)
 
 log = logging.getLogger(__name__)
 

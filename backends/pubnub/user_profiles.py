@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pubnub.exceptions import PubNubException
+from errbot_pubnub.sdk import PubNubException
 
 log = logging.getLogger(__name__)
 

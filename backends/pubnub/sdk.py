@@ -1,0 +1,309 @@
+"""The one module that owns the PubNub SDK: its version, its clients, and every patch of it.
+
+The rest of the package uses the SDK's types (re-exported below) and the clients made here;
+only this module reaches into the SDK's private parts, and ``tests/test_pubnub_sdk.py`` has a
+test for each such reach that fails when an SDK release changes what it relies on:
+
+- :func:`install_surviving_worker` swaps the subscription manager's message queue and worker
+  (``_message_queue``, ``_consumer_event``): in SDK 10.x an envelope the SDK cannot parse (or a
+  listener that raises) ends its one delivery thread, silently;
+- :func:`watch_full_answers` wraps the manager's ``_handle_endpoint_call`` to see each subscribe
+  answer's size before its messages are handed over;
+- :func:`new_client` gives the client a request handler whose ``_ensure_session`` builds its
+  HTTP client on a :class:`~errbot_pubnub.stoppable_transport.StoppableTransport`;
+- :func:`stop_client` disarms the manager's ``_start_subscribe_loop``, its reconnection
+  manager and its presence heartbeat, which ``PubNub.stop()`` leaves running.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from errbot_pubnub.stoppable_transport import STOPPED, StoppableBackend, StoppableTransport
+from pubnub.callbacks import ReconnectionCallback, SubscribeCallback
+from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
+from pubnub.errors import PNERR_CONNECTION_ERROR
+from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.common import PNStatus
+from pubnub.models.consumer.pubsub import PNFileMessageResult, PNMessageResult
+from pubnub.models.server.subscribe import SubscribeMessage
+from pubnub.pnconfiguration import PNConfiguration
+from pubnub.pubnub import NativeSubscribeMessageWorker, PubNub
+from pubnub.request_handlers.httpx import HttpxRequestHandler
+
+__all__ = [
+    "FULL_ANSWER",
+    "Inbound",
+    "PNConfiguration",
+    "PNFileMessageResult",
+    "PNMessageResult",
+    "PNReconnectionPolicy",
+    "PNStatus",
+    "PNStatusCategory",
+    "PubNub",
+    "PubNubException",
+    "SubscriptionListener",
+    "install_surviving_worker",
+    "new_client",
+    "stop_client",
+    "watch_full_answers",
+]
+
+log = logging.getLogger(__name__)
+
+#: The SDK releases whose private parts are patched here the way this module expects
+#: (checked with 10.8; the same range as the package's requirement).
+SUPPORTED_FROM, SUPPORTED_BEFORE = (10, 0), (11, 0)
+
+
+def _check_version(found: str) -> None:
+    numbers = tuple(int(part) for part in found.split(".")[:2] if part.isdigit())
+    if not SUPPORTED_FROM <= numbers < SUPPORTED_BEFORE:
+        raise ImportError(
+            f"The PubNub backend needs the pubnub SDK >={'.'.join(map(str, SUPPORTED_FROM))},"
+            f"<{'.'.join(map(str, SUPPORTED_BEFORE))} (it relies on parts of it that other "
+            f"releases change), but pubnub {found} is installed."
+        )
+
+
+_check_version(version("pubnub"))
+
+#: PubNub answers a long-poll with at most 100 messages and keeps at most the last 100 of a
+#: channel for a subscriber that is behind; older ones are only in history. A channel that lost
+#: messages that way is in a full answer: the one bringing the first message after the gap
+#: holds that channel's 100 kept messages or is cut at 100 before their end.
+FULL_ANSWER = 100
+PRESENCE_SUFFIX = "-pnpres"
+
+
+# --- Clients ----------------------------------------------------------------------------------
+
+
+class _StoppableRequestHandler(HttpxRequestHandler):
+    """The SDK's HTTP handler, on a transport that :func:`stop_client` stops for good."""
+
+    def __init__(self, pubnub: PubNub) -> None:
+        super().__init__(pubnub)
+        self.backend = StoppableBackend()
+
+    def _ensure_session(self) -> Any:
+        with self._session_lock:
+            if self.backend.stopped:
+                raise PubNubException(pn_error=PNERR_CONNECTION_ERROR, errormsg=STOPPED)
+            if self._session is None or self._session.is_closed:
+                import httpx
+
+                self._session = httpx.Client(transport=StoppableTransport(self.backend))
+            return self._session
+
+    def stop(self) -> None:
+        """Refuse every later request and abort every one in flight, connected or connecting."""
+        with self._session_lock:
+            self.backend.stop()
+            if self._session is not None:
+                self._session.close()
+
+
+def new_client(config: PNConfiguration, *, token: str | None = None) -> PubNub:
+    """A threaded SDK client that :func:`stop_client` can stop for good."""
+    pubnub = PubNub(config, custom_request_handler=_StoppableRequestHandler)
+    if token:
+        pubnub.set_token(token)
+    return pubnub
+
+
+def stop_client(pubnub: PubNub) -> None:
+    """Stop ``pubnub`` and every request it has in flight; never raises.
+
+    ``PubNub.stop()`` alone ends the subscribe loop, but a long-poll waiting on the server
+    keeps its thread until the server answers (minutes later) and an answer arriving meanwhile
+    starts the next one; the reconnection manager's timer is not stopped and re-arms itself;
+    the presence heartbeat re-arms its timer after each beat. So what would start something new
+    is disarmed first, then the subscribe loop stops (an aborted long-poll then counts as
+    cancelled, not as a network error to recover from), then the transport refuses every new
+    connection and shuts down the open ones.
+    """
+    manager = getattr(pubnub, "_subscription_manager", None)
+    try:
+        if manager is not None:
+            _disarm(manager)
+            manager.stop()
+    except Exception:
+        log.debug("Could not disarm the PubNub SDK's subscription manager", exc_info=True)
+    handler = pubnub.get_request_handler()
+    if isinstance(handler, _StoppableRequestHandler):
+        handler.stop()
+    else:
+        log.warning("A PubNub client not made by new_client() may leave a request in flight")
+    try:
+        pubnub.stop()
+    except Exception:
+        log.exception("Stopping the PubNub SDK failed")
+
+
+def _disarm(manager: Any) -> None:
+    """Keep the subscription manager from starting anything again: the next long-poll, the
+    reconnection manager's attempts, the presence heartbeat."""
+    manager._start_subscribe_loop = _stay_stopped  # called by a long-poll's answer
+    reconnection = getattr(manager, "_reconnection_manager", None)
+    if reconnection is not None:
+        # A ``time`` request in flight answers into these: it must neither schedule the next
+        # attempt nor subscribe again.
+        reconnection.start_polling = _stay_stopped
+        reconnection._register_heartbeat_timer = _stay_stopped
+        reconnection.set_reconnection_listener(_NoReconnection())
+        reconnection.stop_heartbeat_timer()
+    heartbeat = getattr(manager, "_heartbeat_periodic_callback", None)
+    if heartbeat is not None:
+        heartbeat._schedule_next = _stay_stopped  # a beat running now must not schedule another
+        heartbeat.stop()
+
+
+class _NoReconnection(ReconnectionCallback):
+    def on_reconnect(self) -> None:
+        _stay_stopped()
+
+
+def _stay_stopped(*_: Any) -> None:
+    log.debug("Not starting anything: this PubNub client was stopped")
+
+
+# --- Receiving --------------------------------------------------------------------------------
+# Every listener callback runs on the SDK's one worker thread: nothing here raises or blocks;
+# each event is wrapped in an :class:`Inbound` and handed over.
+@dataclass(frozen=True)
+class Inbound:
+    """A message received on a channel; ``failure`` says why the SDK could not even parse it."""
+
+    channel: str
+    timetoken: int
+    publisher: str | None
+    result: PNMessageResult | None
+    failure: str | None = None
+    payload: Any = None
+
+    @classmethod
+    def of(cls, result: PNMessageResult) -> Inbound:
+        return cls(result.channel, int(result.timetoken), result.publisher, result)
+
+
+class SubscriptionListener(SubscribeCallback):
+    """Hands messages and file events to ``on_inbound`` and statuses to ``on_status``."""
+
+    def __init__(
+        self, on_inbound: Callable[[Inbound], None], on_status: Callable[[PNStatus], None]
+    ) -> None:
+        self._on_inbound = on_inbound
+        self._on_status = on_status
+
+    def message(self, pubnub: PubNub, message: PNMessageResult) -> None:
+        self._hand_over(message)
+
+    def file(self, pubnub: PubNub, file_message: PNMessageResult) -> None:
+        """A file shared through the File API is a customer message with an attachment."""
+        self._hand_over(file_message)
+
+    def status(self, pubnub: PubNub, status: PNStatus) -> None:
+        try:
+            self._on_status(status)
+        except Exception:
+            category = getattr(status, "category", status)
+            log.exception("Failed to handle the PubNub status %r", category)
+
+    def presence(self, pubnub: PubNub, presence: Any) -> None:
+        """Presence is not part of the conversation."""
+
+    def signal(self, pubnub: PubNub, signal: Any) -> None:
+        """Signals (typing, receipts) are ephemeral and never stored: not messages."""
+
+    def _hand_over(self, result: PNMessageResult) -> None:
+        try:
+            self._on_inbound(Inbound.of(result))
+        except Exception:
+            log.exception("Failed to accept a message on %r: %r", result.channel, result.message)
+
+
+class _SurvivingMessageWorker(NativeSubscribeMessageWorker):
+    """The SDK's worker, except that an envelope it cannot parse is reported, not fatal."""
+
+    def __init__(self, pubnub: PubNub, on_inbound: Callable[[Inbound], None]) -> None:
+        manager = pubnub._subscription_manager
+        self.stopped = threading.Event()
+        super().__init__(pubnub, manager._listener_manager, manager._message_queue, self.stopped)
+        self._on_inbound = on_inbound
+
+    def _process_incoming_payload(self, message: SubscribeMessage) -> Any:
+        try:
+            return super()._process_incoming_payload(message)
+        except Exception as exc:
+            log.exception("The PubNub SDK could not parse an envelope on %r", message.channel)
+            self._report(message, f"the PubNub SDK could not read it: {type(exc).__name__}: {exc}")
+            return None
+
+    def _report(self, message: SubscribeMessage, failure: str) -> None:
+        try:
+            timetoken = int(message.publish_metadata.publish_timetoken)
+            self._on_inbound(
+                Inbound(
+                    channel=message.channel,
+                    timetoken=timetoken,
+                    publisher=message.issuing_client_id,
+                    result=None,
+                    failure=failure,
+                    payload=message.payload,
+                )
+            )
+        except Exception:
+            log.exception("Could not keep the unreadable envelope %r", vars(message))
+
+
+def install_surviving_worker(pubnub: PubNub, on_inbound: Callable[[Inbound], None]) -> None:
+    """Swap the SDK's message worker for one that survives unparseable envelopes.
+
+    Call it right after creating the client, before subscribing. Ours gets a queue of its own,
+    so the SDK's worker (told to stop through its own queue and event) can never take a message
+    meant for ours; ``pubnub.stop()`` then stops ours through the manager's current event.
+    """
+    manager = pubnub._subscription_manager
+    old_queue, old_stop = manager._message_queue, manager._consumer_event
+    manager._message_queue = queue.Queue()
+    worker = _SurvivingMessageWorker(pubnub, on_inbound)
+    manager._consumer_event = worker.stopped
+    old_stop.set()
+    old_queue.put(None)
+    threading.Thread(target=worker.run, name="pubnub-message-worker", daemon=True).start()
+
+
+def watch_full_answers(pubnub: PubNub, on_full: Callable[[dict[str, str | None]], None]) -> None:
+    """Call ``on_full`` with the channels of each full subscribe answer (and the channel group
+    that brought each), on the SDK's subscribe thread, before its messages are handed over.
+
+    Other PubNub SDKs report such an answer as ``PNRequestMessageCountExceededCategory``
+    (``requestMessageCountThreshold``); SDK 10.8 has no such status, so the subscription
+    manager's answer handler is wrapped. Call it before subscribing.
+    """
+    manager = pubnub._subscription_manager
+    handle = manager._handle_endpoint_call
+
+    def watched(raw_result: Any, status: PNStatus) -> None:
+        try:
+            envelopes = raw_result.get("m") if isinstance(raw_result, dict) else None
+            if envelopes and len(envelopes) >= FULL_ANSWER:
+                channels = {
+                    e["c"]: e.get("b")
+                    for e in envelopes
+                    if isinstance(e, dict) and not str(e.get("c")).endswith(PRESENCE_SUFFIX)
+                }
+                log.info("A full subscribe answer (%d messages) on %s", len(envelopes), channels)
+                on_full(channels)
+        except Exception:
+            log.exception("Could not check the size of a subscribe answer")
+        handle(raw_result, status)
+
+    manager._handle_endpoint_call = watched
