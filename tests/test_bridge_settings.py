@@ -141,8 +141,10 @@ def test_each_network_gets_a_private_configuration(tmp_path: Path) -> None:
     assert console.BOT_ADMINS == ("@boss", "@chief")
     assert console.CHATROOM_PRESENCE == ("#lobby",)
     assert bot.networks["tests"].settings.name == "tests"
-    # The Bridge joins rooms itself on every (re)connection; the ChatRoom plugin gets none.
-    assert config.CHATROOM_PRESENCE == ()
+    # The Bridge joins rooms itself on every (re)connection; the ChatRoom plugin gets none,
+    # and the configuration the bot was given is left as it was.
+    assert bot.bot_config.CHATROOM_PRESENCE == ()
+    assert config.CHATROOM_PRESENCE == ("console:#lobby", "#default", ("tests:secret", "pw"))
     assert bot.networks["console"].backend.user.person == "boss"
 
 

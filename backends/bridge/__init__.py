@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from errbot_bridge.settings import BridgeConfigurationError
+from errbot_bridge.errors import BridgeConfigurationError, NetworkUnavailableError
 
 if TYPE_CHECKING:
-    from errbot_bridge.backend import Bridge, NetworkUnavailableError, find_backends
+    from errbot_bridge.backend import Bridge, find_backends
     from errbot_bridge.identifiers import (
         BridgeIdentifier,
         BridgePerson,
@@ -38,7 +38,6 @@ __all__ = [
 
 _LAZY = {
     "Bridge": "errbot_bridge.backend",
-    "NetworkUnavailableError": "errbot_bridge.backend",
     "BridgeIdentifier": "errbot_bridge.identifiers",
     "BridgePerson": "errbot_bridge.identifiers",
     "BridgeRoom": "errbot_bridge.identifiers",

@@ -24,12 +24,12 @@ from errbot.core_plugins.acls import get_acl_usr, glob
 from errbot.utils import split_string_after
 
 from errbot_bridge import room_guard
+from errbot_bridge.errors import BridgeConfigurationError, NetworkUnavailableError, StopRequested
 from errbot_bridge.hooks import Hooks
 from errbot_bridge.identifiers import BridgeIdentifier, register_builder
 from errbot_bridge.loader import load_backend
 from errbot_bridge.network import Network, NetworkStatus
-from errbot_bridge.quirks import StopRequested
-from errbot_bridge.settings import BridgeConfigurationError, read_settings, split_network
+from errbot_bridge.settings import read_settings, split_network
 from errbot_bridge.translate import network_of
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,21 @@ log = logging.getLogger(__name__)
 _SUPERVISION_TICK = 0.5  # seconds between two looks at the start timeout and the stop flag
 
 
-class NetworkUnavailableError(RuntimeError):
-    """A message was addressed to a network that is not connected right now."""
+class BotConfig:
+    """The configuration as ErrBot and the plugins read it through the Bridge: the user's own,
+    except ``CHATROOM_PRESENCE``. The Bridge joins each network's rooms whenever that network
+    (re)connects; ErrBot's ChatRoom plugin would try them all on the first network up."""
 
-    def __init__(self, network: str, backend: str, target: Any) -> None:
-        super().__init__(
-            f'The "{network}" network ({backend}) is not connected: nothing was sent to {target}.'
-        )
-        self.network = network
+    CHATROOM_PRESENCE: tuple[Any, ...] = ()
+
+    def __init__(self, config: Any) -> None:
+        object.__setattr__(self, "config", config)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.config, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.config, name, value)
 
 
 class Bridge(ErrBot):
@@ -52,26 +59,22 @@ class Bridge(ErrBot):
 
     def __init__(self, config: Any) -> None:
         self._settings = read_settings(config)
-        # Backends are built before ErrBot.__init__ writes into the shared configuration.
-        built = []
-        for settings in self._settings.networks:
-            hooks = Hooks(self, settings.name)
-            built.append((settings, hooks, load_backend(settings, hooks)))
-        super().__init__(config)
         self._events: queue.Queue[Network | None] = queue.Queue()
+        # Backends are built before ErrBot.__init__ writes into the shared configuration.
+        networks = [
+            Network(settings, self._events.put, self._network_finished)
+            for settings in self._settings.networks
+        ]
+        for network in networks:
+            network.attach(load_backend(network.settings, Hooks(self, network)))
+        super().__init__(BotConfig(config))
         self._stop_requested = threading.Event()
         self._activated = threading.Event()
         self._activating_thread: int | None = None
         self._joined_generation: dict[str, int] = {}
         self._announced: dict[str, bool] = {}
-        self._networks: dict[str, Network] = {}
-        for settings, hooks, backend in built:
-            network = Network(settings, backend, self._events.put, self._network_finished)
-            hooks.network = network
-            self._networks[settings.name] = network
+        self._networks: dict[str, Network] = {network.name: network for network in networks}
         self._name_storage_namespaces()
-        # The Bridge joins each network's rooms whenever that network (re)connects.
-        config.CHATROOM_PRESENCE = ()
         register_builder(self)
         room_guard.lock(
             frozenset(n.name for n in self._settings.networks if n.rooms_admin_only),

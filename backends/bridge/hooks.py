@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from errbot.backends.base import Message
 from errbot.core import ErrBot
 
-from errbot_bridge.quirks import StopRequested
+from errbot_bridge.errors import StopRequested
 
 if TYPE_CHECKING:
     from errbot_bridge.backend import Bridge
@@ -86,10 +86,10 @@ def _state_change(backend_class: type, hooks: Hooks, name: str) -> Callable[...,
 class Hooks:
     """What one network reports, translated for the Bridge."""
 
-    def __init__(self, bridge: Bridge, name: str) -> None:
+    def __init__(self, bridge: Bridge, network: Network) -> None:
         self.bridge = bridge
-        self.name = name
-        self.network: Network | None = None  # attached once its backend is built
+        self.network = network
+        self.name = network.name
 
     def _guarded(self, what: str, call: Callable[[], Any]) -> Any:
         try:
@@ -101,7 +101,7 @@ class Hooks:
             return None
 
     def _network(self) -> Network:
-        if self.network is None:
+        if not self.network.attached:
             raise RuntimeError(f'the "{self.name}" network reported an event while starting')
         return self.network
 

@@ -21,8 +21,9 @@ from errbot.bootstrap import CORE_BACKENDS
 from errbot.core import ErrBot
 from errbot.utils import collect_roots, entry_point_plugins
 
+from errbot_bridge.errors import BridgeConfigurationError
 from errbot_bridge.hooks import Hooks, hosted_class
-from errbot_bridge.settings import BridgeConfigurationError, NetworkSettings
+from errbot_bridge.settings import NetworkSettings
 
 log = logging.getLogger(__name__)
 

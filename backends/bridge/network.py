@@ -36,14 +36,13 @@ class Network:
     def __init__(
         self,
         settings: NetworkSettings,
-        backend: Any,
         on_change: Callable[[Network], None],
         on_finished: Callable[[Network, str], None],
     ) -> None:
         self.settings = settings
-        self.backend = backend
-        self.translate = Translator(settings.name, backend)
-        self.quirks: Quirks = quirks_for(backend)
+        self.backend: Any = None  # see :meth:`attach`
+        self._translate: Translator | None = None
+        self.quirks: Quirks = Quirks()
         self._on_change = on_change
         self._on_finished = on_finished
         self._lock = threading.Lock()
@@ -59,6 +58,24 @@ class Network:
         self._stoppable = True
         self._thread: threading.Thread | None = None
         self.storage_namespace = f"{settings.name}_backend"
+
+    def attach(self, backend: Any) -> None:
+        """Take the backend built for this network (it reports through hooks that already know
+        this network, so it can only come after it)."""
+        self.backend = backend
+        self._translate = Translator(self.settings.name, backend)
+        self.quirks = quirks_for(backend)
+
+    @property
+    def attached(self) -> bool:
+        return self._translate is not None
+
+    @property
+    def translate(self) -> Translator:
+        """Wraps this network's identifiers for the Bridge, and unwraps them on the way back."""
+        if self._translate is None:
+            raise RuntimeError(f'the "{self.name}" network has no backend yet')
+        return self._translate
 
     @property
     def name(self) -> str:

@@ -19,16 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from errbot.utils import rate_limited
 
+from errbot_bridge.errors import NetworkUnavailableError, StopRequested
+
 if TYPE_CHECKING:
     from errbot_bridge.network import Network
 
 log = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.2  # how often a stopped line reader notices it was stopped
-
-
-class StopRequested(Exception):
-    """Raised inside a backend's own loop to end it when the backend offers no other way."""
 
 
 class Quirks:
@@ -73,15 +71,16 @@ class TextQuirks(Quirks):
     A blocked ``input()`` cannot be interrupted. On a terminal that only leaves the thread
     behind at exit; but when standard input is a pipe, the blocked read holds the lock of
     ``sys.stdin`` and the interpreter aborts at exit ("could not acquire lock for
-    <_io.BufferedReader name='<stdin>'>"). So, on a pipe, Text reads through a line reader
-    that can be stopped.
+    <_io.BufferedReader name='<stdin>'>"). So, on a pipe, Text's own ``input`` (a name in its
+    module only: ``sys.stdin`` stays the process's) reads through a line reader that can be
+    stopped.
     """
 
     ends_bot_when_done = True
 
     def __init__(self) -> None:
         self._reader: StoppableLines | None = None
-        self._replaced: Any = None
+        self._namespace: dict[str, Any] | None = None
 
     def prepare(self, network: Network) -> None:
         stdin = sys.stdin
@@ -92,9 +91,21 @@ class TextQuirks(Quirks):
             return
         if interactive or descriptor < 0:
             return
-        self._replaced = stdin
         self._reader = StoppableLines(descriptor, getattr(stdin, "encoding", None) or "utf-8")
-        sys.stdin = self._reader
+        # The globals of the module Text's serve loop runs in: its ``input()`` looks there
+        # before the builtins.
+        self._namespace = type(network.backend).serve_forever.__globals__
+        self._namespace["input"] = self._input
+
+    def _input(self, prompt: str = "") -> str:
+        """``input()`` on the line reader: end of input (or the stop) raises ``EOFError``."""
+        assert self._reader is not None
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        line = self._reader.readline()
+        if not line:
+            raise EOFError
+        return line[:-1] if line.endswith("\n") else line
 
     def stop(self, network: Network) -> bool:
         if self._reader is None:
@@ -104,12 +115,12 @@ class TextQuirks(Quirks):
                 network.name,
             )
             return False
-        self._reader.stop()  # it stays sys.stdin until Text is done: a later input() ends too
+        self._reader.stop()  # a later input() of Text's ends too
         return True
 
     def finish(self, network: Network) -> None:
-        if self._reader is not None and sys.stdin is self._reader:
-            sys.stdin = self._replaced
+        if self._namespace is not None and self._namespace.get("input") == self._input:
+            del self._namespace["input"]
 
 
 class StoppableLines(io.TextIOBase):
@@ -200,7 +211,7 @@ def _irc_send_or_raise(network: Network) -> Any:
     """Errbot's IRC backend ignores a connection that is closed or closing when it sends (and
     the ``irc`` library only disconnects on a failed write), so a plugin would believe a lost
     line was sent. A line whose connection was not up from before to after writing it raises
-    :class:`~errbot_bridge.backend.NetworkUnavailableError`: the caller keeps its message."""
+    :class:`~errbot_bridge.errors.NetworkUnavailableError`: the caller keeps its message."""
     from irc.client import ServerNotConnectedError
 
     def send(target: str, line: str) -> None:
@@ -210,8 +221,6 @@ def _irc_send_or_raise(network: Network) -> Any:
                 connection.privmsg(target, line)
                 if connection.is_connected():
                     return
-        from errbot_bridge.backend import NetworkUnavailableError  # it imports this module
-
         raise NetworkUnavailableError(network.name, network.backend_name, target)
 
     return send

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from errbot_bridge.errors import BridgeConfigurationError
+
 NETWORK_SEPARATOR = ":"
 ANY_NETWORK = "*"
 
@@ -23,21 +25,6 @@ DEFAULT_STOP_TIMEOUT = 5.0
 # Settings that belong to the bridged bot as a whole; a network sees its own share of them.
 _BRIDGE_ONLY = ("BRIDGE_BACKENDS", "BRIDGE_COMMANDS", "BRIDGE_ROOMS_ADMIN_ONLY")
 _ACL_IDENTITY_KEYS = ("allowusers", "denyusers", "allowrooms", "denyrooms")
-
-
-class BridgeConfigurationError(SystemExit):
-    """A Bridge setting is missing or wrong.
-
-    It is a ``SystemExit`` so that the bot stops with the sentence alone (Errbot's bootstrap turns
-    any other exception into a traceback); code that builds a bot can still catch it by class.
-    """
-
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
-
-    def __str__(self) -> str:
-        return self.sentence
 
 
 @dataclass(frozen=True)
