@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import memory, pipeline, sdk
+from benchmarks import memory, own_path, sdk
 from benchmarks.bot import RunningBot, config
 from benchmarks.marks import arrivals, mark
 from benchmarks.measure import (
@@ -119,7 +119,7 @@ class Bench:
     # --- the bot's own cost ------------------------------------------------------------------
 
     def pipeline(self, messages: int | None = None, profile: bool = False) -> dict[str, Any]:
-        """CPU per customer message on the bot's own path, one thread (benchmarks.pipeline)."""
+        """CPU per customer message on the bot's own path, one thread (benchmarks.own_path)."""
         count = messages or self.plan.pipeline_messages
         self.say(f"the bot's own path: {count} messages, one thread")
         group = "pipe"
@@ -127,7 +127,7 @@ class Bench:
         bot = self._start_bot(group, group)
         try:
             self._open_conversations(bot, channels)
-            return pipeline.measure(bot, channels, group, count, profile)
+            return own_path.measure(bot, channels, group, count, profile)
         finally:
             bot.stop()
 

@@ -50,6 +50,9 @@ class BotConfig:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.config, name)
 
+    def __dir__(self) -> list[str]:
+        return sorted({*dir(self.config), "CHATROOM_PRESENCE"})
+
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.config, name, value)
 

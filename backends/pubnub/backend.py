@@ -48,6 +48,7 @@ from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
 from errbot_pubnub.sdk import (
+    Client,
     PNConfiguration,
     PNReconnectionPolicy,
     PNStatus,
@@ -190,7 +191,7 @@ class PubNubBackend(ErrBot):
             return None
         return pubnub.get_uuid_metadata().uuid(user_id).sync().result.data
 
-    def _new_client(self) -> PubNub:
+    def _new_client(self) -> Client:
         settings = self.settings
         config = PNConfiguration()
         config.publish_key = settings.publish_key

@@ -4,15 +4,16 @@ The rest of the package uses the SDK's types (re-exported below) and the clients
 only this module reaches into the SDK's private parts, and ``tests/test_pubnub_sdk.py`` has a
 test for each such reach that fails when an SDK release changes what it relies on:
 
-- :func:`install_surviving_worker` swaps the subscription manager's message queue and worker
-  (``_message_queue``, ``_consumer_event``): in SDK 10.x an envelope the SDK cannot parse (or a
-  listener that raises) ends its one delivery thread, silently;
-- :func:`watch_full_answers` wraps the manager's ``_handle_endpoint_call`` to see each subscribe
-  answer's size before its messages are handed over;
-- :func:`new_client` gives the client a request handler whose ``_ensure_session`` builds its
-  HTTP client on a :class:`~errbot_pubnub.stoppable_transport.StoppableTransport`;
-- :func:`stop_client` disarms the manager's ``_start_subscribe_loop``, its reconnection
-  manager and its presence heartbeat, which ``PubNub.stop()`` leaves running.
+- :class:`Client` replaces the SDK's subscription manager (``_subscription_manager``) with a
+  subclass: its message worker (``_start_worker``) survives an envelope the SDK cannot parse,
+  which in SDK 10.x ends the one delivery thread, silently; its answer handler
+  (``_handle_endpoint_call``) reports each full subscribe answer before its messages are handed
+  over; once stopped for good it starts no long-poll (``_start_subscribe_loop``), no
+  reconnection attempt (``_register_heartbeat_timer``) and no presence heartbeat
+  (``_schedule_next``), which ``PubNub.stop()`` leaves running;
+- its request handler builds its HTTP client (``_ensure_session``) on a
+  :class:`~errbot_pubnub.stoppable_transport.StoppableTransport`, so that a stopped client
+  leaves no request in flight.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from pubnub.models.consumer.common import PNStatus
 from pubnub.models.consumer.pubsub import PNFileMessageResult, PNMessageResult
 from pubnub.models.server.subscribe import SubscribeMessage
 from pubnub.pnconfiguration import PNConfiguration
-from pubnub.pubnub import NativeSubscribeMessageWorker, PubNub
+from pubnub.pubnub import NativeSubscribeMessageWorker, NativeSubscriptionManager, PubNub
 from pubnub.request_handlers.httpx import HttpxRequestHandler
 
 __all__ = [
     "FULL_ANSWER",
+    "Client",
     "Inbound",
     "PNConfiguration",
     "PNFileMessageResult",
@@ -110,9 +112,37 @@ class _StoppableRequestHandler(HttpxRequestHandler):
                 self._session.close()
 
 
-def new_client(config: PNConfiguration, *, token: str | None = None) -> PubNub:
+class Client(PubNub):
+    """The SDK's threaded client, on a stoppable transport, with :class:`_SubscriptionManager`."""
+
+    def __init__(self, config: PNConfiguration) -> None:
+        super().__init__(config, custom_request_handler=_StoppableRequestHandler)
+        if self._subscription_manager is not None:  # the SDK's own: its worker thread ends
+            self._subscription_manager.stop()
+            self._subscription_manager = _SubscriptionManager(self)
+
+    @property
+    def subscription(self) -> _SubscriptionManager:
+        return self._subscription_manager
+
+    def stop_for_good(self) -> None:
+        """See :func:`stop_client`."""
+        try:
+            self.subscription.stop_for_good()
+        except Exception:
+            log.debug("Could not disarm the PubNub SDK's subscription manager", exc_info=True)
+        handler = self.get_request_handler()
+        if isinstance(handler, _StoppableRequestHandler):
+            handler.stop()
+        try:
+            self.stop()
+        except Exception:
+            log.exception("Stopping the PubNub SDK failed")
+
+
+def new_client(config: PNConfiguration, *, token: str | None = None) -> Client:
     """A threaded SDK client that :func:`stop_client` can stop for good."""
-    pubnub = PubNub(config, custom_request_handler=_StoppableRequestHandler)
+    pubnub = Client(config)
     if token:
         pubnub.set_token(token)
     return pubnub
@@ -129,40 +159,84 @@ def stop_client(pubnub: PubNub) -> None:
     cancelled, not as a network error to recover from), then the transport refuses every new
     connection and shuts down the open ones.
     """
-    manager = getattr(pubnub, "_subscription_manager", None)
-    try:
-        if manager is not None:
-            _disarm(manager)
-            manager.stop()
-    except Exception:
-        log.debug("Could not disarm the PubNub SDK's subscription manager", exc_info=True)
-    handler = pubnub.get_request_handler()
-    if isinstance(handler, _StoppableRequestHandler):
-        handler.stop()
-    else:
-        log.warning("A PubNub client not made by new_client() may leave a request in flight")
+    if isinstance(pubnub, Client):
+        pubnub.stop_for_good()
+        return
+    log.warning("A PubNub client not made by new_client() may leave a request in flight")
     try:
         pubnub.stop()
     except Exception:
         log.exception("Stopping the PubNub SDK failed")
 
 
-def _disarm(manager: Any) -> None:
-    """Keep the subscription manager from starting anything again: the next long-poll, the
-    reconnection manager's attempts, the presence heartbeat."""
-    manager._start_subscribe_loop = _stay_stopped  # called by a long-poll's answer
-    reconnection = getattr(manager, "_reconnection_manager", None)
-    if reconnection is not None:
+class _SubscriptionManager(NativeSubscriptionManager):
+    """The SDK's threaded subscription manager, with what the backend needs on top:
+
+    - its message worker survives an envelope the SDK cannot parse (and reports it);
+    - each full subscribe answer is reported before its messages are handed over;
+    - once stopped for good, nothing starts again: no long-poll, reconnection or heartbeat.
+    """
+
+    def __init__(self, pubnub: PubNub) -> None:
+        self.on_inbound: Callable[[Inbound], None] | None = None
+        self.on_full_answer: Callable[[dict[str, str | None]], None] | None = None
+        self.stopped_for_good = False
+        super().__init__(pubnub)
+
+    def _start_worker(self) -> None:
+        worker = _SurvivingMessageWorker(
+            self._pubnub, self._listener_manager, self._message_queue, self._consumer_event, self
+        )
+        threading.Thread(target=worker.run, name="pubnub-message-worker", daemon=True).start()
+
+    def _handle_endpoint_call(self, raw_result: Any, status: PNStatus) -> None:
+        if self.on_full_answer is not None:
+            _report_full_answer(raw_result, self.on_full_answer)
+        super()._handle_endpoint_call(raw_result, status)
+
+    def _start_subscribe_loop(self) -> None:  # called by each long-poll's answer
+        if self.stopped_for_good:
+            _stay_stopped()
+            return
+        super()._start_subscribe_loop()
+
+    def reconnect(self) -> None:
+        if self.stopped_for_good:
+            _stay_stopped()
+            return
+        super().reconnect()
+
+    def stop_for_good(self) -> None:
+        """Keep this manager from starting anything again (the next long-poll, the
+        reconnection manager's attempts, the presence heartbeat), then stop it."""
+        self.stopped_for_good = True
+        reconnection = self._reconnection_manager
         # A ``time`` request in flight answers into these: it must neither schedule the next
         # attempt nor subscribe again.
         reconnection.start_polling = _stay_stopped
         reconnection._register_heartbeat_timer = _stay_stopped
         reconnection.set_reconnection_listener(_NoReconnection())
         reconnection.stop_heartbeat_timer()
-    heartbeat = getattr(manager, "_heartbeat_periodic_callback", None)
-    if heartbeat is not None:
-        heartbeat._schedule_next = _stay_stopped  # a beat running now must not schedule another
-        heartbeat.stop()
+        heartbeat = self._heartbeat_periodic_callback
+        if heartbeat is not None:
+            heartbeat._schedule_next = _stay_stopped  # a beat running now must not schedule another
+            heartbeat.stop()
+        self.stop()
+
+
+def _report_full_answer(raw_result: Any, on_full: Callable[[dict[str, str | None]], None]) -> None:
+    try:
+        envelopes = raw_result.get("m") if isinstance(raw_result, dict) else None
+        if envelopes and len(envelopes) >= FULL_ANSWER:
+            channels = {
+                e["c"]: e.get("b")
+                for e in envelopes
+                if isinstance(e, dict) and not str(e.get("c")).endswith(PRESENCE_SUFFIX)
+            }
+            log.info("A full subscribe answer (%d messages) on %s", len(envelopes), channels)
+            on_full(channels)
+    except Exception:
+        log.exception("Could not check the size of a subscribe answer")
 
 
 class _NoReconnection(ReconnectionCallback):
@@ -232,11 +306,16 @@ class SubscriptionListener(SubscribeCallback):
 class _SurvivingMessageWorker(NativeSubscribeMessageWorker):
     """The SDK's worker, except that an envelope it cannot parse is reported, not fatal."""
 
-    def __init__(self, pubnub: PubNub, on_inbound: Callable[[Inbound], None]) -> None:
-        manager = pubnub._subscription_manager
-        self.stopped = threading.Event()
-        super().__init__(pubnub, manager._listener_manager, manager._message_queue, self.stopped)
-        self._on_inbound = on_inbound
+    def __init__(
+        self,
+        pubnub: PubNub,
+        listeners: Any,
+        messages: queue.Queue[Any],
+        stopped: threading.Event,
+        manager: _SubscriptionManager,
+    ) -> None:
+        super().__init__(pubnub, listeners, messages, stopped)
+        self.manager = manager
 
     def _process_incoming_payload(self, message: SubscribeMessage) -> Any:
         try:
@@ -247,9 +326,12 @@ class _SurvivingMessageWorker(NativeSubscribeMessageWorker):
             return None
 
     def _report(self, message: SubscribeMessage, failure: str) -> None:
+        on_inbound = self.manager.on_inbound
+        if on_inbound is None:
+            return
         try:
             timetoken = int(message.publish_metadata.publish_timetoken)
-            self._on_inbound(
+            on_inbound(
                 Inbound(
                     channel=message.channel,
                     timetoken=timetoken,
@@ -263,47 +345,17 @@ class _SurvivingMessageWorker(NativeSubscribeMessageWorker):
             log.exception("Could not keep the unreadable envelope %r", vars(message))
 
 
-def install_surviving_worker(pubnub: PubNub, on_inbound: Callable[[Inbound], None]) -> None:
-    """Swap the SDK's message worker for one that survives unparseable envelopes.
-
-    Call it right after creating the client, before subscribing. Ours gets a queue of its own,
-    so the SDK's worker (told to stop through its own queue and event) can never take a message
-    meant for ours; ``pubnub.stop()`` then stops ours through the manager's current event.
-    """
-    manager = pubnub._subscription_manager
-    old_queue, old_stop = manager._message_queue, manager._consumer_event
-    manager._message_queue = queue.Queue()
-    worker = _SurvivingMessageWorker(pubnub, on_inbound)
-    manager._consumer_event = worker.stopped
-    old_stop.set()
-    old_queue.put(None)
-    threading.Thread(target=worker.run, name="pubnub-message-worker", daemon=True).start()
+def install_surviving_worker(pubnub: Client, on_inbound: Callable[[Inbound], None]) -> None:
+    """Hand each envelope the SDK cannot parse to ``on_inbound`` (as an :class:`Inbound` with
+    a ``failure``): in SDK 10.x it would end the SDK's one delivery thread, silently."""
+    pubnub.subscription.on_inbound = on_inbound
 
 
-def watch_full_answers(pubnub: PubNub, on_full: Callable[[dict[str, str | None]], None]) -> None:
+def watch_full_answers(pubnub: Client, on_full: Callable[[dict[str, str | None]], None]) -> None:
     """Call ``on_full`` with the channels of each full subscribe answer (and the channel group
     that brought each), on the SDK's subscribe thread, before its messages are handed over.
 
     Other PubNub SDKs report such an answer as ``PNRequestMessageCountExceededCategory``
-    (``requestMessageCountThreshold``); SDK 10.8 has no such status, so the subscription
-    manager's answer handler is wrapped. Call it before subscribing.
+    (``requestMessageCountThreshold``); SDK 10.8 has no such status. Call it before subscribing.
     """
-    manager = pubnub._subscription_manager
-    handle = manager._handle_endpoint_call
-
-    def watched(raw_result: Any, status: PNStatus) -> None:
-        try:
-            envelopes = raw_result.get("m") if isinstance(raw_result, dict) else None
-            if envelopes and len(envelopes) >= FULL_ANSWER:
-                channels = {
-                    e["c"]: e.get("b")
-                    for e in envelopes
-                    if isinstance(e, dict) and not str(e.get("c")).endswith(PRESENCE_SUFFIX)
-                }
-                log.info("A full subscribe answer (%d messages) on %s", len(envelopes), channels)
-                on_full(channels)
-        except Exception:
-            log.exception("Could not check the size of a subscribe answer")
-        handle(raw_result, status)
-
-    manager._handle_endpoint_call = watched
+    pubnub.subscription.on_full_answer = on_full

@@ -42,9 +42,9 @@ from errbot_pubnub.inbound import InboundPipeline
 from errbot_pubnub.message import timetoken_to_datetime
 from errbot_pubnub.retry import Backoff
 from errbot_pubnub.sdk import (
+    Client,
     PNStatus,
     PNStatusCategory,
-    PubNub,
     SubscriptionListener,
     install_surviving_worker,
     stop_client,
@@ -82,7 +82,7 @@ class _Session:
     """One SDK client's subscription, as its statuses describe it."""
 
     number: int
-    client: PubNub
+    client: Client
     connected: bool = False
     failed: bool = False
     denied: PNStatus | None = None
@@ -98,7 +98,7 @@ class SubscriptionSupervisor:
     def __init__(
         self,
         *,
-        make_client: Callable[[], PubNub],
+        make_client: Callable[[], Client],
         channel_groups: tuple[str, ...],
         pipeline: InboundPipeline,
         tracker: DeliveryTracker,
