@@ -105,6 +105,10 @@ class Bridge(ErrBot):
             or (isinstance(kind, type) and isinstance(network.backend, kind))
         }
 
+    def dispatch_to_plugins(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """ErrBot's dispatch of an event to every plugin, for what a network reports."""
+        self._dispatch_to_plugins(method, *args, **kwargs)
+
     def network_status(self) -> list[NetworkStatus]:
         return [network.status() for network in self._networks.values()]
 

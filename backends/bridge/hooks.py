@@ -127,7 +127,7 @@ class Hooks:
         kwargs = {k: wrap.anything(v) for k, v in kwargs.items()}
         if method in _MESSAGE_DISPATCHES:
             self.bridge.wait_until_active()
-        self._guarded(method, lambda: self.bridge._dispatch_to_plugins(method, *args, **kwargs))
+        self._guarded(method, lambda: self.bridge.dispatch_to_plugins(method, *args, **kwargs))
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         if name in _EVENTS:

@@ -191,6 +191,11 @@ class PubNubBackend(ErrBot):
             return None
         return pubnub.get_uuid_metadata().uuid(user_id).sync().result.data
 
+    @property
+    def publisher(self) -> Publisher | None:
+        """What publishes the bot's messages while connected (``None`` otherwise)."""
+        return self._publisher
+
     def _new_client(self) -> Client:
         settings = self.settings
         config = PNConfiguration()

@@ -184,7 +184,7 @@ def delivery_report(backend: PubNubBackend) -> list[str]:
             f"Delivery state: {tracker.database.url}; {len(cursors)} channel cursor(s); "
             f"resume point {since}; {tracker.commits} commit(s) since start"
         )
-    publisher = backend._publisher
+    publisher = backend.publisher
     if publisher is not None:
         lines.append(f"Publish retries since start: {publisher.retries}")
     return lines

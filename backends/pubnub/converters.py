@@ -170,7 +170,7 @@ class DefaultMessageConverter(MessageConverter):
         message_type = payload.get("type")
         if isinstance(message_type, str) and message_type.lower() in _NOT_CHAT_TYPES:
             return None
-        kind = self._kind(payload.get("kind"))
+        kind = _kind(payload.get("kind"))
         text = _find_text(payload)
         files = payload.get("attachments", payload.get("files"))
         attachments = _attachments(files)
@@ -184,15 +184,6 @@ class DefaultMessageConverter(MessageConverter):
             attachments=attachments,
             raw=message.message,
         )
-
-    @staticmethod
-    def _kind(value: Any) -> MessageKind:
-        if value is None:
-            return MessageKind.FROM_CUSTOMER
-        try:
-            return MessageKind.parse(value)
-        except (ValueError, TypeError):
-            return MessageKind.FROM_CUSTOMER
 
     def convert_to_pubnub(self, message: PubNubMessage) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -250,7 +241,7 @@ class ChatSDKMessageConverter(MessageConverter):
         if not isinstance(text, str):
             raise UndecodablePayload(f"'text' must be a string, not {type(text).__name__}")
         attachments += _attachments(payload.get("files"))
-        kind = DefaultMessageConverter._kind(payload.get("kind"))
+        kind = _kind(payload.get("kind"))
         if not text and not attachments and kind is MessageKind.FROM_CUSTOMER:
             raise UndecodablePayload("the message has neither text nor files")
         return PubNubMessage(
@@ -268,3 +259,13 @@ class ChatSDKMessageConverter(MessageConverter):
         if message.kind is not MessageKind.FROM_AGENT:
             payload["kind"] = message.kind.value
         return payload
+
+
+def _kind(value: Any) -> MessageKind:
+    """The kind a payload names; a message from the customer when it names none we know."""
+    if value is None:
+        return MessageKind.FROM_CUSTOMER
+    try:
+        return MessageKind.parse(value)
+    except (ValueError, TypeError):
+        return MessageKind.FROM_CUSTOMER
