@@ -27,13 +27,11 @@ from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
 from errbot_pubnub.admin_notices import AdminNotices
 from errbot_pubnub.capacity import GroupCapacity
-from errbot_pubnub.catch_up import CatchUp
 from errbot_pubnub.connection_state import ConnectionState
 from errbot_pubnub.customer_identity import CustomerIdentity, read_identity_settings
 from errbot_pubnub.dead_letters import DeadLetterBox, DeadLetters, DurableDeadLetters
 from errbot_pubnub.delivery import DeliveryTracker, DurableDeliveries, RecentDeliveries
 from errbot_pubnub.delivery_store import DeliveryDatabase, default_url
-from errbot_pubnub.history import HistoryReader
 from errbot_pubnub.identifiers import parse_identifier
 from errbot_pubnub.inbound import InboundPipeline
 from errbot_pubnub.key_check import publish_key_refusal
@@ -64,7 +62,7 @@ from errbot_pubnub.settings import (
     invalid_name_reason,
     read_settings,
 )
-from errbot_pubnub.subscription import HISTORY_DISABLED, SubscriptionSupervisor
+from errbot_pubnub.subscription import Health, History, SubscriptionSupervisor
 from errbot_pubnub.user_profiles import UserProfiles
 
 log = logging.getLogger(__name__)
@@ -221,7 +219,6 @@ class PubNubBackend(ErrBot):
         refusal = publish_key_refusal(pubnub, settings.user_id)
         if refusal:
             raise PubNubConfigurationError(refusal)
-        reader = HistoryReader(pubnub)
         self._publisher = Publisher(
             pubnub,
             settings.converter,
@@ -234,26 +231,13 @@ class PubNubBackend(ErrBot):
         )
         self.inbound.start()
         self.subscription = SubscriptionSupervisor(
+            settings=settings,
             make_client=self._new_client,
-            channel_groups=settings.channel_groups,
+            pubnub=pubnub,
             pipeline=self.inbound,
             tracker=self.tracker,
-            catch_up=CatchUp(
-                pubnub=pubnub,
-                tracker=self.tracker,
-                deliver=self.inbound.accept_caught_up,
-                list_groups=self.channels_by_group,
-                stopping=self._stop_requested.is_set,
-            ),
-            server_time=reader.server_time,
-            capacity=self.capacity,
             list_groups=self.channels_by_group,
-            notices=self.notices,
-            connection=self.connection,
-            on_denied=self._denied_sentence,
-            first_start_catch_up=settings.first_start_catch_up,
-            access_retry_interval=settings.access_retry_interval,
-            reconnect_max_delay=settings.reconnect_max_delay,
+            health=Health(self.capacity, self.notices, self.connection, self._denied_sentence),
         )
         log.info(
             "Subscribing as %r to channel group(s) %s at %s (access: %s)",
@@ -273,7 +257,7 @@ class PubNubBackend(ErrBot):
         return publisher is None or publisher.published(channel, timetoken)
 
     def _history_available(self) -> bool:
-        return self.subscription is not None and self.subscription.history != HISTORY_DISABLED
+        return self.subscription is not None and self.subscription.history is not History.DISABLED
 
     def _wait_until_connected(self) -> bool:
         subscription = self.subscription

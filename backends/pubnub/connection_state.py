@@ -5,20 +5,32 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from errbot_pubnub.message import utc_now
 
-STARTING = "starting"
-CONNECTED = "connected"
-RECONNECTING = "reconnecting"
-ACCESS_DENIED = "access denied"
-DISCONNECTED = "disconnected"
-STOPPED = "stopped"
+
+class State(str, Enum):
+    """Where the subscription stands; each compares equal to the words admins read."""
+
+    STARTING = "starting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    ACCESS_DENIED = "access denied"
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STARTING, CONNECTED, RECONNECTING = State.STARTING, State.CONNECTED, State.RECONNECTING
+ACCESS_DENIED, DISCONNECTED, STOPPED = State.ACCESS_DENIED, State.DISCONNECTED, State.STOPPED
 
 
 @dataclass(frozen=True)
 class ConnectionSnapshot:
-    state: str
+    state: State
     since: datetime
     detail: str
 
@@ -30,7 +42,7 @@ class ConnectionState:
         self._snapshot = ConnectionSnapshot(STARTING, utc_now(), "")
         self._lock = threading.Lock()
 
-    def set(self, state: str, detail: str = "") -> bool:
+    def set(self, state: State, detail: str = "") -> bool:
         """Record ``state``; True when it changed (so callers log transitions, not repeats)."""
         with self._lock:
             changed = state != self._snapshot.state
@@ -45,5 +57,5 @@ class ConnectionState:
             return self._snapshot
 
     @property
-    def state(self) -> str:
+    def state(self) -> State:
         return self.snapshot.state

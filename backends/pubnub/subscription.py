@@ -27,8 +27,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
@@ -37,7 +38,7 @@ from errbot_pubnub.capacity import GroupCapacity
 from errbot_pubnub.catch_up import CatchUp, CatchUpReport, is_transient
 from errbot_pubnub.connection_state import ConnectionState
 from errbot_pubnub.delivery import DeliveryTracker
-from errbot_pubnub.history import HistoryDisabled
+from errbot_pubnub.history import HistoryDisabled, HistoryReader
 from errbot_pubnub.inbound import InboundPipeline
 from errbot_pubnub.message import timetoken_to_datetime
 from errbot_pubnub.retry import Backoff
@@ -45,11 +46,15 @@ from errbot_pubnub.sdk import (
     Client,
     PNStatus,
     PNStatusCategory,
+    PubNub,
     SubscriptionListener,
     install_surviving_worker,
     stop_client,
     watch_full_answers,
 )
+
+if TYPE_CHECKING:
+    from errbot_pubnub.settings import PubNubSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +65,46 @@ CATCH_UP_NOTICE_AFTER = 3  # failed catch-up attempts before admins are told
 CAPACITY_CHECK_INTERVAL = 300.0
 TICKS_PER_SECOND = 10_000_000
 
-ACCESS_DENIED = "access denied"
-HISTORY_AVAILABLE = "available"
-HISTORY_DISABLED = "disabled (no Message Persistence)"
-HISTORY_UNKNOWN = "not checked yet"
+
+class History(str, Enum):
+    """Whether the keyset's history (Message Persistence) can be read, as admins read it."""
+
+    UNKNOWN = "not checked yet"
+    AVAILABLE = "available"
+    DISABLED = "disabled (no Message Persistence)"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+HISTORY_AVAILABLE, HISTORY_DISABLED = History.AVAILABLE, History.DISABLED
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Why one subscription ended, and whether it had been live (connected, caught up)."""
+
+    reason: str
+    was_live: bool = False
+    access_denied: bool = False
+
+
+STOPPED = Ending("stopped")
+
+
+class Read(Enum):
+    """How a read of history ended."""
+
+    DONE = "done"  # read: the report says what was delivered
+    IMPOSSIBLE = "impossible"  # no Message Persistence, or refused: admins were told
+    INTERRUPTED = "interrupted"  # the subscription failed or the bot stops first
+
+
+@dataclass(frozen=True)
+class HistoryRead:
+    outcome: Read
+    report: CatchUpReport | None = None
+
 
 _ERRORS = (
     PNStatusCategory.PNUnexpectedDisconnectCategory,
@@ -75,6 +116,17 @@ _ERRORS = (
     PNStatusCategory.PNMalformedResponseCategory,
     PNStatusCategory.PNTLSConnectionFailedCategory,
 )
+
+
+@dataclass(frozen=True)
+class Health:
+    """Where the supervisor reports: the groups' sizes, admins, the connection's state, and
+    the sentence that explains a refusal to subscribe."""
+
+    capacity: GroupCapacity
+    notices: AdminNotices
+    connection: ConnectionState
+    on_denied: Callable[[PNStatus], str]
 
 
 @dataclass
@@ -98,45 +150,47 @@ class SubscriptionSupervisor:
     def __init__(
         self,
         *,
+        settings: PubNubSettings,
         make_client: Callable[[], Client],
-        channel_groups: tuple[str, ...],
+        pubnub: PubNub,
         pipeline: InboundPipeline,
         tracker: DeliveryTracker,
-        catch_up: CatchUp,
-        server_time: Callable[[], int],
-        capacity: GroupCapacity,
         list_groups: Callable[[], dict[str, list[str]]],
-        notices: AdminNotices,
-        connection: ConnectionState,
-        on_denied: Callable[[PNStatus], str],
-        first_start_catch_up: float,
-        access_retry_interval: float,
-        reconnect_max_delay: float,
+        health: Health,
     ) -> None:
+        """``make_client`` makes each subscribing client; ``pubnub`` (which never subscribes)
+        reads the server time and history."""
         self._make_client = make_client
-        self._groups = list(channel_groups)
+        self._groups = list(settings.channel_groups)
         self._pipeline = pipeline
         self._tracker = tracker
-        self._catch_up = catch_up
-        self._server_time = server_time
-        self._capacity = capacity
+        self._server_time = HistoryReader(pubnub).server_time
         self._list_groups = list_groups
-        self._notices = notices
-        self._connection = connection
-        self._on_denied = on_denied
-        self._first_start_catch_up = first_start_catch_up
-        self._access_retry_interval = access_retry_interval
+        self._capacity = health.capacity
+        self._notices = health.notices
+        self._connection = health.connection
+        self._on_denied = health.on_denied
+        self._first_start_catch_up = settings.first_start_catch_up
+        self._access_retry_interval = settings.access_retry_interval
+        reconnect_max_delay = settings.reconnect_max_delay
         self._backoff = Backoff(
             base=min(RECONNECT_BASE_DELAY, reconnect_max_delay), cap=reconnect_max_delay
+        )
+        self._stop = threading.Event()
+        self._catch_up = CatchUp(
+            pubnub=pubnub,
+            tracker=tracker,
+            deliver=pipeline.accept_caught_up,
+            list_groups=list_groups,
+            stopping=self._stop.is_set,
         )
         self._changed = threading.Condition()
         self._session: _Session | None = None
         self._sessions = 0
-        self._stop = threading.Event()
         self._activated = threading.Event()
         self.connected_once = threading.Event()
         self.fatal: str | None = None
-        self.history = HISTORY_UNKNOWN
+        self.history = History.UNKNOWN
         self.last_catch_up: CatchUpReport | None = None
         self.reconnections = 0
         self.full_answer_catch_ups = 0  # catch-ups of the channels of full live answers
@@ -219,18 +273,19 @@ class SubscriptionSupervisor:
         outage_told = False
         while not self._stop.is_set():
             try:
-                reason, was_live = self._subscription_life()
+                ending = self._subscription_life()
             except Exception as exc:  # a bug must not end subscribing for good
                 log.exception("The PubNub subscription failed unexpectedly")
-                reason, was_live = f"unexpected error: {type(exc).__name__}: {exc}", False
+                ending = Ending(f"unexpected error: {type(exc).__name__}: {exc}")
             self._drop_session()
             if self._stop.is_set() or self.fatal:
                 return
-            if was_live:
+            if ending.was_live:
                 failures, down_since, outage_told = 0, None, False
             failures += 1
             down_since = down_since or time.monotonic()
-            if reason.startswith(ACCESS_DENIED):
+            reason = ending.reason
+            if ending.access_denied:
                 delay = self._access_retry_interval
             else:
                 delay = self._backoff.delay(failures)
@@ -248,37 +303,37 @@ class SubscriptionSupervisor:
             self._stop.wait(delay)
             self.reconnections += 1
 
-    def _subscription_life(self) -> tuple[str, bool]:
-        """One subscription, from the server time to its end: why it ended, and whether it
-        was live (connected and caught up) before."""
+    def _subscription_life(self) -> Ending:
+        """One subscription, from the server time to its end."""
         self._pipeline.hold()
         try:
             until = self._server_time()
         except Exception as exc:
-            return f"PubNub cannot be reached: {refusals.reason(exc)}", False
+            return Ending(f"PubNub cannot be reached: {refusals.reason(exc)}")
         session = self._subscribe()
         with self._changed:
             self._changed.wait_for(
                 lambda: session.connected or session.failed or self._stop.is_set()
             )
         if self._stop.is_set():
-            return "stopped", False
+            return STOPPED
         if session.failed:
-            return self._failure(session), False
+            return self._failure(session)
         log.info("Subscribed to channel group(s) %s", ", ".join(self._groups))
         self._connection.set(states.CONNECTED, "catching up from history")
         self.connected_once.set()
         while not self._activated.wait(0.5):
             if self._stop.is_set():
-                return "stopped", False
+                return STOPPED
         released = self._release(session) if self._catch_up_until(until, session) else None
         if released is None:
-            return ("stopped", False) if self._stop.is_set() else (self._failure(session), False)
+            return STOPPED if self._stop.is_set() else self._failure(session)
         self._connection.set(states.CONNECTED)
         log.info("Live: %d message(s) received during catch-up follow", released)
-        return self._live(session), True
+        ending = self._live(session)
+        return Ending(ending.reason, was_live=True, access_denied=ending.access_denied)
 
-    def _live(self, session: _Session) -> str:
+    def _live(self, session: _Session) -> Ending:
         """Wait for the subscription to end, catching up after full answers and checking the
         groups' sizes now and then."""
         next_check = time.monotonic() + CAPACITY_CHECK_INTERVAL
@@ -289,7 +344,7 @@ class SubscriptionSupervisor:
                     timeout=max(0.0, next_check - time.monotonic()),
                 )
             if self._stop.is_set():
-                return "stopped"
+                return STOPPED
             if session.failed:
                 return self._failure(session)
             if session.full_answers:
@@ -308,18 +363,19 @@ class SubscriptionSupervisor:
                 if not channels:
                     return self._pipeline.release()
             self.full_answer_catch_ups += 1
-            if self.history == HISTORY_DISABLED:
+            if self.history is History.DISABLED:
                 log.warning(
                     "A full live answer on %s: older messages may have been lost, and this "
                     "keyset has no history to recover them from",
                     ", ".join(sorted(channels)),
                 )
                 continue
-            finished, report = self._read_history(
+            read = self._read_history(
                 session, session.since, partial(self._catch_up.channels, channels, session.since)
             )
-            if not finished:
+            if read.outcome is Read.INTERRUPTED:
                 return None
+            report = read.report
             if report is not None:
                 log.info("Caught up after a full live answer: %s", report.summary())
                 if report.skipped:
@@ -344,23 +400,24 @@ class SubscriptionSupervisor:
         client.subscribe().channel_groups(list(self._groups)).execute()
         return session
 
-    def _failure(self, session: _Session) -> str:
+    def _failure(self, session: _Session) -> Ending:
         """Why ``session`` failed, after dealing with a 403 or a key PubNub does not know."""
         if session.wrong_key is not None:
             sentence = refusals.wrong_key_sentence("subscribe_key", session.wrong_key)
             self._connection.set(states.ACCESS_DENIED, refusals.reason(session.wrong_key))
             if not self.connected_once.is_set():
                 self.fatal = sentence
-                return f"{ACCESS_DENIED} at start"
+                return Ending(f"{states.ACCESS_DENIED} at start", access_denied=True)
             log.error("%s", sentence)
             self._notices.notify("access denied", sentence)
-            return f"{ACCESS_DENIED}: {refusals.reason(session.wrong_key)}"
+            reason = f"{states.ACCESS_DENIED}: {refusals.reason(session.wrong_key)}"
+            return Ending(reason, access_denied=True)
         if session.denied is not None:
             sentence = self._on_denied(session.denied)
             if not self.connected_once.is_set():  # never connected: a configuration problem
                 self._connection.set(states.ACCESS_DENIED, refusals.reason(session.denied))
                 self.fatal = sentence
-                return f"{ACCESS_DENIED} at start"
+                return Ending(f"{states.ACCESS_DENIED} at start", access_denied=True)
             self._connection.set(states.ACCESS_DENIED, refusals.reason(session.denied))
             log.error("%s", sentence)
             self._notices.notify(
@@ -368,8 +425,9 @@ class SubscriptionSupervisor:
                 f"{sentence} No customer message is received until then; the bot tries again "
                 f"every {self._access_retry_interval:g} s.",
             )
-            return f"{ACCESS_DENIED}: {refusals.reason(session.denied)}"
-        return session.detail or "the subscription was lost"
+            reason = f"{states.ACCESS_DENIED}: {refusals.reason(session.denied)}"
+            return Ending(reason, access_denied=True)
+        return Ending(session.detail or "the subscription was lost")
 
     def _drop_session(self) -> None:
         with self._changed:
@@ -381,24 +439,23 @@ class SubscriptionSupervisor:
 
     def _catch_up_until(self, until: int, session: _Session) -> bool:
         """Catch up to ``until``; False if the subscription failed or the bot stops first."""
-        if self.history == HISTORY_DISABLED:
+        if self.history is History.DISABLED:
             self._tracker.caught_up(until)
             return True
         resume = self._tracker.resume_timetoken()
         if resume is None:  # a first start: from now, or as far back as configured
             resume = until - int(self._first_start_catch_up * TICKS_PER_SECOND)
         session.since = resume
-        finished, report = self._read_history(
-            session, resume, lambda: self._catch_up.run(resume, until)
-        )
-        if not finished:
+        read = self._read_history(session, resume, lambda: self._catch_up.run(resume, until))
+        if read.outcome is Read.INTERRUPTED:
             return False
+        report = read.report
         if report is None:  # history cannot be read (told already)
-            if self.history == HISTORY_DISABLED:
+            if self.history is History.DISABLED:
                 self._tracker.caught_up(until)
                 self._check_capacity()
             return True
-        self.history = HISTORY_AVAILABLE
+        self.history = History.AVAILABLE
         self.last_catch_up = report
         log.info("Caught up from PubNub history: %s", report.summary())
         self._capacity.check(report.groups)
@@ -414,24 +471,20 @@ class SubscriptionSupervisor:
 
     def _read_history(
         self, session: _Session, since: int, read: Callable[[], CatchUpReport]
-    ) -> tuple[bool, CatchUpReport | None]:
-        """``read()``, retried with backoff while it fails in a way that may pass.
-
-        ``(False, None)``: the subscription failed or the bot stops first. ``(True, None)``:
-        history cannot be read (no Message Persistence, or a refusal), admins were told.
-        """
+    ) -> HistoryRead:
+        """``read()``, retried with backoff while it fails in a way that may pass."""
         attempt = 0
         while not (self._stop.is_set() or session.failed):
             attempt += 1
             try:
-                return True, read()
+                return HistoryRead(Read.DONE, read())
             except HistoryDisabled:
                 self._history_disabled()
-                return True, None
+                return HistoryRead(Read.IMPOSSIBLE)
             except Exception as exc:
                 if not is_transient(exc):
                     self._cannot_catch_up(refusals.reason(exc), since)
-                    return True, None
+                    return HistoryRead(Read.IMPOSSIBLE)
                 delay = CATCH_UP_BACKOFF.delay(attempt)
                 log.warning(
                     "Catching up from PubNub history failed (%s); trying again in %.1f s while "
@@ -450,10 +503,10 @@ class SubscriptionSupervisor:
                     self._changed.wait_for(
                         lambda: session.failed or self._stop.is_set(), timeout=delay
                     )
-        return False, None
+        return HistoryRead(Read.INTERRUPTED)
 
     def _history_disabled(self) -> None:
-        self.history = HISTORY_DISABLED
+        self.history = History.DISABLED
         log.error("This PubNub keyset has no Message Persistence: catch-up is impossible.")
         self._notices.notify(
             "no history",
