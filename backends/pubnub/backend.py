@@ -62,7 +62,8 @@ from errbot_pubnub.settings import (
     invalid_name_reason,
     read_settings,
 )
-from errbot_pubnub.subscription import Health, History, SubscriptionSupervisor
+from errbot_pubnub.subscription import SubscriptionSupervisor
+from errbot_pubnub.subscription_outcomes import Health, History
 from errbot_pubnub.user_profiles import UserProfiles
 
 log = logging.getLogger(__name__)

@@ -27,16 +27,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
-from errbot_pubnub.admin_notices import AdminNotices
-from errbot_pubnub.capacity import GroupCapacity
 from errbot_pubnub.catch_up import CatchUp, CatchUpReport, is_transient
-from errbot_pubnub.connection_state import ConnectionState
 from errbot_pubnub.delivery import DeliveryTracker
 from errbot_pubnub.history import HistoryDisabled, HistoryReader
 from errbot_pubnub.inbound import InboundPipeline
@@ -52,6 +48,14 @@ from errbot_pubnub.sdk import (
     stop_client,
     watch_full_answers,
 )
+from errbot_pubnub.subscription_outcomes import (
+    STOPPED,
+    Ending,
+    Health,
+    History,
+    HistoryRead,
+    Read,
+)
 
 if TYPE_CHECKING:
     from errbot_pubnub.settings import PubNubSettings
@@ -66,46 +70,6 @@ CAPACITY_CHECK_INTERVAL = 300.0
 TICKS_PER_SECOND = 10_000_000
 
 
-class History(str, Enum):
-    """Whether the keyset's history (Message Persistence) can be read, as admins read it."""
-
-    UNKNOWN = "not checked yet"
-    AVAILABLE = "available"
-    DISABLED = "disabled (no Message Persistence)"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-HISTORY_AVAILABLE, HISTORY_DISABLED = History.AVAILABLE, History.DISABLED
-
-
-@dataclass(frozen=True)
-class Ending:
-    """Why one subscription ended, and whether it had been live (connected, caught up)."""
-
-    reason: str
-    was_live: bool = False
-    access_denied: bool = False
-
-
-STOPPED = Ending("stopped")
-
-
-class Read(Enum):
-    """How a read of history ended."""
-
-    DONE = "done"  # read: the report says what was delivered
-    IMPOSSIBLE = "impossible"  # no Message Persistence, or refused: admins were told
-    INTERRUPTED = "interrupted"  # the subscription failed or the bot stops first
-
-
-@dataclass(frozen=True)
-class HistoryRead:
-    outcome: Read
-    report: CatchUpReport | None = None
-
-
 _ERRORS = (
     PNStatusCategory.PNUnexpectedDisconnectCategory,
     PNStatusCategory.PNNetworkIssuesCategory,
@@ -116,17 +80,6 @@ _ERRORS = (
     PNStatusCategory.PNMalformedResponseCategory,
     PNStatusCategory.PNTLSConnectionFailedCategory,
 )
-
-
-@dataclass(frozen=True)
-class Health:
-    """Where the supervisor reports: the groups' sizes, admins, the connection's state, and
-    the sentence that explains a refusal to subscribe."""
-
-    capacity: GroupCapacity
-    notices: AdminNotices
-    connection: ConnectionState
-    on_denied: Callable[[PNStatus], str]
 
 
 @dataclass
