@@ -20,9 +20,16 @@ PACKAGES = {
     "errbot_bridge": ROOT / "backends" / "bridge",
     "errbot_support": ROOT / "plugins" / "support",
     "errbot_support_demo": ROOT / "demo",
+    "errbot_common": ROOT / "common",
     "benchmarks": ROOT / "benchmarks",
 }
-RUNTIME = ("errbot_pubnub", "errbot_bridge", "errbot_support", "errbot_support_demo")
+RUNTIME = (
+    "errbot_pubnub",
+    "errbot_bridge",
+    "errbot_support",
+    "errbot_support_demo",
+    "errbot_common",
+)
 SDK_OWNER = "errbot_pubnub.sdk"
 #: Modules that use the SDK as a customer's app would: the local server and the customer tools.
 SDK_AS_A_CUSTOMER = ("errbot_pubnub.emulator", "errbot_pubnub.customer_")

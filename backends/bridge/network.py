@@ -13,6 +13,7 @@ from typing import Any
 from errbot_bridge.quirks import Quirks, quirks_for
 from errbot_bridge.settings import NetworkSettings
 from errbot_bridge.translate import Translator
+from errbot_common.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +145,12 @@ class Network:
 
     def next_reconnect_delay(self) -> float:
         """Exponential backoff, reset by every successful connection."""
+        backoff = Backoff(
+            self.settings.reconnect_delay, self.settings.reconnect_max_delay, jitter=False
+        )
         with self._lock:
-            delay = self.settings.reconnect_delay * 2 ** min(self._attempts, 32)
             self._attempts += 1
-        return min(delay, self.settings.reconnect_max_delay)
+            return backoff.delay(self._attempts)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

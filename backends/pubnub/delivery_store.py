@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
-    Engine,
     Integer,
     MetaData,
     String,
@@ -27,23 +26,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    create_engine,
     delete,
-    event,
     func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
 
+from errbot_common.database import DELIVERY_DATABASE, open_engine
 from errbot_pubnub.settings import PubNubConfigurationError
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-BUSY_TIMEOUT_MS = 30_000
 RESUME_POINT = "resume_point"  # the timetoken channels without a cursor are caught up from
 
 metadata = MetaData()
@@ -126,7 +122,7 @@ class DeliveryDatabase:
             )
         self.url = url
         try:
-            self.engine = _open_engine(parsed)
+            self.engine = open_engine(parsed, DELIVERY_DATABASE)
             with self.engine.begin() as connection:
                 metadata.create_all(connection)
                 self._set_state(connection, "schema_version", SCHEMA_VERSION)
@@ -207,34 +203,6 @@ class DeliveryDatabase:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _open_engine(url: Any) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    in_memory = url.database in (None, "", ":memory:")
-    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-    if in_memory:
-        options["poolclass"] = StaticPool  # one shared connection keeps the database alive
-    else:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, **options)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # transactions are begun below
-        cursor = dbapi_connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue instead of deadlocking
-
-    return engine
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,22 +1,7 @@
-"""Exponential backoff with jitter, for everything the backend retries.
-
-Jitter spreads the retries of many bots (or many replies) hit by the same outage, so they do not
-all come back at the same instant and cause the next one.
-"""
+"""The backend's backoff is the project's one (:mod:`errbot_common.backoff`)."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from errbot_common.backoff import Backoff
 
-
-@dataclass(frozen=True)
-class Backoff:
-    """``delay(n)`` before the n-th retry (n >= 1): ``base * 2**(n-1)`` capped, times 0.5-1."""
-
-    base: float
-    cap: float
-
-    def delay(self, attempt: int) -> float:
-        exponent = min(max(attempt, 1) - 1, 30)
-        return min(self.cap, self.base * 2**exponent) * random.uniform(0.5, 1.0)
+__all__ = ["Backoff"]

@@ -1,10 +1,6 @@
-"""An SQLAlchemy engine tuned for many threads writing a few rows each.
-
-For SQLite: WAL so readers never wait for the writer, a busy timeout so writers queue instead
-of failing, FULL synchronous so a committed customer message survives a power cut, and
-``BEGIN IMMEDIATE`` for every transaction so two writers never deadlock upgrading a read lock
-(which SQLite would otherwise report as "database is locked" at once, whatever the timeout).
-Other databases (PostgreSQL) are used as SQLAlchemy configures them.
+"""The Support store's engine (built by :mod:`errbot_common.database`, which says what SQLite is
+asked, FULL synchronous here so a committed customer message survives a power cut), tuned for
+many threads writing a few rows each.
 
 SQLite admits one writer at a time, and a writer that finds the database locked waits in its
 busy handler, which sleeps and polls (1 ms, 2 ms, 5 ms... up to 100 ms a time). With the bot's
@@ -20,14 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, collate, create_engine, event, func, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, collate, func, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
-BUSY_TIMEOUT_SECONDS = 30
-READ_ONLY = "support_read_only"  # execution option: this connection only reads
+from errbot_common import database as common_database
+from errbot_common.database import SUPPORT_DATABASE, SUPPORT_READ_ONLY
+
+READ_ONLY = SUPPORT_READ_ONLY  # execution option: this connection only reads
 #: Python's Unicode case folding, made an SQL function on every SQLite connection.
 CASEFOLD = "support_casefold"
 #: PostgreSQL's collation with Unicode's own case mappings (ICU), whatever the database's locale.
@@ -43,34 +39,9 @@ def default_url(data_dir: str | Path) -> str:
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url``; raises ``sqlalchemy.exc.ArgumentError`` for a malformed URL."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
-
-    in_memory = parsed.database in (None, "", ":memory:")
-    options: dict = {"connect_args": {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}}
-    if in_memory:
-        options["poolclass"] = StaticPool  # one shared connection keeps the database alive
-    engine = create_engine(parsed, **options)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # transactions are begun below
-        cursor = dbapi_connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-        dbapi_connection.create_function(CASEFOLD, 1, _casefold, deterministic=True)
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
+    return common_database.open_engine(
+        url, SUPPORT_DATABASE, sqlite_functions={CASEFOLD: _casefold}
+    )
 
 
 def writer_lock(engine: Engine) -> AbstractContextManager:
