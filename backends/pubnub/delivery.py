@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
+from errbot_common.batch_writer import BatchWriter
 from errbot_pubnub.delivery_store import DeliveryDatabase
 
 log = logging.getLogger(__name__)
@@ -123,16 +124,19 @@ class DurableDeliveries:
         self._in_flight: dict[tuple[str, int], None] = {}
         self._resume_point = state.resume_point
         self._pending_resume: int | None = None
-        self._queued: list[tuple[str, int]] = []
-        self._acknowledged = 0  # acknowledgements so far; ``_committed`` of them are durable
-        self._committed = 0
+        self._next_resume_check = 0.0
         self._lock = threading.Lock()
-        self._progress = threading.Condition(self._lock)
-        self._wake = threading.Event()
-        self._stopping = False
         self.commits = 0  # transactions written (for ``!pubnub status`` and benchmarks)
-        self._writer = threading.Thread(target=self._write_loop, name="pubnub-acks", daemon=True)
-        self._writer.start()
+        self._writer: BatchWriter[tuple[str, int]] = BatchWriter(
+            self._write,
+            name="pubnub-acks",
+            interval=FLUSH_INTERVAL,
+            retry_after=_RETRY_AFTER_ERROR,
+            on_error=self._tell_error,
+            write_empty=True,  # a resume point may be due with no acknowledgement queued
+            idle_wait=lambda: _RESUME_CHECK_INTERVAL if self._pending_resume else None,
+        )
+        self._writer.wake()
 
     @property
     def database(self) -> DeliveryDatabase:
@@ -161,9 +165,7 @@ class DurableDeliveries:
                 self._remember(key)  # a replayed dead letter: never delivered twice either
             if timetoken > self._cursors.get(channel, 0):
                 self._cursors[channel] = timetoken
-            self._queued.append(key)
-            self._acknowledged += 1
-        self._wake.set()
+        self._writer.add((key,))
 
     def last_handled(self, channel: str) -> int | None:
         with self._lock:
@@ -181,26 +183,14 @@ class DurableDeliveries:
         with self._lock:
             if self._resume_point is None or until > self._resume_point:
                 self._pending_resume = until
-        self._wake.set()
+        self._writer.wake()
 
     def flush(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            target = self._acknowledged
-            self._wake.set()
-            while self._committed < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._writer.is_alive():
-                    return False
-                self._progress.wait(remaining)
-            return True
+        return self._writer.wait_written(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
-        with self._lock:
-            self._stopping = True
-        self._wake.set()
-        self._writer.join(timeout)
+        self._writer.close(timeout)
         self._database.close()
 
     def _remember(self, key: tuple[str, int]) -> None:
@@ -209,37 +199,6 @@ class DurableDeliveries:
             self._seen.popitem(last=False)
 
     # --- the writer -----------------------------------------------------------------------
-
-    def _write_loop(self) -> None:
-        next_resume_check = 0.0
-        while True:
-            self._wake.wait(_RESUME_CHECK_INTERVAL if self._pending_resume else None)
-            self._wake.clear()
-            with self._lock:
-                batch, self._queued = self._queued, []
-                target = self._acknowledged
-                resume = None
-                now = time.monotonic()
-                if self._pending_resume is not None and now >= next_resume_check:
-                    next_resume_check = now + _RESUME_CHECK_INTERVAL  # the check scans in-flight
-                    resume = self._settled_resume_point()
-                stopping = self._stopping
-            if (batch or resume is not None) and not self._write(batch, resume):
-                with self._lock:
-                    self._queued[:0] = batch
-                    if resume is not None and self._pending_resume is None:
-                        self._pending_resume = resume
-                if stopping:
-                    return
-                time.sleep(_RETRY_AFTER_ERROR)
-                self._wake.set()
-                continue
-            with self._lock:
-                self._committed = max(self._committed, target)
-                self._progress.notify_all()
-                if stopping and not self._queued:
-                    return
-            time.sleep(FLUSH_INTERVAL)
 
     def _settled_resume_point(self) -> int | None:
         """The pending resume point, once no message at or before it is still in flight."""
@@ -250,17 +209,31 @@ class DurableDeliveries:
         self._resume_point = until
         return until
 
-    def _write(self, batch: list[tuple[str, int]], resume: int | None) -> bool:
+    def _write(self, batch: list[tuple[str, int]]) -> None:
+        """Commit ``batch`` and a resume point that has settled, in one transaction (raises
+        if the database refuses: the batch stays queued, the resume point pending)."""
+        resume = None
+        with self._lock:
+            now = time.monotonic()
+            if self._pending_resume is not None and now >= self._next_resume_check:
+                self._next_resume_check = now + _RESUME_CHECK_INTERVAL  # it scans in-flight
+                resume = self._settled_resume_point()
+        if not batch and resume is None:
+            return
         try:
             self._database.record_acknowledgements(batch, resume, keep=self._window)
-        except Exception as exc:
+        except Exception:
             log.exception("Could not record %d acknowledgement(s)", len(batch))
-            if self._on_error is not None:
-                self._on_error(
-                    f"The PubNub backend cannot write its delivery database "
-                    f"({type(exc).__name__}: {exc}); it keeps trying. Until it succeeds, a "
-                    "restart delivers the latest messages again."
-                )
-            return False
+            with self._lock:
+                if resume is not None and self._pending_resume is None:
+                    self._pending_resume = resume
+            raise
         self.commits += 1
-        return True
+
+    def _tell_error(self, exc: Exception) -> None:
+        if self._on_error is not None:
+            self._on_error(
+                f"The PubNub backend cannot write its delivery database "
+                f"({type(exc).__name__}: {exc}); it keeps trying. Until it succeeds, a "
+                "restart delivers the latest messages again."
+            )
