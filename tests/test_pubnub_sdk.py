@@ -86,6 +86,27 @@ def test_a_long_poll_connecting_while_the_client_stops_never_connects(
     assert pubnub_server.subscribers() == []
 
 
+def test_a_stopped_client_starts_no_long_poll_after_an_answer(
+    pubnub_server: PubNubEmulator,
+) -> None:
+    """The SDK starts each next long-poll from its answer handler (``_start_subscribe_loop``):
+    a client stopped while an answer is on its way must not start another."""
+    publisher = new_client(pubnub_config(pubnub_server, "sam"))
+    client = new_client(pubnub_config(pubnub_server, "support"))
+    try:
+        events = subscribed(client, channels=["sam"])
+        pubnub_server.wait_for_subscriber("support", channel="sam")
+        client.subscription.stopped_for_good = True  # what the stop sets first
+        publisher.publish().channel("sam").message("last").sync()
+        assert events.next_message().message == "last"
+        wait_for(lambda: client.subscription.long_polls_refused == 1)
+        assert pubnub_server.subscribers() == []
+    finally:
+        stop_client(publisher)
+        stop_client(client)
+    wait_for(lambda: not threads_of([client, publisher]))
+
+
 def test_a_full_subscribe_answer_is_seen_before_its_messages(
     pubnub_server: PubNubEmulator,
 ) -> None:

@@ -181,6 +181,7 @@ class _SubscriptionManager(NativeSubscriptionManager):
         self.on_inbound: Callable[[Inbound], None] | None = None
         self.on_full_answer: Callable[[dict[str, str | None]], None] | None = None
         self.stopped_for_good = False
+        self.long_polls_refused = 0  # answers that came after the stop (for tests)
         super().__init__(pubnub)
 
     def _start_worker(self) -> None:
@@ -196,6 +197,7 @@ class _SubscriptionManager(NativeSubscriptionManager):
 
     def _start_subscribe_loop(self) -> None:  # called by each long-poll's answer
         if self.stopped_for_good:
+            self.long_polls_refused += 1
             _stay_stopped()
             return
         super()._start_subscribe_loop()
