@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
+import httpx
+
 from errbot_pubnub.stoppable_transport import STOPPED, StoppableBackend, StoppableTransport
 from pubnub.callbacks import ReconnectionCallback, SubscribeCallback
 from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
@@ -99,8 +101,6 @@ class _StoppableRequestHandler(HttpxRequestHandler):
             if self.backend.stopped:
                 raise PubNubException(pn_error=PNERR_CONNECTION_ERROR, errormsg=STOPPED)
             if self._session is None or self._session.is_closed:
-                import httpx
-
                 self._session = httpx.Client(transport=StoppableTransport(self.backend))
             return self._session
 
