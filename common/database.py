@@ -33,6 +33,8 @@ class SQLiteSettings:
     #: The execution option that marks a connection as only reading: it begins with a plain
     #: ``BEGIN``, which waits for no writer.
     read_only_option: str | None = None
+    #: Whether the file's folder is created when missing (else opening it fails, and says so).
+    create_folder: bool = False
 
 
 #: The Support plugin's conversations: a recorded customer message must survive a power cut.
@@ -40,7 +42,7 @@ SUPPORT_DATABASE = SQLiteSettings(
     synchronous="FULL", foreign_keys=True, read_only_option=SUPPORT_READ_ONLY
 )
 #: The PubNub backend's acknowledgements: one lost to a power cut is caught up again.
-DELIVERY_DATABASE = SQLiteSettings(synchronous="NORMAL")
+DELIVERY_DATABASE = SQLiteSettings(synchronous="NORMAL", create_folder=True)
 
 
 def open_engine(
@@ -62,7 +64,7 @@ def open_engine(
     }
     if in_memory:
         options["poolclass"] = StaticPool  # one shared connection keeps the database alive
-    else:
+    elif settings.create_folder:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **options)
 
