@@ -50,7 +50,6 @@ from errbot_pubnub.sdk import (
     PNConfiguration,
     PNReconnectionPolicy,
     PNStatus,
-    PubNub,
     PubNubException,
     new_client,
     stop_client,
@@ -113,7 +112,7 @@ class PubNubBackend(ErrBot):
             identity=CustomerIdentity(identity, engine),
             published_by_us=self._published_by_us,
         )
-        self.pubnub: PubNub | None = None  # publish, history, groups (never subscribes)
+        self.pubnub: Client | None = None  # publish, history, groups (never subscribes)
         self.subscription: SubscriptionSupervisor | None = None
         self._publisher: Publisher | None = None
         self._stop_requested = threading.Event()
@@ -188,7 +187,7 @@ class PubNubBackend(ErrBot):
         pubnub = self.pubnub
         if pubnub is None:  # not connected: the user id will do
             return None
-        return pubnub.get_uuid_metadata().uuid(user_id).sync().result.data
+        return pubnub.user_fields(user_id)
 
     @property
     def publisher(self) -> Publisher | None:
@@ -398,10 +397,9 @@ class PubNubBackend(ErrBot):
         listing: dict[str, list[str]] = {}
         for group in self.settings.channel_groups:
             try:
-                envelope = pubnub.list_channels_in_channel_group().channel_group(group).sync()
+                listing[group] = pubnub.channels_in_group(group)
             except PubNubException as exc:
                 raise RoomError(f"listing channel group {group!r} failed: {exc}") from exc
-            listing[group] = list(envelope.result.channels or [])
         return listing
 
     def follow_channel_group(self, group: str) -> None:
@@ -436,9 +434,7 @@ class PubNubBackend(ErrBot):
         refused: list[str] = []
         for group in self.settings.channel_groups:
             try:
-                pubnub.add_channel_to_channel_group().channels([channel]).channel_group(
-                    group
-                ).sync()
+                pubnub.add_to_group(group, [channel])
                 return
             except PubNubException as exc:
                 if not refusals.is_group_full(exc):
@@ -454,15 +450,13 @@ class PubNubBackend(ErrBot):
     def remove_channel(self, channel: str) -> None:
         for group in self.channel_groups_of(channel):
             try:
-                self._require_pubnub().remove_channel_from_channel_group().channels(
-                    [channel]
-                ).channel_group(group).sync()
+                self._require_pubnub().remove_from_group(group, [channel])
             except PubNubException as exc:
                 raise RoomError(
                     f"removing {channel!r} from channel group {group!r} failed: {exc}"
                 ) from exc
 
-    def _require_pubnub(self) -> PubNub:
+    def _require_pubnub(self) -> Client:
         pubnub = self.pubnub
         if pubnub is None:
             raise RoomError("the PubNub backend is not connected")

@@ -38,7 +38,7 @@ from errbot_pubnub.history import (
     HistoryReader,
     StoredMessage,
 )
-from errbot_pubnub.sdk import Inbound, PNFileMessageResult, PNMessageResult, PubNub, PubNubException
+from errbot_pubnub.sdk import Client, Inbound, PNFileMessageResult, PNMessageResult, PubNubException
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class CatchUp:
     def __init__(
         self,
         *,
-        pubnub: PubNub,
+        pubnub: Client,
         tracker: DeliveryTracker,
         deliver: Callable[[Inbound], None],
         list_groups: Callable[[], dict[str, list[str]]],
@@ -190,13 +190,7 @@ class CatchUp:
 
     def _file_url(self, channel: str, file_id: str, name: str) -> Any:
         try:
-            return (
-                self._pubnub.get_file_url()
-                .channel(channel)
-                .file_id(file_id)
-                .file_name(name)
-                .get_complete_url()
-            )
+            return self._pubnub.file_url(channel, file_id, name)
         except Exception:
             log.exception("Cannot build the URL of file %r in %r", name, channel)
             return None

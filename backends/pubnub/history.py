@@ -14,14 +14,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from errbot_pubnub.refusals import is_persistence_disabled
-from errbot_pubnub.sdk import PubNub, PubNubException
+from errbot_pubnub.sdk import Client, PubNubException
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 COUNTS_PER_CALL = 100
 SINGLE_CHANNEL_PAGE = 100
@@ -54,22 +56,19 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 class HistoryReader:
     """History and message counts through a PubNub client (not the subscribing one)."""
 
-    def __init__(self, pubnub: PubNub) -> None:
+    def __init__(self, pubnub: Client) -> None:
         self._pubnub = pubnub
 
     def server_time(self) -> int:
-        return int(self._pubnub.time().sync().result)
+        return self._pubnub.server_time()
 
     def counts(self, since: dict[str, int]) -> dict[str, int]:
         """How many messages each channel has after its timetoken (0 for idle channels)."""
         found: dict[str, int] = {}
         for names in chunks(sorted(since), COUNTS_PER_CALL):
-            envelope = self._call(
-                self._pubnub.message_counts(
-                    channels=names, channels_timetoken=[since[name] for name in names]
-                )
+            counted = _guarded(
+                lambda names=names: self._pubnub.counts_since(names, [since[n] for n in names])
             )
-            counted = envelope.result.channels or {}
             found.update({name: int(counted.get(name, 0)) for name in names})
         return found
 
@@ -78,10 +77,7 @@ class HistoryReader:
         pages: list[list[StoredMessage]] = []
         before: int | None = None
         while True:
-            request = self._fetch([channel], after, SINGLE_CHANNEL_PAGE)
-            if before is not None:
-                request = request.start(before)
-            page = self._read(self._call(request)).get(channel, [])
+            page = self._fetch([channel], after, SINGLE_CHANNEL_PAGE, before).get(channel, [])
             page = [m for m in page if m.timetoken > after]
             if page:
                 pages.append(page)
@@ -99,38 +95,37 @@ class HistoryReader:
         found: dict[str, list[StoredMessage]] = {}
         for names in chunks(sorted(since), CHANNELS_PER_FETCH):
             oldest = min(since[name] for name in names)
-            read = self._read(self._call(self._fetch(names, oldest, MULTI_CHANNEL_PAGE)))
+            read = self._fetch(names, oldest, MULTI_CHANNEL_PAGE)
             for name in names:
                 found[name] = [m for m in read.get(name, []) if m.timetoken > since[name]]
         return found
 
-    def _fetch(self, channels: list[str], after: int, count: int) -> Any:
-        return (
-            self._pubnub.fetch_messages()
-            .channels(channels)
-            .end(after + 1)  # inclusive: the first timetoken after ``after``
-            .count(count)
-            .include_meta(True)
-            .include_uuid(True)
-            .include_message_type(True)
+    def _fetch(
+        self, channels: list[str], after: int, count: int, before: int | None = None
+    ) -> dict[str, list[StoredMessage]]:
+        """The stored messages of ``channels`` after ``after`` (and before ``before``)."""
+        stored = _guarded(
+            lambda: self._pubnub.stored_messages(
+                channels,
+                end=after + 1,  # inclusive: the first timetoken after ``after``
+                count=count,
+                start=before,
+            )
         )
-
-    @staticmethod
-    def _call(request: Any) -> Any:
-        try:
-            return request.sync()
-        except PubNubException as exc:
-            if is_persistence_disabled(exc):
-                raise HistoryDisabled(str(exc)) from exc
-            raise
-
-    @staticmethod
-    def _read(envelope: Any) -> dict[str, list[StoredMessage]]:
-        channels = getattr(envelope.result, "channels", None) or {}
         return {
             channel: sorted(_stored(channel, items), key=lambda m: m.timetoken)
-            for channel, items in channels.items()
+            for channel, items in stored.items()
         }
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    """``call()``, with a keyset without Message Persistence told apart."""
+    try:
+        return call()
+    except PubNubException as exc:
+        if is_persistence_disabled(exc):
+            raise HistoryDisabled(str(exc)) from exc
+        raise
 
 
 def _stored(channel: str, items: Iterable[Any]) -> list[StoredMessage]:

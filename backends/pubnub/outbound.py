@@ -29,7 +29,7 @@ from errbot_pubnub import refusals
 from errbot_pubnub.converters import MessageConverter
 from errbot_pubnub.message import MessageKind, PubNubMessage, datetime_to_timetoken, utc_now
 from errbot_pubnub.retry import Backoff
-from errbot_pubnub.sdk import PubNub, PubNubException
+from errbot_pubnub.sdk import Client, PubNubException
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class Publisher:
 
     def __init__(
         self,
-        pubnub: PubNub,
+        pubnub: Client,
         converter: MessageConverter,
         max_bytes: int = MAX_MESSAGE_BYTES,
         *,
@@ -249,21 +249,13 @@ class Publisher:
         if not self._history_available():
             return None
         try:
-            envelope = (
-                self._pubnub.fetch_messages()
-                .channels([channel])
-                .end(not_before)
-                .count(25)
-                .include_meta(True)
-                .include_uuid(True)
-                .sync()
-            )
+            stored = self._pubnub.stored_messages([channel], end=not_before, count=25)
         except Exception as exc:
             log.warning("Could not check whether the publish to %r arrived: %s", channel, exc)
             return None
         with self._locks_lock:
             known = set(self._published.get(channel, ()))
-        for item in (envelope.result.channels or {}).get(channel, []):
+        for item in stored.get(channel, []):
             timetoken = int(item.timetoken)
             if (
                 timetoken not in known
@@ -340,13 +332,8 @@ class Publisher:
         meta: dict[str, Any] | None,
         custom_message_type: str | None = None,
     ) -> int:
-        request = self._pubnub.publish().channel(channel).message(payload).use_post(True)
-        if meta:
-            request = request.meta(meta)
-        if custom_message_type:
-            request = request.custom_message_type(custom_message_type)
         try:
-            envelope = request.sync()
+            return self._pubnub.publish_json(channel, payload, meta, custom_message_type)
         except PubNubException as exc:
             status = exc.get_status_code() or None
             reason = _reason(exc)
@@ -356,7 +343,6 @@ class Publisher:
         except Exception as exc:
             log.error("Publish to %r failed: %s: %s", channel, type(exc).__name__, exc)
             raise PublishError(channel, f"{type(exc).__name__}: {exc}", retryable=True) from exc
-        return int(envelope.result.timetoken)
 
 
 def _reason(exc: PubNubException) -> str:

@@ -1,4 +1,5 @@
-"""The one module that owns the PubNub SDK: its version, its clients, and every patch of it.
+"""The one module that owns the PubNub SDK: its version, its clients, every call into it (the
+methods of :class:`Client`) and every patch of it.
 
 The rest of the package uses the SDK's types (re-exported below) and the clients made here;
 only this module reaches into the SDK's private parts, and ``tests/test_pubnub_sdk.py`` has a
@@ -124,6 +125,72 @@ class Client(PubNub):
     @property
     def subscription(self) -> _SubscriptionManager:
         return self._subscription_manager
+
+    # --- every call the backend makes (each raises the SDK's PubNubException) -------------
+
+    def server_time(self) -> int:
+        return int(self.time().sync().result)
+
+    def publish_json(
+        self,
+        channel: str,
+        payload: Any,
+        meta: dict[str, Any] | None,
+        custom_message_type: str | None = None,
+    ) -> int:
+        """Publish ``payload`` (POST: no URL length limit) with ``meta`` and a custom message
+        type; its timetoken."""
+        request = self.publish().channel(channel).message(payload).use_post(True)
+        if meta:
+            request = request.meta(meta)
+        if custom_message_type:
+            request = request.custom_message_type(custom_message_type)
+        return int(request.sync().result.timetoken)
+
+    def stored_messages(
+        self, channels: list[str], *, end: int, count: int, start: int | None = None
+    ) -> dict[str, list[Any]]:
+        """History (``fetch_messages``): the newest ``count`` messages of each channel at or
+        after ``end`` (and before ``start``), with publisher, meta and type; oldest first."""
+        request = (
+            self.fetch_messages()
+            .channels(channels)
+            .end(end)
+            .count(count)
+            .include_meta(True)
+            .include_uuid(True)
+            .include_message_type(True)
+        )
+        if start is not None:
+            request = request.start(start)
+        return request.sync().result.channels or {}
+
+    def counts_since(self, channels: list[str], timetokens: list[int]) -> dict[str, int]:
+        """How many messages each channel has after its timetoken (``message_counts``)."""
+        envelope = self.message_counts(channels=channels, channels_timetoken=timetokens).sync()
+        return envelope.result.channels or {}
+
+    def channels_in_group(self, group: str) -> list[str]:
+        envelope = self.list_channels_in_channel_group().channel_group(group).sync()
+        return list(envelope.result.channels or [])
+
+    def add_to_group(self, group: str, channels: list[str]) -> None:
+        self.add_channel_to_channel_group().channels(channels).channel_group(group).sync()
+
+    def remove_from_group(self, group: str, channels: list[str]) -> None:
+        self.remove_channel_from_channel_group().channels(channels).channel_group(group).sync()
+
+    def user_fields(self, user_id: str) -> dict[str, Any] | None:
+        """What App Context holds for ``user_id``."""
+        return self.get_uuid_metadata().uuid(user_id).sync().result.data
+
+    def file_url(self, channel: str, file_id: str, name: str) -> str:
+        request = self.get_file_url().channel(channel).file_id(file_id).file_name(name)
+        return request.get_complete_url()
+
+    def subscribe_to_groups(self, groups: list[str], listener: SubscribeCallback) -> None:
+        self.add_listener(listener)
+        self.subscribe().channel_groups(groups).execute()
 
     def stop_for_good(self) -> None:
         """See :func:`stop_client`."""

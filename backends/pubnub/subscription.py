@@ -42,7 +42,6 @@ from errbot_pubnub.sdk import (
     Client,
     PNStatus,
     PNStatusCategory,
-    PubNub,
     SubscriptionListener,
     install_surviving_worker,
     stop_client,
@@ -105,7 +104,7 @@ class SubscriptionSupervisor:
         *,
         settings: PubNubSettings,
         make_client: Callable[[], Client],
-        pubnub: PubNub,
+        pubnub: Client,
         pipeline: InboundPipeline,
         tracker: DeliveryTracker,
         list_groups: Callable[[], dict[str, list[str]]],
@@ -347,10 +346,10 @@ class SubscriptionSupervisor:
         number = session.number
         install_surviving_worker(client, self._pipeline.accept)
         watch_full_answers(client, lambda channels: self._on_full_answer(number, channels))
-        client.add_listener(
-            SubscriptionListener(self._pipeline.accept, lambda s: self._on_status(number, s))
+        client.subscribe_to_groups(
+            list(self._groups),
+            SubscriptionListener(self._pipeline.accept, lambda s: self._on_status(number, s)),
         )
-        client.subscribe().channel_groups(list(self._groups)).execute()
         return session
 
     def _failure(self, session: _Session) -> Ending:
