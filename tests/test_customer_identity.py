@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from pubnub.pubnub import PubNub
 
 from errbot_pubnub.customer_identity import read_identity_settings
+from errbot_pubnub.sdk import new_client
 from errbot_pubnub.settings import PubNubConfigurationError
 from tests.pubnub_fixtures import pubnub_config, stop_clients
 from tests.support_fixtures import *  # noqa: F403
@@ -23,7 +23,7 @@ from tests.support_fixtures import AGENT_ROOM, bridged_support_bot
 
 def publish_as(server: Any, user_id: str, channel: str, text: str) -> None:
     """Someone with the subscribe and publish keys writes in ``channel`` as ``user_id``."""
-    client = PubNub(pubnub_config(server, user_id))
+    client = new_client(pubnub_config(server, user_id))
     try:
         payload = {
             "kind": "from_customer",

@@ -25,6 +25,7 @@ from pubnub.pubnub import PubNub
 from errbot_pubnub import DefaultMessageConverter
 from errbot_pubnub.customer_session import CustomerError, CustomerSession, CustomerSettings
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError, group_names
+from errbot_pubnub.sdk import new_client
 from tests.botrunner import RunningBot, make_config, wait_for
 from tests.irc_fixtures import free_port
 from tests.pubnub_fixtures import (
@@ -99,7 +100,7 @@ def customer_app(server: Any, session: dict[str, Any]) -> PubNub:
     """The customer's app: the keys and token from the session, no secret key."""
     assert session["publish_key"] == PUBLISH_KEY
     assert session["subscribe_key"] == SUBSCRIBE_KEY
-    client = PubNub(pubnub_config(server, session["user_id"]))
+    client = new_client(pubnub_config(server, session["user_id"]))
     client.set_token(session["token"])
     return client
 
@@ -145,7 +146,7 @@ def test_a_customer_token_reaches_its_own_channel_and_nothing_else(tmp_path, ser
             stop_clients([app])
 
         # The channels are where the bot hears them.
-        admin = PubNub(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
+        admin = new_client(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
         try:
             listed = admin.list_channels_in_channel_group().channel_group("support").sync()
             assert sorted(listed.result.channels) == ["dana-support", "erin-support"]
@@ -214,7 +215,7 @@ def _bot_answers(server: Any, session: dict[str, Any]) -> bool:
 
 
 def test_when_every_group_is_full_the_service_says_so(server):
-    admin = PubNub(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
+    admin = new_client(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
     followed: list[str] = []
     try:
         sessions = CustomerSessions(
@@ -264,7 +265,7 @@ def test_the_customer_client_opens_its_session_with_the_bots_service(tmp_path, s
             assert session.settings.channel_group == "support"
             client = session.pubnub
             assert refused(client.list_channels_in_channel_group().channel_group("support")) == 403
-            admin = PubNub(pubnub_config(server, "agent", secret_key=SECRET_KEY))
+            admin = new_client(pubnub_config(server, "agent", secret_key=SECRET_KEY))
             try:
                 admin.publish().channel("gil-support").message(
                     {"kind": "from_agent", "text": "Hi Gil"}

@@ -1,7 +1,7 @@
 """The PubNub backend: customers write in channels of channel groups; the bot answers as one user.
 
 Threads: the SDK's subscribe and worker threads only hand messages over
-(:mod:`errbot_pubnub.listener`); a supervisor thread keeps the subscription up and catches up
+(:mod:`errbot_pubnub.sdk`); a supervisor thread keeps the subscription up and catches up
 from history after every (re)connection (:mod:`errbot_pubnub.subscription`); a few lane threads
 deliver messages to Errbot in order per channel (:mod:`errbot_pubnub.inbound`); a writer thread
 makes their acknowledgements durable (:mod:`errbot_pubnub.delivery`); ``serve_forever`` waits

@@ -21,11 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from errbot_pubnub import refusals
+from errbot_pubnub.sdk import Client, PubNubException
 from errbot_pubnub.settings import MAX_CHANNEL_GROUPS, invalid_name_reason
-from pubnub.exceptions import PubNubException
-from pubnub.models.consumer.v3.channel import Channel
-from pubnub.models.consumer.v3.uuid import UUID
-from pubnub.pubnub import PubNub
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +105,7 @@ class CustomerSessions:
 
     def __init__(
         self,
-        pubnub: PubNub,
+        pubnub: Client,
         *,
         channel_groups: tuple[str, ...],
         can_grant: bool,
@@ -163,10 +160,9 @@ class CustomerSessions:
 
     def _channels(self, group: str) -> list[str]:
         try:
-            envelope = self._pubnub.list_channels_in_channel_group().channel_group(group).sync()
+            return self._pubnub.channels_in_group(group)
         except PubNubException as exc:
             raise _pubnub_failed(f"list the channel group {group!r}", exc) from exc
-        return list(envelope.result.channels or [])
 
     def _place(self, channel: str) -> str:
         """The group ``channel`` is in, after adding it to the first with room if needed."""
@@ -189,25 +185,15 @@ class CustomerSessions:
 
     def _add(self, channel: str, group: str) -> None:
         try:
-            self._pubnub.add_channel_to_channel_group().channels([channel]).channel_group(
-                group
-            ).sync()
+            self._pubnub.add_to_group(group, [channel])
         except PubNubException as exc:
             raise _pubnub_failed(f"add {channel!r} to the channel group {group!r}", exc) from exc
 
     def _grant(self, user_id: str, channel: str) -> str:
         try:
-            envelope = (
-                self._pubnub.grant_token()
-                .ttl(self._token_ttl)
-                .authorized_uuid(user_id)
-                .channels([Channel.id(channel).read().write()])
-                .uuids([UUID.id(user_id).get().update()])
-                .sync()
-            )
+            return self._pubnub.grant_customer_token(user_id, channel, self._token_ttl)
         except PubNubException as exc:
             raise _pubnub_failed(f"grant a token to {user_id!r}", exc) from exc
-        return str(envelope.result.token)
 
 
 def _pubnub_failed(action: str, exc: PubNubException) -> SessionError:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 
 from errbot_pubnub import refusals
-from pubnub.exceptions import PubNubException
-from pubnub.pubnub import PubNub
+from errbot_pubnub.sdk import Client, PubNubException
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +23,11 @@ def check_channel(user_id: str) -> str:
     return f"{user_id}{CHECK_CHANNEL_SUFFIX}"
 
 
-def publish_key_refusal(pubnub: PubNub, user_id: str) -> str | None:
+def publish_key_refusal(pubnub: Client, user_id: str) -> str | None:
     """The sentence to stop with when PubNub does not know the publish key, else ``None``."""
     channel = check_channel(user_id)
     try:
-        pubnub.publish().channel(channel).message({"check": "publish key"}).should_store(
-            False
-        ).sync()
+        pubnub.publish_unstored(channel, {"check": "publish key"})
     except PubNubException as exc:
         if refusals.wrong_key(exc) == "publish_key":
             return refusals.wrong_key_sentence("publish_key", exc)

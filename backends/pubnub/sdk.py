@@ -36,6 +36,8 @@ from pubnub.errors import PNERR_CONNECTION_ERROR
 from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.common import PNStatus
 from pubnub.models.consumer.pubsub import PNFileMessageResult, PNMessageResult
+from pubnub.models.consumer.v3.channel import Channel
+from pubnub.models.consumer.v3.uuid import UUID
 from pubnub.models.server.subscribe import SubscribeMessage
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub import NativeSubscribeMessageWorker, NativeSubscriptionManager, PubNub
@@ -179,6 +181,23 @@ class Client(PubNub):
 
     def remove_from_group(self, group: str, channels: list[str]) -> None:
         self.remove_channel_from_channel_group().channels(channels).channel_group(group).sync()
+
+    def publish_unstored(self, channel: str, payload: Any) -> None:
+        """Publish ``payload`` without PubNub storing it (a check, not a message)."""
+        self.publish().channel(channel).message(payload).should_store(False).sync()
+
+    def grant_customer_token(self, user_id: str, channel: str, ttl_minutes: int) -> str:
+        """An Access Manager token for ``user_id`` alone: read and write ``channel``, read and
+        update its own App Context (needs the secret key)."""
+        envelope = (
+            self.grant_token()
+            .ttl(ttl_minutes)
+            .authorized_uuid(user_id)
+            .channels([Channel.id(channel).read().write()])
+            .uuids([UUID.id(user_id).get().update()])
+            .sync()
+        )
+        return str(envelope.result.token)
 
     def user_fields(self, user_id: str) -> dict[str, Any] | None:
         """What App Context holds for ``user_id``."""
