@@ -104,7 +104,11 @@ class _StoppableRequestHandler(HttpxRequestHandler):
             if self.backend.stopped:
                 raise PubNubException(pn_error=PNERR_CONNECTION_ERROR, errormsg=STOPPED)
             if self._session is None or self._session.is_closed:
-                self._session = httpx.Client(transport=StoppableTransport(self.backend))
+                # Mounted, not passed as the transport: httpx then still honours proxies set in
+                # the environment (those requests keep httpx's own transport).
+                self._session = httpx.Client(
+                    http2=True, mounts={"all://": StoppableTransport(self.backend)}
+                )
             return self._session
 
     def stop(self) -> None:
