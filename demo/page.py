@@ -23,12 +23,9 @@ from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from pubnub.pnconfiguration import PNConfiguration
-from pubnub.pubnub import PubNub
-
 from errbot_pubnub.converters import ChatSDKMessageConverter
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError
-from errbot_pubnub.sdk_stop import stop_client
+from errbot_pubnub.sdk import PNConfiguration, new_client, stop_client
 from errbot_pubnub.settings import PubNubSettings, invalid_name_reason
 from errbot_support_demo.sessions import SESSION_PATH
 
@@ -134,7 +131,7 @@ class OwnSessions:
             config.origin = pubnub.origin
         config.daemon = True
         config.disable_config_locking = False
-        self._client = PubNub(config)
+        self._client = new_client(config)
         self._sessions = CustomerSessions(
             self._client, channel_groups=pubnub.channel_groups, can_grant=True
         )

@@ -132,7 +132,7 @@ def test_without_history_a_retry_may_double_and_the_publish_id_tells_apps(
 
 def test_a_split_notice_marks_only_its_last_part_for_chat_sdk_apps(pubnub_server) -> None:
     """Parts before the last are plain replies: an app sees one resolution, not several."""
-    client = PubNub(pubnub_config(pubnub_server, "support"))
+    client = new_client(pubnub_config(pubnub_server, "support"))
     try:
         publisher = Publisher(client, ChatSDKMessageConverter(), max_bytes=1500, policy=QUICK)
         notice = PubNubMessage(kind=MessageKind.RESOLVED, text="Resolved. " * 300)
