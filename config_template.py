@@ -285,3 +285,8 @@ SUPPORT_AUTO_RESOLVE_HOURS = None  # e.g. 48
 SUPPORT_PAGE_SIZE = 15
 SUPPORT_RETRY_INTERVAL = 10
 SUPPORT_STATS_DAYS = 7
+
+# A customer writing more messages than this in a minute is flooding: the agent room is told
+# once, and on a paced network (IRC, Slack) that conversation's messages go out grouped, at a
+# share of the room that leaves the other customers their turn. Every message is kept.
+SUPPORT_FLOOD_MESSAGES_PER_MINUTE = 30

@@ -45,6 +45,11 @@ SMOKE = Plan(
     sustained_seconds=0.2,
     ceiling_twice=False,
     memory_of_an_empty_bot=False,
+    burst_customers=3,
+    paced_rate=0.05,
+    burst_announce_timeout=30.0,
+    one_customer_flood_seconds=0.2,
+    flood_window_seconds=5.0,
 )
 
 
@@ -68,6 +73,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         report["throughput"] = throughput
         report["catch_up"] = [bench.catch_up(c, a) for c, a in plan.catch_up]
         report["memory"] = bench.memory() if plan.stored_conversations else None
+        report["paced"] = bench.paced() if plan.burst_customers else None
     finally:
         bench.close()
     report["machine"]["load_average_at_end"] = machine.describe()["load_average_at_start"]
@@ -87,6 +93,8 @@ def headline(report: dict[str, Any], plan: Plan) -> dict[str, Any]:
     ratio = main.get("ratio")
     p99 = inbound.get("p99_ms")
     sustained = main.get("sustained", {}).get("msgs_per_s")
+    burst = (report.get("paced") or {}).get("burst", {})
+    flood = (report.get("paced") or {}).get("flood", {})
     ceiling = main.get("ceiling_msgs_per_s")
     return {
         "relay_ceiling_ratio": ratio,
@@ -97,6 +105,10 @@ def headline(report: dict[str, Any], plan: Plan) -> dict[str, Any]:
         "sustained_msgs_per_s": sustained,
         "sustained_ceiling_ratio": round(sustained / ceiling, 3) if sustained and ceiling else None,
         "bot_cpu_ms_per_msg": report["pipeline"]["cpu_ms_per_msg"],
+        "burst_recorded_and_acknowledged_s": burst.get("recorded_and_acknowledged_s"),
+        "burst_queue_counts_all_s": burst.get("queue_counts_all_s"),
+        "burst_announced_all_s": burst.get("announced_all_s"),
+        "flood_posts_per_minute": flood.get("posts_per_minute"),
         "relay_msgs_per_s": {str(c): row["relay_msgs_per_s"] for c, row in at.items()},
         "ceiling_msgs_per_s": {str(c): row["ceiling_msgs_per_s"] for c, row in at.items()},
         "targets_met": {
@@ -146,6 +158,7 @@ def summary(report: dict[str, Any]) -> list[str]:
             f"{row['messages']} messages: {row['seconds']} s from start "
             f"({row['start_seconds']} s to start the bot, {row['after_start_seconds']} s after)"
         )
+    lines += _paced_summary(report.get("paced"))
     memory = report["memory"]
     if memory is None:
         return lines
@@ -156,6 +169,25 @@ def summary(report: dict[str, Any]) -> list[str]:
         + (f" (empty bot {empty} MB)" if empty is not None else "")
     )
     return lines
+
+
+def _paced_summary(paced: dict[str, Any] | None) -> list[str]:
+    if not paced:
+        return []
+    burst, flood = paced["burst"], paced["flood"]
+    return [
+        f"burst of {burst['customers']} new customers, agents on {burst['server']} at one line "
+        f"every {burst['irc_channel_rate_s']:g} s: all recorded and acknowledged in "
+        f"{burst['recorded_and_acknowledged_s']} s, counted by !queue in "
+        f"{burst['queue_counts_all_s']} s, all announced in {burst['announced_all_s']} s "
+        f"({burst['announced']} announced, {burst['announcements_per_minute']} a minute)",
+        f"one customer's flood of {flood['flood_published']} messages in "
+        f"{flood['flood_seconds']} s ({flood['flood_recorded']} recorded): "
+        f"{flood['posts_per_minute']} posts a minute in the room carrying "
+        f"{flood['flood_messages_shown_in_window']} of them in {flood['window_s']:g} s, "
+        f"{flood['flooding_notices']} flooding notice(s); the other customer waited at most "
+        f"{flood['calm_max_wait_s']} s ({flood['calm_shown']} of {flood['calm_messages']} shown)",
+    ]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -200,7 +232,7 @@ def main(
     if channel_workers:
         plan = replace(plan, channel_workers=channel_workers)
     if only_throughput:
-        plan = replace(plan, catch_up=(), stored_conversations=0)
+        plan = replace(plan, catch_up=(), stored_conversations=0, burst_customers=0)
     with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:
         where = work_dir or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)

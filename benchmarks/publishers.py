@@ -52,10 +52,12 @@ class Customers:
 
     # --- publishing -------------------------------------------------------------------------
 
-    def _publish(self, index: int, channel: str, tag: str, seq: int) -> bool:
+    def _publish(
+        self, index: int, channel: str, tag: str, seq: int, client: PubNub | None = None
+    ) -> bool:
         message = payload(mark(tag, index, seq))
         try:
-            self.clients[index].publish().channel(channel).message(message).sync()
+            (client or self.clients[index]).publish().channel(channel).message(message).sync()
         except PubNubException:
             return False
         return True
@@ -90,21 +92,31 @@ class Customers:
 
         return self._in_threads(work)
 
-    def flood(self, channels: list[str], seconds: float, tag: str) -> dict[str, Any]:
-        """Publish as fast as the threads can for ``seconds``, round-robin over ``channels``."""
+    def flood(
+        self, channels: list[str], seconds: float, tag: str, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Publish as fast as the threads can for ``seconds``, round-robin over ``channels``
+        (all as the one customer ``user_id`` if given: each thread a device of theirs)."""
+        devices = [sdk.client(self.origin, user_id) for _ in self.clients] if user_id else None
         deadline = time.monotonic() + seconds
 
         def work(index: int) -> dict[str, int]:
             done = {"published": 0, "failed": 0}
             position, seq = index, 0
             while time.monotonic() < deadline:
-                ok = self._publish(index, channels[position % len(channels)], tag, seq)
+                client = devices[index] if devices else None
+                channel = channels[position % len(channels)]
+                ok = self._publish(index, channel, tag, seq, client)
                 done["published" if ok else "failed"] += 1
                 position += len(self.clients)
                 seq += 1
             return done
 
-        return self._in_threads(work)
+        try:
+            return self._in_threads(work)
+        finally:
+            for device in devices or ():
+                sdk.stop(device)
 
     def paced(self, channels: list[str], rate: float, count: int, tag: str) -> dict[str, Any]:
         """``count`` messages at ``rate`` per second: a schedule, and threads that publish each

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import memory, own_path, sdk
+from benchmarks import memory, own_path, paced, sdk
 from benchmarks.bot import RunningBot, config
 from benchmarks.marks import arrivals, mark
 from benchmarks.measure import (
@@ -58,6 +58,12 @@ class Plan:
     sustained_p99_ms: float = 100.0
     channel_workers: int | None = None  # PUBNUB_CHANNEL_WORKERS; None: the backend's default
     pipeline_customers: int = 100
+    # Agents on IRC (ngircd) at Errbot's default pace: a burst of new customers, one's flood.
+    burst_customers: int = 300
+    paced_rate: float = 1.0  # IRC_CHANNEL_RATE, seconds between two lines
+    burst_announce_timeout: float = 120.0
+    one_customer_flood_seconds: float = 2.0
+    flood_window_seconds: float = 60.0
 
 
 class Bench:
@@ -115,6 +121,33 @@ class Bench:
         return lambda: self.customers.call(
             "flood", channels=channels, seconds=self.plan.flood_seconds, tag=tag
         )
+
+    # --- agents on a paced network ----------------------------------------------------------
+
+    def paced(self) -> dict[str, Any]:
+        """A burst of new customers and one customer's flood, agents on IRC (benchmarks.paced)."""
+        plan = self.plan
+        self.say(f"{plan.burst_customers} new customers at once, agents on IRC")
+        burst = paced.burst(
+            self.work,
+            self.server.origin,
+            self.admin,
+            self.customers,
+            count=plan.burst_customers,
+            rate=plan.paced_rate,
+            announce_timeout=plan.burst_announce_timeout,
+        )
+        self.say("one customer's flood, agents on IRC")
+        flood = paced.flood(
+            self.work,
+            self.server.origin,
+            self.admin,
+            self.customers,
+            seconds=plan.one_customer_flood_seconds,
+            rate=plan.paced_rate,
+            window=plan.flood_window_seconds,
+        )
+        return {"burst": burst, "flood": flood}
 
     # --- the bot's own cost ------------------------------------------------------------------
 

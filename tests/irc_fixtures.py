@@ -1,8 +1,11 @@
-"""A real IRC server (``miniircd``) on a free port, and a plain IRC client to talk to the bot.
+"""A real IRC server on a free port, and a plain IRC client to talk to the bot.
 
-The server runs as its own process so a test can stop and restart it like a real network
-outage; the client speaks raw IRC over a socket, so nothing of Errbot or the ``irc`` library is
-on the other side of the conversation.
+Two servers: ``miniircd`` (small, lenient: it enforces neither the line limit nor flood
+control) and Debian's ``ngircd`` (strict as servers run: it penalises a client that runs ahead
+and cuts lines at 512 bytes), started from a configuration file the fixture writes. The server
+runs as its own process so a test can stop and restart it like a real network outage; the
+client speaks raw IRC over a socket, so nothing of Errbot or the ``irc`` library is on the other
+side of the conversation.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +29,9 @@ from tests.botrunner import wait_for
 HOST = "127.0.0.1"
 # miniircd refuses to run as root unless told to stay root (containers often run tests as root).
 _MINIIRCD = (sys.executable, "-m", "miniircd", *(("--setuid", "root") if os.getuid() == 0 else ()))
+NGIRCD = shutil.which("ngircd") or "/usr/sbin/ngircd"
+#: The servers the relay's IRC tests run on (``irc_server_kind`` fixture).
+SERVERS = ("miniircd", "ngircd")
 
 
 def free_port() -> int:
@@ -41,34 +48,62 @@ def _accepts(port: int) -> bool:
         return False
 
 
-class IRCServer:
-    """``miniircd`` listening on 127.0.0.1; ``restart()`` keeps the port, like a real outage.
+def _ngircd_conf(folder: Path, port: int) -> Path:
+    """A configuration for ngircd on ``port``: no DNS, ident or PAM lookups, any number of
+    connections from 127.0.0.1, nicks of up to 30 characters; as root it must drop to nobody."""
+    as_root = "ServerUID = 65534\nServerGID = 65534\n" if os.getuid() == 0 else ""
+    conf = folder / f"ngircd-{port}.conf"
+    conf.write_text(
+        "[Global]\nName = irc.test.local\nInfo = test server\n"
+        f"Listen = {HOST}\nPorts = {port}\nMotdPhrase = test\n{as_root}"
+        "[Limits]\nMaxConnectionsIP = 0\nMaxNickLength = 30\nMaxJoins = 0\n"
+        "[Options]\nDNS = no\nIdent = no\nPAM = no\n"
+    )
+    folder.chmod(0o755)
+    conf.chmod(0o644)
+    return conf
 
-    With ``channel_log_dir`` the server writes down everything said in its channels, across
+
+class IRCServer:
+    """An IRC server (``kind``: ``miniircd`` or ``ngircd``) listening on 127.0.0.1;
+    ``restart()`` keeps the port, like a real outage.
+
+    With ``channel_log_dir`` miniircd writes down everything said in its channels, across
     restarts: what reached a channel even while nobody was there to read it.
     """
 
-    def __init__(self, channel_log_dir: Path | None = None) -> None:
+    def __init__(self, channel_log_dir: Path | None = None, kind: str = "miniircd") -> None:
+        assert kind in SERVERS, kind
+        assert kind == "miniircd" or channel_log_dir is None, "only miniircd keeps channel logs"
+        self.kind = kind
         self.host = HOST
         self.port = 0
         self.channel_log_dir = channel_log_dir
         self._process: subprocess.Popen[bytes] | None = None
+        self._folder: Path | None = None
+
+    def _command(self, port: int) -> list[str]:
+        if self.kind == "ngircd":
+            if self._folder is None:
+                import tempfile
+
+                self._folder = Path(tempfile.mkdtemp(prefix="ngircd-"))
+            return [NGIRCD, "-n", "-f", str(_ngircd_conf(self._folder, port))]
+        log = ("--channel-log-dir", str(self.channel_log_dir)) if self.channel_log_dir else ()
+        return [*_MINIIRCD, "--listen", HOST, "--ports", str(port), *log]
 
     def start(self) -> IRCServer:
         keep_port = bool(self.port)
-        log = ("--channel-log-dir", str(self.channel_log_dir)) if self.channel_log_dir else ()
         for _ in range(5):  # another test may grab a free port between probe and bind
             port = self.port if keep_port else free_port()
             process = subprocess.Popen(
-                [*_MINIIRCD, "--listen", HOST, "--ports", str(port), *log],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                self._command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             wait_for(lambda p=process, n=port: p.poll() is not None or _accepts(n))
             if process.poll() is None:
                 self._process, self.port = process, port
                 return self
-        raise RuntimeError("miniircd could not listen on a free port")
+        raise RuntimeError(f"{self.kind} could not listen on a free port")
 
     def stop(self) -> None:
         if self._process is not None:
@@ -213,6 +248,16 @@ class IRCClient:
 def irc_server() -> Iterator[IRCServer]:
     """A fresh IRC server for one test (it is cheap: a small process on a free port)."""
     server = IRCServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=SERVERS)
+def any_irc_server(request: pytest.FixtureRequest) -> Iterator[IRCServer]:
+    """A fresh IRC server of each kind in turn: the test runs on miniircd and on ngircd."""
+    server = IRCServer(kind=request.param).start()
     try:
         yield server
     finally:

@@ -147,7 +147,9 @@ class SupportBot:
     The Test backend only queues the text of what a bot sends; the recorder wraps the bot's
     ``send_message`` (before the bot starts, so start-up messages are kept too) to keep each
     message's target and extras. ``refuse`` makes sends to a target raise, as a network that
-    is down does; ``hold`` makes them wait until ``release``, as a stalled network does.
+    is down does; ``refuse_content`` makes posts holding a word raise as a network refusing
+    them for what they are does; ``hold`` makes sends wait until ``release``, as a stalled
+    network does.
     """
 
     def __init__(self, bot: ErrBot, agents: ErrBot | None = None) -> None:
@@ -158,6 +160,7 @@ class SupportBot:
         self.running = RunningBot(bot)
         self.sent: list[Sent] = []
         self.refused: dict[str, str] = {}
+        self.refused_content: dict[str, str] = {}  # target -> posts holding this are refused
         self.held: dict[str, threading.Event] = {}
         self._waiting: dict[str, int] = {}  # sends held at the moment, per target
         self.thread_stamps = False  # True: stamp sent messages like Slack (threads cannot run here)
@@ -176,12 +179,18 @@ class SupportBot:
                     self._waiting[target] -= 1
             with self._lock:
                 reason = self.refused.get(target)
+                word = self.refused_content.get(target)
+                content = [word] if word and word in message.body else []
             if reason:
                 raise ConnectionError(reason)
+            if content:  # as the ``irc`` library refuses a line: MessageTooLong is a ValueError
+                raise ValueError(f"the network refuses posts holding {content[0]!r}")
             with self._lock:
                 if self.thread_stamps and target == AGENT_ROOM:
                     # What errbot-backend-slackv3 does after posting: keep Slack's timestamp.
                     message.extras["ts"] = [f"1700000000.{len(self.sent):06d}"]
+            send_message(message)  # what the network refused is not recorded as sent
+            with self._lock:
                 self.sent.append(
                     Sent(
                         target,
@@ -192,7 +201,6 @@ class SupportBot:
                         message.body,
                     )
                 )
-            send_message(message)
 
         self.agents.send_message = recording_send_message
 
@@ -207,6 +215,15 @@ class SupportBot:
     def refuse(self, target: str, reason: str = "network is down") -> None:
         with self._lock:
             self.refused[target] = reason
+
+    def refuse_content(self, target: str, word: str) -> None:
+        """Posts to ``target`` holding ``word`` are refused for what they hold."""
+        with self._lock:
+            self.refused_content[target] = word
+
+    def admins_told(self) -> list[str]:
+        """What the bot told its admins (``BOT_ADMINS`` of the test configuration)."""
+        return self.bodies("admin")
 
     def accept(self, target: str) -> None:
         with self._lock:
@@ -236,7 +253,8 @@ class SupportBot:
         message_id: str | None = None,
         sent_at: datetime | None = None,
     ) -> None:
-        """A customer writes in their room; returns once the bot has handled the message."""
+        """A customer writes in their room; returns once the bot has handled the message and,
+        unless a send is held, its relay has posted all it could."""
         chat = self.bot.query_room(room)
         extras: dict = {}
         if message_id is not None:
@@ -250,6 +268,16 @@ class SupportBot:
             extras=extras,
         )
         self.bot.callback_message(message)
+        self.relayed()
+
+    def relayed(self, timeout: float = 30.0) -> None:
+        """Wait until the agent rooms' relays have posted all they can (unless a send is
+        held: then they cannot finish)."""
+        with self._lock:
+            held = bool(self.held)
+        relay = getattr(self.plugin, "_relay", None) if not held else None
+        if relay is not None:
+            assert relay.wait_until_idle(timeout), "the relay did not finish"
 
     def say(
         self, agent: str, text: str, *, room: str | None = AGENT_ROOM, extras: dict | None = None

@@ -52,3 +52,11 @@ def test_the_harness_reports_every_measurement_and_counts_every_message(tmp_path
     memory = report["memory"]
     assert memory["relayed"] == memory["open_conversations"] == 2
     assert memory["rss_mb_after_each_open_customer_wrote"] > 0
+
+    paced = report["paced"]
+    burst, flood = paced["burst"], paced["flood"]
+    assert burst["published"] == burst["customers"] == burst["announced"] == 3
+    assert burst["recorded_and_acknowledged_s"] is not None
+    assert burst["queue_counts_all_s"] is not None and burst["announced_all_s"] is not None
+    assert flood["flood_recorded"] == flood["flood_published"] > 0
+    assert flood["flooding_notices"] == 1 and flood["calm_shown"] == flood["calm_messages"]

@@ -9,7 +9,8 @@ agents, counted per customer message.
 
 The points: (1) messages recorded by the plugin but not relayed (the bot cannot enter the agent
 room: it has a key); (2) in the middle of relaying a backlog written while the bot was dead,
-more than 100 messages on one channel. What was in flight at (2) is exactly what Alice saw but
+more than 100 messages on one channel, with a paragraph longer than an IRC line and a NUL among
+them (posted in pieces, and with a mark). What was in flight at (2) is exactly what Alice saw but
 the database had not yet marked relayed (marks are written in batches, see
 ``errbot_support.relayed_marks``); that, and only that, may appear twice. Then a graceful
 restart while customers write, which must lose and double nothing.
@@ -17,6 +18,7 @@ restart while customers write, which must lose and double nothing.
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -123,15 +125,15 @@ class SupportProcess:
         assert self.process.wait(30) == 0
 
     def relay_states(self) -> dict[str, str]:
-        """Each recorded customer message (by its token) and whether it is marked relayed,
-        read as another process would."""
+        """Each recorded customer message (by its token, its last word) and whether it is
+        marked relayed, read as another process would."""
         if not self.database.exists():
             return {}
         with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as connection:
             rows = connection.execute(
                 "SELECT body, relay FROM support_entries WHERE kind = 'customer'"
             ).fetchall()
-        return {body: relay for body, relay in rows}
+        return {last_word(body): relay for body, relay in rows}
 
     def cleanup(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -206,10 +208,11 @@ class Scenario:
         self.sent: dict[str, list[str]] = {name: [] for name in people}
         self.in_flight: set[str] = set()
 
-    def write(self, name: str, label: str, count: int = 1) -> None:
+    def write(self, name: str, label: str, count: int = 1, before: str = "") -> None:
+        """``count`` messages from ``name``, each ending with its token (after ``before``)."""
         for _ in range(count):
             token = f"{name}-{label}-{len(self.sent[name]):03d}"
-            self.people[name].write(token)
+            self.people[name].write(f"{before} {token}" if before else token)
             self.sent[name].append(token)
 
     def everything(self) -> list[str]:
@@ -239,8 +242,12 @@ class Scenario:
         In flight: what Alice saw from this bot but the database had not marked relayed.
         """
         self.write("dana", "down", 120)
-        self.write("eve", "down", 5)
-        self.write("fay", "down", 3)
+        self.write("eve", "down", 2)
+        # What IRC cannot carry as it is: a line too long, a NUL; in pieces and with a mark.
+        self.write("eve", "down", before=" ".join(f"word{n:03d}" for n in range(120)))
+        self.write("eve", "down", 2)
+        self.write("fay", "down", before="a nul \u0000 here")
+        self.write("fay", "down", 2)
         bot, alice = self.bot, self.alice
         bot.start()
         bot.wait_for(alice.bot_joined(1))
@@ -292,3 +299,11 @@ def test_kill_9_while_messages_wait_for_the_agent_room_and_in_the_middle_of_a_ba
         assert list(dict.fromkeys(t for t in seen if t.startswith(f"{name}-"))) == tokens
     for customer in people.values():
         assert customer.texts() == [ACK], customer.user_id
+    said = [
+        plain(line.params[-1])
+        for line in alice.client.messages(AGENT_ROOM)
+        if line.nick == BOT_NICK
+    ]
+    assert any("a nul \u2400 here" in line for line in said)
+    words = {word for line in said for word in re.findall(r"word\d{3}", line)}
+    assert words == {f"word{n:03d}" for n in range(120)}  # the long line, in pieces, whole

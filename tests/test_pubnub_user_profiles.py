@@ -10,7 +10,7 @@ from pubnub.exceptions import PubNubException
 
 from errbot_pubnub.settings import PubNubConfigurationError, read_settings
 from errbot_pubnub.user_profiles import Profile, UserProfiles
-from errbot_support.support import customer_details
+from errbot_support.intake import customer_details
 from tests.botrunner import make_config
 from tests.support_fixtures import *  # noqa: F403
 from tests.support_fixtures import AGENT_ROOM, bridged_support_bot

@@ -226,7 +226,7 @@ def test_a_full_conversation_with_agents_on_a_real_irc_server(
         dana = customers("dana")
         dana.write("Hello, I cannot log in")
         alice.wait_for_text(channel, "New conversation with")
-        alice.wait_for_text(channel, " Hello, I cannot log in")
+        alice.wait_for_text(channel, "Hello, I cannot log in")
         alice.wait_for_text(channel, "Type !claim 1 to take it.")
 
         alice.say(channel, "!claim 1")

@@ -17,7 +17,7 @@ import pytest
 
 from errbot_support.desk import Desk
 from errbot_support.errors import AlreadyClaimed, OpenElsewhere
-from errbot_support.records import Agent, State
+from errbot_support.records import Agent, Relay, State
 from errbot_support.store import ConflictError, Store
 from tests.support_fixtures import ALICE, Clock, all_at_once, customer_message
 
@@ -153,3 +153,14 @@ def test_search_waiting_customers_teams_and_details_on_postgresql(store):
         assert desk.resolve_silent(silent, reply).state is State.RESOLVED
     finally:
         desk.close()
+
+
+def test_a_relay_reads_a_flood_and_sets_aside_on_postgresql(store):
+    for n in range(6):
+        store.record_customer_message(customer_message("pg-flood", f"flood {n}"))
+    store.record_customer_message(customer_message("pg-calm", "hello"))
+    read = store.unrelayed(limit=10, per_conversation=2)
+    assert [p.entry.body for p in read] == ["flood 0", "flood 1", "hello"]
+    store.set_aside(read[0].entry.id)
+    assert store.entry(read[0].entry.id).relay is Relay.SET_ASIDE
+    assert store.count_unrelayed() == 6

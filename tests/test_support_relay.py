@@ -1,6 +1,6 @@
 """The Support plugin's way to the agent room: each recorded customer message reaches the agents
-once, in order per customer, whether it goes straight from its recording or through a pass over
-the store (at start, on the relay poller, after the agent room was unreachable).
+once, in order per customer, taken in whatever the agents' network does, and only as the
+network can carry it (cut to its limits, set aside if it refuses it even so).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import event
 
 from errbot_support.records import CustomerMessage, Relay
-from errbot_support.relay import RELAY_BATCH
 from errbot_support.store import Store
 from tests.botrunner import wait_for
 from tests.support_fixtures import AGENT_ROOM, support_bot
+
+ACK = "Thanks for your message! Someone from our team will answer you here shortly."
 
 NORMAL, FULL = 1, 2  # SQLite's values of PRAGMA synchronous
 
@@ -37,26 +38,6 @@ def recorded_in(room: str, body: str, source_id: str) -> CustomerMessage:
         sent_at=datetime.now(timezone.utc),
         source_id=source_id,
     )
-
-
-def test_a_message_a_pass_relayed_meanwhile_does_not_go_straight_again(desk_bot):
-    desk_bot.customer("dana-chat", "hello")  # opens the conversation
-    relay, desk = desk_bot.plugin._relay, desk_bot.desk
-    # What the plugin does for a customer message, with a pass over the store slipped in
-    # between recording it and relaying it (the pass relays it).
-    epoch = relay.epoch
-    recorded = desk.receive(recorded_in("dana-chat", "only once", "m-2"))
-    relay.pending(desk)
-    relay.recorded(desk, recorded, epoch)
-    assert desk_bot.bodies(AGENT_ROOM).count("#1 dana: only once") == 1
-    wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
-
-    # Without a pass in between, the recorded message goes straight.
-    epoch = relay.epoch
-    recorded = desk.receive(recorded_in("dana-chat", "straight", "m-3"))
-    relay.recorded(desk, recorded, epoch)
-    assert desk_bot.bodies(AGENT_ROOM)[-1] == "#1 dana: straight"
-    wait_for(lambda: desk_bot.desk.store.entry(recorded.entry.id).relay is Relay.RELAYED)
 
 
 def test_many_customers_at_once_with_passes_running_each_message_once_in_order(desk_bot):
@@ -88,9 +69,9 @@ def test_after_the_agent_room_is_back_the_waiting_messages_go_before_new_ones(de
     desk_bot.customer("dana-chat", "new")
     wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) == 4)
     assert desk_bot.bodies(AGENT_ROOM)[1:] == [
-        "#1 dana: waiting 1",
-        "#1 dana: waiting 2",
-        "#1 dana: new",
+        "**#1** **dana**: waiting 1",
+        "**#1** **dana**: waiting 2",
+        "**#1** **dana**: new",
     ]
 
 
@@ -112,29 +93,64 @@ def test_the_relayed_mark_skips_the_disk_flush_and_leaves_later_commits_durable(
         store.close()
 
 
-def test_a_message_recorded_while_a_long_pass_runs_is_not_relayed_twice(tmp_path):
-    """A pass that began before the message was recorded may still take it (its later batches
-    read what was recorded meanwhile): then the message must not go straight as well."""
-    with support_bot(tmp_path, SUPPORT_RETRY_INTERVAL=60) as bot:  # no pass but this test's
-        relayed_once_despite_a_pass_running_meanwhile(bot)
-
-
-def relayed_once_despite_a_pass_running_meanwhile(desk_bot) -> None:
-    desk_bot.customer("dana-chat", "hello")
-    desk_bot.refuse(AGENT_ROOM, "agents' network is down")
-    for i in range(RELAY_BATCH):  # a full batch waits: the pass will read another one
-        desk_bot.customer("dana-chat", f"backlog {i}", message_id=f"b-{i}")
-    desk_bot.accept(AGENT_ROOM)
-    relay, desk = desk_bot.plugin._relay, desk_bot.desk
-    desk_bot.hold(AGENT_ROOM)  # the pass stops at its first post, holding the relay
-    passing = threading.Thread(target=relay.pending, args=(desk,))
-    passing.start()
-    wait_for(lambda: desk_bot.held_sends(AGENT_ROOM) == 1)
-
-    epoch = relay.epoch  # what the plugin reads before recording, while the pass runs
-    recorded = desk.receive(recorded_in("dana-chat", "during the pass", "m-late"))
+def test_customers_are_taken_in_while_the_agents_network_stalls(desk_bot):
+    """Intake never waits for the agents: with every post to the agent room stalled, new
+    customers are recorded, acknowledged and counted in the queue."""
+    desk_bot.hold(AGENT_ROOM)
+    for n in range(20):
+        desk_bot.customer(f"c{n:02d}-chat", f"hello {n}")
+    assert all(desk_bot.bodies(f"c{n:02d}-chat") == [ACK] for n in range(20))
+    assert desk_bot.command("alice", "!queue").startswith("20 open conversation(s), 20 waiting:")
+    assert desk_bot.held_sends(AGENT_ROOM) == 1  # the relay waits at its first post, alone
     desk_bot.release(AGENT_ROOM)
-    passing.join(timeout=20)
-    relay.recorded(desk, recorded, epoch)
-    wait_for(lambda: desk.unrelayed() == [])
-    assert desk_bot.bodies(AGENT_ROOM).count("#1 dana: during the pass") == 1
+    desk_bot.relayed()
+    announced = [b for b in desk_bot.bodies(AGENT_ROOM) if "New conversation" in b]
+    assert len(announced) == 20 and len(set(announced)) == 20
+
+
+class ContentRefused(ValueError):
+    """What the ``irc`` library raises for a line it will not send (``MessageTooLong``)."""
+
+
+def test_a_message_the_network_refuses_is_set_aside_and_holds_nobody_up(desk_bot):
+    desk_bot.customer("dana-chat", "hello")
+    refused = "REFUSED"
+    desk_bot.refuse_content(AGENT_ROOM, refused)
+    desk_bot.customer("dana-chat", f"this {refused} one")
+    desk_bot.customer("erin-chat", "and me")
+    desk_bot.customer("dana-chat", "after it")
+    bodies = desk_bot.bodies(AGENT_ROOM)
+    assert not any(refused in body for body in bodies)
+    notice = "**#1**: a message could not be shown here; `!transcript 1` has it."
+    assert bodies.count(notice) == 1
+    assert bodies.index(notice) < bodies.index("**#1** **dana**: after it")
+    assert any("**erin**" in body for body in bodies)
+    assert desk_bot.desk.count_unrelayed() == 0
+    states = [e.relay for e in desk_bot.desk.store.entries(1) if e.kind.value == "customer"]
+    assert states == [Relay.RELAYED, Relay.SET_ASIDE, Relay.RELAYED]
+    assert "this REFUSED one" in desk_bot.command("alice", "!transcript 1")
+    assert any(notice in said for said in desk_bot.admins_told())
+
+
+def test_characters_no_network_carries_are_shown_as_marks_and_kept_in_the_store(desk_bot):
+    desk_bot.customer("dana-chat", "hello")
+    desk_bot.customer("dana-chat", "nul\u0000 half\ud83d cr\rend")
+    shown = desk_bot.bodies(AGENT_ROOM)[-1]
+    assert shown == "**#1** **dana**: nul\u2400 half\ufffd cr\nend"
+    entry = desk_bot.desk.store.entries(1)[-1]  # half a UTF-16 pair cannot be stored: its mark is
+    assert entry.body == "nul\u0000 half\ufffd cr\rend"
+
+
+def test_a_message_longer_than_a_post_arrives_whole_in_marked_pieces(tmp_path):
+    with support_bot(tmp_path, MESSAGE_SIZE_LIMIT=200) as bot:
+        words = " ".join(f"word{n:03d}" for n in range(100))
+        bot.customer("dana-chat", "hello")
+        bot.customer("dana-chat", words)
+        pieces = bot.bodies(AGENT_ROOM)[1:]
+        assert len(pieces) > 1 and all(len(piece) <= 200 for piece in pieces)
+        assert all(piece.startswith("**#1** (continued) ") for piece in pieces[1:])
+        text = " ".join(
+            piece.removeprefix("**#1** (continued) ").removeprefix("**#1** **dana**: ")
+            for piece in pieces
+        )
+        assert text == words

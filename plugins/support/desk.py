@@ -142,11 +142,20 @@ class Desk:
         """Record a customer's message durably (idempotent for a known source id)."""
         return self.store.record_customer_message(message)
 
-    def unrelayed(self, limit: int = 100, after: int = 0) -> list[Pending]:
-        """What waits for the agents (from the first entry after ``after``); never a message
-        relayed whose mark is still queued."""
-        self._marks.flush()
-        return self.store.unrelayed(limit, after)
+    def unrelayed(
+        self,
+        limit: int = 100,
+        after: int = 0,
+        per_conversation: int | None = None,
+        *,
+        flush: bool = True,
+    ) -> list[Pending]:
+        """What waits for the agents (from the first entry after ``after``; only the oldest
+        ``per_conversation`` of each if given); never a message relayed whose mark is still
+        queued, unless ``flush`` is False (for a caller that knows those messages)."""
+        if flush:
+            self._marks.flush()
+        return self.store.unrelayed(limit, after, per_conversation)
 
     def thread_started(self, number: int, key: str) -> None:
         """Conversation ``number``'s messages go in the agent-room thread ``key`` from now on."""
@@ -167,6 +176,12 @@ class Desk:
     def mark_relayed(self, *relayed: Entry) -> None:
         """Agents have seen these: marked within ``MARK_INTERVAL`` (see relayed_marks)."""
         self._marks.add([entry.id for entry in relayed])
+
+    def set_aside(self, entry: Entry) -> None:
+        """Its agent room's network refused ``entry`` even cut small: the transcript keeps
+        it, and it waits no longer (queued marks written first, so none lands on it later)."""
+        self._marks.flush()
+        self.store.set_aside(entry.id)
 
     # ----------------------------------------------------------------------- agents
 

@@ -41,6 +41,7 @@ class Relay(str, Enum):
 
     RECORDED = "recorded"
     RELAYED = "relayed"
+    SET_ASIDE = "set_aside"  # its agent room's network refused it: the transcript has it
 
 
 class Delivery(str, Enum):

@@ -1,193 +1,506 @@
-"""Recorded customer messages to their agent room: once each, in order, each until it is posted.
+"""Recorded customer messages to their agent room: once each, in order, at the room's pace.
 
-A message is recorded before it is relayed, so the store is the queue: a pass over it relays
-whatever waits (at start, on a poller, after an outage). A message just recorded goes
-straight to the room, without being read back, only when no older one can be waiting.
+The store is the queue. Taking a customer's message in (recording, acknowledging) never waits
+for the agents' network: it hands the message to the relay of its agent room and returns. Each
+agent room has a relay of its own, on a thread of its own, that drains the store at the pace of
+the room's network, so a slow or broken network holds up its own room only. (While the store
+holds nothing older for the room, the relay takes a message as it was handed over instead of
+reading it back: most messages never wait.)
+
+What a relay posts is what the network takes: a message too long for one post goes in
+pieces, each marked as the continuation of its conversation; on a paced network (IRC, Slack)
+the waiting messages of one conversation go out together as one post, and conversations take
+turns, a flooding customer at a share of the room. A post the network refuses for what it
+holds is cut smaller once, then set aside (the transcript keeps it) with a word to the room and
+to the admins; a network that is down is waited for. A message is marked relayed once all of
+it was posted, and only then.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
 
 from errbot_support import formatting
+from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
-from errbot_support.records import Entry, Pending, Recorded
+from errbot_support.floods import FloodWatch
+from errbot_support.limits import PostLimits
+from errbot_support.literal import carriable
+from errbot_support.parts import GROUP_SEPARATOR, grouped, split_post
+from errbot_support.presence import RoomPresence
+from errbot_support.records import Kind, Pending
+from errbot_support.refusals import refused_for_content
 from errbot_support.routing import AgentRoom, AgentRooms
 
 log = logging.getLogger(__name__)
 
-RELAY_BATCH = 50  # recorded messages read, relayed and marked at a time
+RELAY_BATCH = 50  # recorded messages read from the store at a time
+WINDOW = 500  # waiting messages of one room a relay holds at a time
+PER_CONVERSATION = 200  # of them, of one conversation at most (a flood hides no one)
+REREAD_AFTER = 0.5  # seconds: on a paced room, what waits is read again between two posts
+#: A flooding conversation's share of a paced room: one post in the time of this many (on IRC
+#: at its default pace, 6 posts a minute).
+FLOOD_SHARE = 10
+#: On a paced network, the pieces (IRC: lines) of one message posted in one turn: an
+#: announcement's lines together, a very long message taking turns with the others.
+PIECES_PER_TURN = 5
+FRESH_KEPT = 1000  # messages just recorded handed over as they are; beyond, read from the store
+SHOWN_KEPT = 50_000  # entries remembered as shown (far more than marks ever queued)
+SERVED_KEPT, SERVED_MEMORY = 1000, 600.0  # conversations' last turns kept, seconds
 
-#: Posts ``text`` to ``room`` for conversation ``number`` (``starts_thread`` for the message
-#: that opens it); raises when the room cannot take it.
-Post = Callable[[AgentRoom, str, int, bool], None]
+
+def set_aside_notice(number: int, prefix: str) -> str:
+    where = f"`{prefix}transcript {number}`"
+    return f"**#{number}**: a message could not be shown here; {where} has it."
 
 
-class AgentRoomRelay:
-    """Relays for one activation of the plugin, to the agent rooms (one per team).
+class Outcome(Enum):
+    POSTED = "posted"
+    REFUSED = "refused"  # for what the post holds
+    DOWN = "down"  # the network, or the bot's place in the room
 
-    A room that cannot take messages (its network is down, the bot is not in it yet) holds up
-    its own conversations only: a pass goes on past their messages with the other rooms'.
-    """
+
+@dataclass
+class _Progress:
+    """A message on its way in pieces: which are posted already (kept until all are)."""
+
+    pieces: list[str]
+    posted: int = 0
+    cut_smaller: bool = False
+
+
+class RoomRelay:
+    """Drains the store into one agent room, on a thread of its own."""
 
     def __init__(
         self,
+        room: AgentRoom,
         rooms: AgentRooms,
-        post: Post,
+        desk: Desk,
+        posts: AgentPosts,
         *,
         prefix: str,
         join_as: str | None,
         warn_admins: Callable[[str], None],
+        retry_interval: float,
+        flood_per_minute: int,
     ) -> None:
-        self.rooms = rooms
-        self._post = post
+        self.room = room
+        self._rooms = rooms
+        self._desk = desk
+        self._posts = posts
         self._prefix = prefix
-        self._join_as = join_as
         self._warn_admins = warn_admins
-        self._lock = threading.Lock()  # one relay at a time
-        # Whether a message just recorded may go straight to the agent room, and a count of
-        # the passes over the store that could have relayed it meanwhile (see ``recorded``).
-        self._directly = False  # until a first pass finds nothing left behind
-        self._epoch = 0
-        self._down: set[AgentRoom] = set()
-        self._in_room_confirmed: set[AgentRoom] = set()
+        self._retry = retry_interval
+        self._floods = FloodWatch(flood_per_minute)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.idle = threading.Event()  # set while nothing can be posted until woken
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.down = False
+        self._presence = RoomPresence(
+            room.room, join_as, joins_by_itself=posts.joined_at_connection(room.room)
+        )
+        self._progress: dict[int, _Progress] = {}
+        self._alone: set[int] = set()  # entries a refused group left to go on their own
+        self._served: dict[int, float] = {}  # conversation -> when it last had a post
+        self._notices: list[tuple[int | None, str]] = []
+        self._waiters: dict[int, list[Callable[[], None]]] = {}
+        # Entries shown (or set aside) lately: for late waiters, and so that a read of the
+        # store skips those whose relayed mark is still queued.
+        self._shown: dict[int, None] = {}
+        # Messages just recorded, handed over as they are (see ``recorded``): taken from here
+        # rather than read back while the last look at the store found nothing else waiting.
+        self._fresh: list[Pending] = []
+        self._synced = False
+        self._overflows = 0  # messages not kept in ``_fresh``: only the store has them
+        self._read_at = float("-inf")  # the last look at the store
+        self._last_refusal: Exception | None = None
 
-    @property
-    def epoch(self) -> int:
-        """Read before recording a message, and given back to :meth:`recorded`."""
-        return self._epoch
+    # ------------------------------------------------------------------ control
 
-    def unreachable(self) -> list[AgentRoom]:
-        """The agent rooms that failed and have not taken a message since."""
-        return sorted(self._down, key=str)
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"support-relay-{self.room}", daemon=True
+        )
+        self._thread.start()
 
-    def pending(self, desk: Desk) -> None:
-        """Relay recorded messages to their agent rooms, oldest first, each until it succeeds.
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self.wake()
 
-        Runs on a poller, at start and whenever a message could not go straight to its agent
-        room (see :meth:`recorded`): when an agents' network is down, messages wait in the
-        store and follow, in order, once it is back. One thread relays at a time, everything
-        recorded so far, and marks what it relayed in one transaction per batch.
-        """
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
         with self._lock:
-            # Messages recorded while this pass runs may be seen by it: they must not go
-            # straight to the agent room as well. Counting the pass at its start and at its
-            # end tells those whose recording began before it (and took long) from the others.
-            self._epoch += 1
-            self._directly = False
-            try:
-                self._pass(desk)
-            finally:
-                self._epoch += 1
+            self.idle.clear()
+            self._wake.set()
 
-    def _pass(self, desk: Desk) -> None:
-        blocked: set[AgentRoom] = set()  # rooms that took nothing in this pass
-        after = 0
-        while len(blocked) < len(self.rooms.all):
-            batch = desk.unrelayed(limit=RELAY_BATCH, after=after)
-            if not batch:
+    def recorded(self, pending: Pending) -> None:
+        with self._lock:
+            if len(self._fresh) < FRESH_KEPT:
+                self._fresh.append(pending)
+            else:
+                self._overflows += 1
+            self.idle.clear()
+            self._wake.set()
+
+    def tell(self, number: int | None, text: str) -> None:
+        """Post ``text`` (about conversation ``number``) in turn, from this relay's thread."""
+        with self._lock:
+            self._notices.append((number, text))
+            self.idle.clear()
+            self._wake.set()
+
+    def room_joined(self) -> None:
+        self._presence.asked()  # wait for it rather than asking again
+        self.wake()
+
+    def when_shown(self, entry_id: int, then: Callable[[], None]) -> None:
+        with self._lock:
+            if entry_id not in self._shown:
+                self._waiters.setdefault(entry_id, []).append(then)
+                return
+        then()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                pause = self._drain()
+            except Exception:  # the store failed, or a bug: the messages wait in the store
+                log.exception("Relaying to the agent room %s failed; trying again.", self.room)
+                pause = self._retry
+            with self._lock:
+                if not self._wake.is_set():
+                    self.idle.set()
+            self._wake.wait(pause)
+        self.idle.set()
+
+    def _drain(self) -> float:
+        """Post all that can go now; returns how long to wait before looking again."""
+        limits = self._posts.limits(self.room.room)
+        waiting: dict[int, list[Pending]] = {}
+        gathered_at = float("-inf")
+        while not self._stopping.is_set():
+            pause = self._not_ready()
+            if pause is not None:
+                return pause
+            stale = limits.paced and time.monotonic() - gathered_at > REREAD_AFTER
+            if stale or not any(waiting.values()):
+                waiting, gathered_at = self._gather(waiting), time.monotonic()
+                if not waiting and not self._notices:
+                    break
+                continue  # the notices first
+            if not limits.paced:  # no turns to take: everything, oldest first
+                if not self._all_of(waiting, limits):
+                    break
+                continue
+            turn = self._next(waiting, limits)
+            if isinstance(turn, float):
+                return turn  # only flooding conversations wait, for their share
+            done = self._turn(waiting[turn], limits)
+            if done is None:
+                break
+            self._served[turn] = time.monotonic()
+            del waiting[turn][:done]
+            if not waiting[turn]:
+                del waiting[turn]
+        return self._retry
+
+    def _not_ready(self) -> float | None:
+        """How long to wait before posting (the bot is not in the room, a notice could not be
+        posted), or None to go on."""
+        if not self._ready():
+            self._synced = False  # what waits is read from the store once in the room
+            joining = self._presence.waiting_for_a_join
+            return min(self._retry, 1.0) if joining else self._retry
+        if self._notices and self._post_notice() is Outcome.DOWN:
+            return self._retry
+        return None
+
+    def _all_of(self, waiting: dict[int, list[Pending]], limits: PostLimits) -> bool:
+        """Post every waiting message in the order recorded; False if the room went down."""
+        ordered = sorted((p for ps in waiting.values() for p in ps), key=lambda p: p.entry.id)
+        waiting.clear()
+        for pending in ordered:
+            if self._pieces_of(pending, limits, at_most=None) is None:
+                self._synced = False
+                return False
+        return True
+
+    def _gather(self, waiting: dict[int, list[Pending]]) -> dict[int, list[Pending]]:
+        """What waits now: read from the store, or (while the last read found nothing else)
+        the messages just recorded added to ``waiting``."""
+        with self._lock:
+            fresh, self._fresh = self._fresh, []
+            overflows = self._overflows
+        poll = time.monotonic() - self._read_at >= self._retry
+        if self._synced and not poll and not overflows:
+            known = {p.entry.id for ps in waiting.values() for p in ps}
+            for pending in fresh:
+                if pending.entry.id not in known and pending.entry.id not in self._shown:
+                    self._saw(waiting, pending)
+            return waiting
+        found, self._read_at = self._read(), time.monotonic()
+        with self._lock:
+            self._overflows -= overflows  # those are in the store, and were read
+        if found:
+            self._synced = False  # more may wait beyond this read: read again after it
+            return found  # the fresh messages are in the store too: read in their turn
+        self._synced = True
+        for pending in fresh:  # recorded during the read: nothing older waits
+            if pending.entry.id not in self._shown:
+                self._saw(found, pending)
+        return found
+
+    def _saw(self, waiting: dict[int, list[Pending]], pending: Pending) -> None:
+        number = pending.conversation.number
+        waiting.setdefault(number, []).append(pending)
+        if self._floods.saw(number, pending.entry.id):
+            self._notices.append((number, self._flooding_notice(pending)))
+
+    def _read(self) -> dict[int, list[Pending]]:
+        """This room's waiting messages, oldest first, by conversation."""
+        found: dict[int, list[Pending]] = {}
+        count, after = 0, 0
+        while count < WINDOW:
+            # Not waiting for queued marks: the messages they are for are in ``_shown``.
+            batch = self._desk.unrelayed(RELAY_BATCH, after, PER_CONVERSATION, flush=False)
+            for pending in batch:
+                if pending.entry.id in self._shown:
+                    continue
+                if self._rooms.of(pending.conversation) != self.room:
+                    continue
+                self._saw(found, pending)
+                count += 1
+            if len(batch) < RELAY_BATCH:
                 break
             after = batch[-1].entry.id
-            self._relay(desk, batch, blocked)
-            if len(batch) < RELAY_BATCH:
-                break  # that was all of it
-        if blocked:
-            return  # their messages wait for the next pass
-        self._directly = True  # nothing waits: new messages may go straight
-        for room in sorted(self._down, key=str):
-            log.info("The agent room %s is reachable again.", room)
-        self._down.clear()
+        self._floods.settle(set(found))
+        self._forget_served()
+        return found
 
-    def recorded(self, desk: Desk, recorded: Recorded, epoch: int) -> None:
-        """Relay a message just recorded, as recorded, when nothing older can be waiting.
+    def _forget_served(self) -> None:
+        """Keep only the recent turns: an old one makes no difference to whose turn it is."""
+        if len(self._served) > SERVED_KEPT:
+            since = time.monotonic() - SERVED_MEMORY
+            self._served = {n: at for n, at in self._served.items() if at >= since}
 
-        That is when the last pass over the store left nothing behind, nothing failed since,
-        and no pass began or ended after this message's recording began (``epoch``), so that
-        no pass can have relayed it already. Otherwise a pass over the store relays it, in order.
-        Either way it was recorded first; this only spares reading back what was just
-        written.
-        """
+    def _next(self, waiting: dict[int, list[Pending]], limits: PostLimits) -> int | float:
+        """The conversation whose turn it is: the oldest message first on a network without
+        pace; on a paced one, the conversation that had a post least recently, a flooding one
+        only once its share allows. A float: how long until a flooding one may go."""
+        now, best, best_key, wait = time.monotonic(), None, None, None
+        for number, pending in waiting.items():
+            first = pending[0].entry.id
+            if not limits.paced:
+                key: tuple = (first,)
+            else:
+                served = self._served.get(number, float("-inf"))
+                if self._floods.flooding(number, waiting=True):
+                    ready = served + FLOOD_SHARE * limits.interval
+                    if ready > now:
+                        wait = ready - now if wait is None else min(wait, ready - now)
+                        continue
+                key = (served, first)
+            if best_key is None or key < best_key:
+                best, best_key = number, key
+        if best is None:
+            return wait if wait is not None else self._retry
+        return best
+
+    # ------------------------------------------------------------------ one turn
+
+    def _turn(self, pending: list[Pending], limits: PostLimits) -> int | None:
+        """One conversation's turn: a post (on a paced network) or a whole message. Returns
+        how many of its messages are done (shown or set aside), None if the room is down."""
+        first = pending[0]
+        group = self._group(pending, limits) if limits.paced else [first]
+        if len(group) > 1:
+            text = grouped([self._text(p, limits) for p in group])
+            outcome = self._post(text, first.conversation.number)
+            if outcome is Outcome.DOWN:
+                return None
+            if outcome is Outcome.REFUSED:
+                self._alone.update(p.entry.id for p in group)
+                return 0
+            self._shown_all(group)
+            return len(group)
+        return self._pieces_of(first, limits, at_most=PIECES_PER_TURN if limits.paced else None)
+
+    def _pieces_of(
+        self, pending: Pending, limits: PostLimits, *, at_most: int | None
+    ) -> int | None:
+        """Post the next pieces of ``pending`` (``at_most`` that many in this turn)."""
+        entry, number = pending.entry, pending.conversation.number
+        progress = self._progress.get(entry.id)
+        if progress is None:
+            text = formatting.relay(pending, self._prefix, self._desk.clock())
+            progress = _Progress(self._posts.pieces(self.room.room, text, number))
+            self._progress[entry.id] = progress
+        posted = 0
+        while progress.posted < len(progress.pieces):
+            if at_most is not None and posted == at_most:
+                return 0  # the rest at its next turn
+            opens = entry.opens_conversation and progress.posted == 0
+            outcome = self._post(progress.pieces[progress.posted], number, starts_thread=opens)
+            if outcome is Outcome.DOWN:
+                return None
+            if outcome is Outcome.REFUSED:
+                if progress.cut_smaller:
+                    self._set_aside(pending)
+                    return 1
+                self._cut_smaller(progress, limits, number)
+                continue
+            progress.posted += 1
+            posted += 1
+        self._shown_all([pending])
+        return 1
+
+    def _group(self, pending: list[Pending], limits: PostLimits) -> list[Pending]:
+        """The first waiting messages of a conversation that fit one post together."""
+        group: list[Pending] = []
+        texts: list[str] = []
+        for item in pending:
+            if not self._groupable(item):
+                break
+            text = self._text(item, limits)
+            if group and limits.measure(grouped([*texts, text])) > limits.size:
+                break
+            group.append(item)
+            texts.append(text)
+            if limits.measure(text) > limits.size:
+                break  # too long even alone: it goes in pieces
+        return group or pending[:1]
+
+    def _groupable(self, pending: Pending) -> bool:
+        entry = pending.entry
+        return (
+            entry.kind is Kind.CUSTOMER
+            and not entry.opens_conversation
+            and entry.id not in self._progress
+            and entry.id not in self._alone
+        )
+
+    def _text(self, pending: Pending, limits: PostLimits) -> str:
+        """One message as a group shows it: its usual text, on one line where lines are
+        posts of their own."""
+        text = carriable(formatting.relay(pending, self._prefix, self._desk.clock()))
+        return GROUP_SEPARATOR.join(text.split("\n")) if limits.per_line else text
+
+    def _cut_smaller(self, progress: _Progress, limits: PostLimits, number: int) -> None:
+        """The network refused a piece it should take: cut that piece in halves' size."""
+        smaller = replace(limits, size=max(1, limits.size // 2))
+        refused = progress.pieces[progress.posted]
+        progress.pieces[progress.posted : progress.posted + 1] = split_post(
+            refused, smaller, number
+        )
+        progress.cut_smaller = True
+
+    # ------------------------------------------------------------------ posting
+
+    def _post(self, text: str, number: int | None, *, starts_thread: bool = False) -> Outcome:
+        try:
+            self._posts.post_piece(self.room.room, text, number, starts_thread=starts_thread)
+        except Exception as exc:
+            if refused_for_content(exc):
+                log.warning("The agent room %s refused a post (%s).", self.room, exc)
+                self._last_refusal = exc
+                return Outcome.REFUSED
+            self._unreachable(exc)
+            return Outcome.DOWN
+        if self.down:
+            self.down = False
+            log.info("The agent room %s is reachable again.", self.room)
+        return Outcome.POSTED
+
+    def _post_notice(self) -> Outcome:
+        number, text = self._notices[0]
+        for piece in self._posts.pieces(self.room.room, text, number):
+            outcome = self._post(piece, number)
+            if outcome is Outcome.DOWN:
+                return outcome
+        self._notices.pop(0)
+        return Outcome.POSTED
+
+    def _shown_all(self, shown: list[Pending]) -> None:
+        for pending in shown:
+            self._progress.pop(pending.entry.id, None)
+            self._alone.discard(pending.entry.id)
+        self._desk.mark_relayed(*(p.entry for p in shown))
+        self._tell_waiters([p.entry.id for p in shown])
+
+    def _set_aside(self, pending: Pending) -> None:
+        """A message the network refuses even in smaller pieces: the transcript has it."""
+        entry, number = pending.entry, pending.conversation.number
+        self._progress.pop(entry.id, None)
+        self._alone.discard(entry.id)
+        self._desk.set_aside(entry)
+        reason = self._last_refusal
+        text = set_aside_notice(number, self._prefix)
+        self._notices.append((number, text))
+        log.warning("Message %d of #%d set aside in %s: %s", entry.id, number, self.room, reason)
+        try:
+            self._warn_admins(f"Support: {text} ({self.room} refused it: {reason})")
+        except Exception:
+            log.exception("Could not tell the admins either.")
+        self._tell_waiters([entry.id])
+
+    def _tell_waiters(self, entry_ids: list[int]) -> None:
+        called = []
         with self._lock:
-            if self._directly and epoch == self._epoch:
-                # Should its room fail, the message waits in the store for the next pass.
-                self._relay(desk, [Pending(recorded.entry, recorded.conversation)], set())
-                return
-        self.pending(desk)
+            for entry_id in entry_ids:
+                self._shown[entry_id] = None
+                called += self._waiters.pop(entry_id, [])
+            while len(self._shown) > SHOWN_KEPT:
+                del self._shown[next(iter(self._shown))]
+        for then in called:
+            then()
 
-    def room_joined(self, room: object) -> None:
-        """Someone, maybe the bot after an outage, joined ``room``: if it is an agent room,
-        the next relay looks again whether the bot is in it."""
-        agent_room = self.rooms.holding(room)
-        if agent_room is not None:
-            # No lock: joining from a relay pass calls this back on the pass's own thread.
-            self._in_room_confirmed.discard(agent_room)
+    def _flooding_notice(self, pending: Pending) -> str:
+        conversation = pending.conversation
+        return (
+            f"**#{conversation.number}** {conversation.customer_name} is writing more than "
+            f"{self._floods.per_minute} messages a minute: every message is kept and comes "
+            f"here grouped, as the room's pace allows; `{self._prefix}transcript "
+            f"{conversation.number}` has them all."
+        )
 
-    def _relay(self, desk: Desk, batch: list[Pending], blocked: set[AgentRoom]) -> None:
-        """Send ``batch`` to the agent rooms and mark what was sent; a room that fails is
-        added to ``blocked`` and gets none of the batch's later messages, so that each
-        conversation's messages still arrive in order."""
-        sent: list[Entry] = []
+    # ------------------------------------------------------------------ the room
+
+    def _ready(self) -> bool:
         try:
-            for pending in batch:
-                room = self.rooms.of(pending.conversation)
-                if room in blocked or not self._in_room(room):
-                    blocked.add(room)
-                    continue
-                text = formatting.relay(pending, self._prefix, desk.clock())
-                try:
-                    self._post(
-                        room, text, pending.conversation.number, pending.entry.opens_conversation
-                    )
-                except Exception as exc:
-                    self._unreachable(room, exc)
-                    blocked.add(room)
-                    continue
-                sent.append(pending.entry)
-        finally:
-            if sent:
-                desk.mark_relayed(*sent)
-            if blocked:
-                self._directly = False
+            return self._presence.ready()
+        except Exception as exc:  # the network cannot even be asked
+            self._unreachable(exc)
+            return False
 
-    def _in_room(self, agent_room: AgentRoom) -> bool:
-        """Whether the bot is in the agent room, joining it if not; checked after a start or an
-        outage only, since on some networks the check is a remote call.
-
-        Relaying into a room the bot has not (re)joined yet would be lost on networks that
-        refuse messages from outside a room (most IRC servers), without any error.
-        """
-        if agent_room in self._in_room_confirmed:
-            return True
-        room = agent_room.room
-        try:
-            if not room.joined:
-                room.join(username=self._join_as)
-            joined = room.joined
-        except Exception as exc:  # not every backend can tell; then assume it is there
-            log.debug("Cannot tell whether the bot is in %s: %s", room, exc)
-            joined = True
-        if joined:
-            self._in_room_confirmed.add(agent_room)
-        else:
-            log.info("Waiting to be in the agent room %s before relaying.", room)
-        return bool(joined)
-
-    def _unreachable(self, room: AgentRoom, exc: Exception) -> None:
-        self._in_room_confirmed.discard(room)
-        if room in self._down:
+    def _unreachable(self, exc: Exception) -> None:
+        self._presence.lost()
+        self._synced = False  # what waits is read from the store when the room is back
+        if self.down:
             return
-        self._down.add(room)
+        self.down = True
         log.warning(
             "Cannot post to the agent room %s (%s); customer messages are kept and will "
             "be relayed when it is back.",
-            room,
+            self.room,
             exc,
         )
         try:
             self._warn_admins(
-                f"Support: the agent room {room} is unreachable ({exc}); customer "
+                f"Support: the agent room {self.room} is unreachable ({exc}); customer "
                 "messages are kept and will be relayed when it is back."
             )
         except Exception:

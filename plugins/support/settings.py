@@ -35,6 +35,7 @@ DEFAULT_AFTER_HOURS_NOTICE = (
 DEFAULT_PAGE_SIZE = 15
 DEFAULT_RETRY_INTERVAL = 10.0
 DEFAULT_STATS_DAYS = 7
+DEFAULT_FLOOD_PER_MINUTE = 30
 
 
 class SettingsError(Exception):
@@ -93,6 +94,7 @@ class Settings:
     page_size: int
     retry_interval: float
     stats_days: int
+    flood_per_minute: int = DEFAULT_FLOOD_PER_MINUTE  # messages of one customer: a flood beyond
 
 
 #: What the plugin's commands answer on a bot that does not run support.
@@ -156,6 +158,9 @@ def read_settings(config: Any) -> Settings:
             config, "SUPPORT_RETRY_INTERVAL", DEFAULT_RETRY_INTERVAL, float, 0.1
         ),
         stats_days=_number(config, "SUPPORT_STATS_DAYS", DEFAULT_STATS_DAYS, int, 1),
+        flood_per_minute=_number(
+            config, "SUPPORT_FLOOD_MESSAGES_PER_MINUTE", DEFAULT_FLOOD_PER_MINUTE, int, 1
+        ),
     )
 
 

@@ -106,8 +106,28 @@ _UNRELAYED = (
     .order_by(entries.c.id)
     .limit(bindparam("limit"))
 )
+# The same, but at most ``per`` of each conversation (its oldest): a customer's flood must not
+# fill what a relay reads and hide the others' messages behind it.
+_RANKED = select(
+    entries,
+    func.row_number()
+    .over(partition_by=entries.c.conversation_id, order_by=entries.c.id)
+    .label("rank"),
+).where(entries.c.relay == Relay.RECORDED.value)
+_RANKED_SUB = _RANKED.subquery()
+_FIRST_UNRELAYED = (
+    select(_RANKED_SUB)
+    .where(_RANKED_SUB.c.rank <= bindparam("per"), _RANKED_SUB.c.id > bindparam("after"))
+    .order_by(_RANKED_SUB.c.id)
+    .limit(bindparam("limit"))
+)
 _MARK_RELAYED = (
     update(entries).where(entries.c.id == bindparam("entry_id")).values(relay=Relay.RELAYED.value)
+)
+_SET_ASIDE = (
+    update(entries)
+    .where(entries.c.id == bindparam("entry_id"), entries.c.relay == Relay.RECORDED.value)
+    .values(relay=Relay.SET_ASIDE.value)
 )
 
 
@@ -260,11 +280,18 @@ class Store:
             row = c.execute(select(entries).where(entries.c.id == entry_id)).first()
             return _entry(row) if row else None
 
-    def unrelayed(self, limit: int = 100, after: int = 0) -> list[Pending]:
+    def unrelayed(
+        self, limit: int = 100, after: int = 0, per_conversation: int | None = None
+    ) -> list[Pending]:
         """Recorded customer messages not yet shown to agents, oldest first, from the first
-        one after entry ``after`` (to go past messages whose agent room cannot take them)."""
+        one after entry ``after`` (to go past messages whose agent room cannot take them);
+        with ``per_conversation``, only that many of each conversation, its oldest."""
         with self._reading() as c:
-            rows = c.execute(_UNRELAYED, {"limit": limit, "after": after}).all()
+            if per_conversation is None:
+                rows = c.execute(_UNRELAYED, {"limit": limit, "after": after}).all()
+            else:
+                values = {"limit": limit, "after": after, "per": per_conversation}
+                rows = c.execute(_FIRST_UNRELAYED, values).all()
             by_number = self._by_number(c, {row.conversation_id for row in rows})
         return [Pending(_entry(row), by_number[row.conversation_id]) for row in rows]
 
@@ -577,6 +604,11 @@ class Store:
             c.begin(),
         ):
             c.execute(_MARK_RELAYED, [{"entry_id": entry_id} for entry_id in entry_ids])
+
+    def set_aside(self, entry_id: int) -> None:
+        """The agent room's network refused this message: it no longer waits for it."""
+        with self._writing() as c:
+            c.execute(_SET_ASIDE, {"entry_id": entry_id})
 
     def add_tags(self, number: int, new_tags: Iterable[str]) -> list[str]:
         """Add tags; returns those that were not there yet."""

@@ -2,18 +2,18 @@
 
 This module is thin on purpose: it turns chat messages into desk operations and desk results
 into chat messages. The rules live in ``errbot_support.desk``, the data in
-``errbot_support.store``, the way of customer messages to the agents in
-``errbot_support.relay`` (which room serves whom in ``errbot_support.routing``), the way of
-answers to customers in ``errbot_support.to_customers``.
+``errbot_support.store``, customer messages taken in in ``errbot_support.intake`` and their way
+to the agents in ``errbot_support.relay`` (which room serves whom in
+``errbot_support.routing``, every post to an agent room in ``errbot_support.agent_posts``), the
+way of answers to customers in ``errbot_support.to_customers``.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from errbot import BotPlugin, botcmd, cmdfilter
@@ -23,8 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from errbot_instances.sole import AlreadyServed, SoleInstance
 from errbot_support import activation_log, formatting
+from errbot_support.agent_posts import AgentPosts
 from errbot_support.canned import expand as expand_canned
-from errbot_support.desk import Desk, rating_in, utc_now
+from errbot_support.desk import Desk
 from errbot_support.errors import SupportError
 from errbot_support.formatting import name
 from errbot_support.identities import (
@@ -35,22 +36,20 @@ from errbot_support.identities import (
     one_window,
     weak_identity_warning,
 )
+from errbot_support.intake import Intake
 from errbot_support.intruders import intrusion
 from errbot_support.intruders import report as intruder_report
 from errbot_support.literal import span, unmarked
 from errbot_support.migrations import SchemaError
 from errbot_support.records import (
-    CUSTOMER_DETAILS,
     RATING_QUESTION,
     Agent,
     Conversation,
-    CustomerMessage,
     Entry,
-    Kind,
 )
-from errbot_support.relay import AgentRoomRelay
+from errbot_support.relays import AgentRoomRelays
 from errbot_support.reminders import Reminders
-from errbot_support.rendering import dialect_of, post, render
+from errbot_support.rendering import dialect_of, render
 from errbot_support.routing import AgentRoom, AgentRooms, agent_rooms
 from errbot_support.settings import (
     NOT_CONFIGURED,
@@ -64,10 +63,8 @@ from errbot_support.store import Store
 from errbot_support.threads import ConversationThreads
 from errbot_support.to_customers import RESTART_REASON, CustomerDelivery
 
-RECORD_ATTEMPTS = 3
 SELF_WORDS = ("me", "myself")
 MAX_STATS_DAYS = 36500
-MAX_DETAIL_LENGTH = 512
 SEARCH_RESULTS = 10
 REMINDER_CHECKS = 4  # looks for waiting customers per SUPPORT_REMINDER_MINUTES
 MAX_REMINDER_CHECK_INTERVAL = 60.0
@@ -91,17 +88,6 @@ def shown_for_sender(command: Callable) -> Callable:
     return answer
 
 
-def customer_details(given: Any) -> dict[str, str]:
-    """The known details among what a backend said of a customer (``extras["customer"]``)."""
-    if not isinstance(given, dict):
-        return {}
-    return {
-        key: given[key].strip()[:MAX_DETAIL_LENGTH]
-        for key in CUSTOMER_DETAILS
-        if isinstance(given.get(key), str) and given[key].strip()
-    }
-
-
 activation_log.install()
 
 
@@ -113,7 +99,9 @@ class Support(BotPlugin):
         self._settings: Settings | None = None
         self._desk: Desk | None = None
         self._rooms: AgentRooms | None = None
-        self._relay: AgentRoomRelay | None = None
+        self._relay: AgentRoomRelays | None = None
+        self._posts: AgentPosts | None = None
+        self._intake: Intake | None = None
         self._threads = ConversationThreads()
         self._interrupted: list[Entry] = []
         self._reminders: Reminders | None = None
@@ -147,20 +135,30 @@ class Support(BotPlugin):
         self._settings = settings
         self._desk = Desk(store)
         self._threads = ConversationThreads(self._desk)
-        self._relay = AgentRoomRelay(
+        self._posts = AgentPosts(self._bot, self._threads, use_threads=settings.threads)
+        self._relay = AgentRoomRelays(
             self._rooms,
-            lambda room, text, number, opens: self._send_agents(
-                text, room.room, number, starts_thread=opens
-            ),
+            self._desk,
+            self._posts,
             prefix=self._prefix(),
             join_as=getattr(self.bot_config, "CHATROOM_FN", None),
+            warn_admins=self.warn_admins,
+            retry_interval=settings.retry_interval,
+            flood_per_minute=settings.flood_per_minute,
+        )
+        self._intake = Intake(
+            self._desk,
+            self._relay,
+            self._rooms,
+            settings,
+            self._customers,
             warn_admins=self.warn_admins,
         )
         # Sending is synchronous: whatever is still pending now was cut short by a stop.
         self._interrupted = self._desk.abandon_pending_deliveries(RESTART_REASON)
         super().activate()
         self._warn_about_weak_identities(settings)
-        self.start_poller(settings.retry_interval, self._relay_pending)
+        self._relay.start()
         self._reminders = None
         if settings.reminder_after is not None:
             self._reminders = Reminders(settings.reminder_after, settings.business_hours)
@@ -180,7 +178,11 @@ class Support(BotPlugin):
 
     def deactivate(self) -> None:
         desk, self._desk = self._desk, None
+        relay, self._relay = self._relay, None
+        self._intake = None
         super().deactivate()
+        if relay is not None:
+            relay.stop()
         if desk is not None:
             desk.close()
         sole, self._sole = self._sole, None
@@ -195,7 +197,8 @@ class Support(BotPlugin):
         interrupted, self._interrupted = self._interrupted, []
         for entry in interrupted:
             self._customers.report_undelivered(desk.get(entry.conversation), entry, RESTART_REASON)
-        self._relay_pending()
+        if self._relay is not None:
+            self._relay.wake()
 
     def _warn_about_weak_identities(self, settings: Settings) -> None:
         """Once at start: agents or admins named by what anyone can take (a bare IRC nick)."""
@@ -333,42 +336,15 @@ class Support(BotPlugin):
             self._hint_stray_text(msg)
 
     def _from_customer(self, msg: Message, room: Identifier) -> None:
-        """Record first (the backend may acknowledge the message once this returns), relay next."""
-        desk, relay = self._desk, self._relay
-        if desk is None or relay is None:
-            return
-        incoming = self._customer_message(msg, room)
-        epoch = relay.epoch  # read before recording: see AgentRoomRelay.recorded
-        recorded = None
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
-            try:
-                recorded = desk.receive(incoming)
-                break
-            except SQLAlchemyError as exc:
-                self.log.warning("Recording a message from %s failed: %s", room, exc)
-                if attempt == RECORD_ATTEMPTS:
-                    self._report_unrecorded(incoming, exc)
-                    return
-                time.sleep(0.2 * attempt)
-        thanks = self._texts(recorded.conversation).rating_thanks
-        if recorded.entry.kind is Kind.RATING and not recorded.duplicate and thanks:
-            self._customers.notify_quietly(recorded.conversation, thanks, "rating-thanks")
-        relayed = self._acknowledge(recorded.conversation) if recorded.opened else None
-        try:
-            if recorded.duplicate:
-                self.log.info("Message %s in %s was already recorded.", incoming.source_id, room)
-                relay.pending(desk)
-            else:
-                relay.recorded(desk, recorded, epoch)
-        finally:
-            if relayed is not None:
-                relayed.set()
+        intake = self._intake
+        if intake is not None:
+            intake.take(msg, room)
 
     def _intruder(self, msg: Message, room: Identifier) -> None:
         """Not the customer's words: the agents are told, in the chat's conversation if any."""
-        desk = self._desk
+        desk, relay = self._desk, self._relay
         kind = intrusion(msg.extras)
-        if desk is None or kind is None:
+        if desk is None or relay is None or kind is None:
             return
         conversations = desk.store.conversations_in_rooms([str(room)])
         latest = conversations[-1] if conversations else None
@@ -376,63 +352,9 @@ class Support(BotPlugin):
         customer = latest.customer_name if latest else (msg.extras or {}).get("customer_id")
         text = intruder_report(kind, where, display_name(msg.frm), customer, msg.body or "")
         self.log.warning("In %s: %s", room, unmarked(text))
-        if latest is not None:
-            self._tell_agents_about(latest, text)
-        else:
-            self._send_agents(text, self._rooms.route(str(room)).room)
-
-    def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
-        """The acknowledgement, or outside business hours the after-hours notice."""
-        texts = self._texts(conversation)
-        text, notice = texts.acknowledgement, "acknowledgement"
-        hours = self._settings.business_hours
-        if hours is not None and not hours.open_at(conversation.opened_at):
-            text, notice = texts.after_hours_notice, "after-hours"
-        return self._customers.acknowledge(conversation, text, notice) if text else None
-
-    def _customer_message(self, msg: Message, room: Identifier) -> CustomerMessage:
-        extras = msg.extras or {}
-        sent_at = extras.get("sent_at")
-        if not isinstance(sent_at, datetime) or sent_at.tzinfo is None:
-            sent_at = utc_now()
-        message_id = extras.get("message_id")
-        attachments = extras.get("attachments") or ()
-        return CustomerMessage(
-            room=str(room),
-            customer_id=str(msg.frm),
-            customer_name=display_name(msg.frm),
-            body=msg.body or "",
-            sent_at=sent_at.astimezone(timezone.utc),
-            source_id=str(message_id) if message_id is not None else None,
-            attachments=tuple(a for a in attachments if isinstance(a, dict)),
-            # Any room asking for ratings: the customer's last conversation may be in it.
-            rating=rating_in(msg.body) if self._rooms.ask_ratings else None,
-            agent_room=self._rooms.route(str(room)).name,
-            customer_details=customer_details(extras.get("customer")),
-        )
-
-    def _report_unrecorded(self, incoming: CustomerMessage, exc: Exception) -> None:
-        """The database refused the message: agents still see it, admins learn why."""
-        who = name(incoming.customer_name)
-        text = "\n".join(
-            formatting.said(
-                f"A message from **{who}** ({span(incoming.room)}) could not be recorded "
-                f"({type(exc).__name__}); it belongs to no conversation until the database "
-                f"is fixed: ",
-                who,
-                incoming.body,
-            )
-        )
-        try:
-            self._send_agents(text, self._rooms.route(incoming.room).room)
-        finally:
-            self.warn_admins(f"Support: the conversation database refused a message: {exc}")
-
-    def _relay_pending(self) -> None:
-        """Relay what waits in the store (on the poller, and at every connection)."""
-        desk, relay = self._desk, self._relay
-        if desk is not None and relay is not None:
-            relay.pending(desk)
+        agent_room = self._rooms.of(latest) if latest else self._rooms.route(str(room))
+        # From the room's relay: taking customers' messages in never waits for the agents.
+        relay.tell(agent_room, text, latest.number if latest else None)
 
     def _remind(self) -> None:
         """Point out customers waiting too long for an answer (on its own poller)."""
@@ -484,13 +406,7 @@ class Support(BotPlugin):
         self, text: str, room: Room, number: int | None = None, *, starts_thread=False
     ) -> None:
         """Post to an agent room (in the conversation's thread where threads are on)."""
-        message = post(self._bot, text, room)
-        message.frm = self.bot_identifier
-        if self._settings.threads and number is not None and not starts_thread:
-            message.parent = self._threads.parent_of(number)
-        self._bot.send_message(message)
-        if self._settings.threads and number is not None and starts_thread:
-            self._threads.started(number, message)
+        self._posts.post(room, text, number, starts_thread=starts_thread)
 
     def _send_customer(self, room: str, body: str, extras: dict) -> None:
         message = self._bot.build_message(body)

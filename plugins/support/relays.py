@@ -1,0 +1,95 @@
+"""The relays of the agent rooms, one per room (see ``errbot_support.relay``): started and
+stopped with the plugin, handed the messages just recorded, woken when a room may take
+messages again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from errbot_support.agent_posts import AgentPosts
+from errbot_support.desk import Desk
+from errbot_support.records import Pending
+from errbot_support.relay import RoomRelay
+from errbot_support.routing import AgentRoom, AgentRooms
+
+STOP_TIMEOUT = 5.0
+
+
+class AgentRoomRelays:
+    """The relays of one activation of the plugin, one per agent room."""
+
+    def __init__(
+        self,
+        rooms: AgentRooms,
+        desk: Desk,
+        posts: AgentPosts,
+        *,
+        prefix: str,
+        join_as: str | None,
+        warn_admins: Callable[[str], None],
+        retry_interval: float,
+        flood_per_minute: int,
+    ) -> None:
+        self.rooms = rooms
+        self._by_room = {
+            room: RoomRelay(
+                room,
+                rooms,
+                desk,
+                posts,
+                prefix=prefix,
+                join_as=join_as,
+                warn_admins=warn_admins,
+                retry_interval=retry_interval,
+                flood_per_minute=flood_per_minute,
+            )
+            for room in rooms.all
+        }
+
+    def start(self) -> None:
+        for relay in self._by_room.values():
+            relay.start()
+
+    def stop(self) -> None:
+        for relay in self._by_room.values():
+            relay.request_stop()
+        for relay in self._by_room.values():
+            relay.join(STOP_TIMEOUT)
+
+    def wake(self, room: AgentRoom | None = None) -> None:
+        """Something waits for ``room`` (for every room if None)."""
+        for agent_room, relay in self._by_room.items():
+            if room is None or room == agent_room:
+                relay.wake()
+
+    def recorded(self, room: AgentRoom, pending: Pending) -> None:
+        """A message was just recorded for ``room``: its relay may take it as it is, without
+        reading it back, when nothing older waits in the store."""
+        self._by_room[room].recorded(pending)
+
+    def tell(self, room: AgentRoom, text: str, number: int | None = None) -> None:
+        """Post a notice in ``room`` from its relay: whoever calls never waits for the room."""
+        self._by_room[room].tell(number, text)
+
+    def when_shown(self, room: AgentRoom, entry_id: int, then: Callable[[], None]) -> None:
+        """Call ``then`` once entry ``entry_id`` was shown (or set aside) in ``room``."""
+        self._by_room[room].when_shown(entry_id, then)
+
+    def room_joined(self, room: object) -> None:
+        """Someone, maybe the bot, joined ``room``: its relay looks again."""
+        agent_room = self.rooms.holding(room)
+        if agent_room is not None:
+            self._by_room[agent_room].room_joined()
+
+    def unreachable(self) -> list[AgentRoom]:
+        """The agent rooms whose last post failed because the room was not there."""
+        return sorted((r for r, relay in self._by_room.items() if relay.down), key=str)
+
+    def wait_until_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every relay has posted all it can for now (for tests and stops)."""
+        deadline = time.monotonic() + timeout
+        return all(
+            relay.idle.wait(max(0.0, deadline - time.monotonic()))
+            for relay in self._by_room.values()
+        )
