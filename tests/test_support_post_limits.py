@@ -13,10 +13,12 @@ import pytest
 from errbot_bridge import NetworkUnavailableError
 from errbot_support.floods import FloodWatch
 from errbot_support.limits import PostLimits, irc_text_bytes, limits_for
+from errbot_support.literal import SPAN_END, SPAN_START, span
 from errbot_support.parts import grouped, split_post
 from errbot_support.refusals import refused_for_content
 from tests.support_fixtures import customer_message, db_url, store  # noqa: F401
 
+MARK7 = "**#7** \u2506 "
 IRC = PostLimits("IRC", irc_text_bytes("helpdesk", "#support"), bytes=True, per_line=True)
 
 
@@ -54,18 +56,29 @@ def test_a_long_paragraph_is_cut_into_marked_lines_that_fit_and_lose_nothing() -
     pieces = split_post(f"**#7** **dana**: {paragraph}", IRC, 7)
     assert len(pieces) > 1
     assert all(IRC.measure(piece) <= IRC.size for piece in pieces)
-    assert all(piece.startswith("**#7** (continued) ") for piece in pieces[1:])
-    rebuilt = " ".join(p.removeprefix("**#7** (continued) ") for p in pieces)
+    assert all(piece.startswith(MARK7) for piece in pieces[1:])
+    rebuilt = " ".join(p.removeprefix(MARK7) for p in pieces)
     assert rebuilt == f"**#7** **dana**: {paragraph}"
+
+
+def test_customer_text_cut_in_two_stays_customer_text_on_both_sides() -> None:
+    text = f"**#7** **dana**: {span(' '.join(f'w{n:03d}' for n in range(150)))}"
+    pieces = split_post(text, IRC, 7)
+    assert len(pieces) > 1
+    for piece in pieces:  # each piece's customer text is one whole span
+        assert piece.count(SPAN_START) == piece.count(SPAN_END) == 1
+        assert piece.index(SPAN_START) < piece.index(SPAN_END)
+    words = [w for p in pieces for w in p.split(SPAN_START, 1)[1].rstrip(SPAN_END).split()]
+    assert words == [f"w{n:03d}" for n in range(150)]
 
 
 def test_a_word_longer_than_a_line_is_cut_and_an_escape_kept_whole() -> None:
     limits = PostLimits("chat", 40)
-    word = "a" * 38 + "\\*" + "b" * 50
+    word = "a" * 30 + "\\*" + "b" * 50
     pieces = split_post(word, limits, 3)
     assert all(len(piece) <= 40 for piece in pieces)
     assert not any(piece.endswith("\\") for piece in pieces)
-    assert "".join(p.removeprefix("**#3** (continued) ") for p in pieces) == word
+    assert "".join(p.removeprefix("**#3** \u2506 ") for p in pieces) == word
 
 
 def test_lines_are_packed_into_posts_each_after_the_first_marked() -> None:
@@ -73,9 +86,9 @@ def test_lines_are_packed_into_posts_each_after_the_first_marked() -> None:
     text = "\n".join(f"line {n}" for n in range(20))
     posts = split_post(text, limits, 9)
     assert all(len(post) <= 50 for post in posts)
-    assert all(post.startswith("**#9** (continued) ") for post in posts[1:])
+    assert all(post.startswith("**#9** \u2506 ") for post in posts[1:])
     lines = [line for post in posts for line in post.split("\n")]
-    assert [line.removeprefix("**#9** (continued) ") for line in lines] == text.split("\n")
+    assert [line.removeprefix("**#9** \u2506 ") for line in lines] == text.split("\n")
 
 
 def test_a_text_that_fits_is_one_post_as_it_is() -> None:

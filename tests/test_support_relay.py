@@ -69,9 +69,9 @@ def test_after_the_agent_room_is_back_the_waiting_messages_go_before_new_ones(de
     desk_bot.customer("dana-chat", "new")
     wait_for(lambda: len(desk_bot.to(AGENT_ROOM)) == 4)
     assert desk_bot.bodies(AGENT_ROOM)[1:] == [
-        "**#1** **dana**: waiting 1",
-        "**#1** **dana**: waiting 2",
-        "**#1** **dana**: new",
+        "#1 dana: waiting 1",
+        "#1 dana: waiting 2",
+        "#1 dana: new",
     ]
 
 
@@ -121,22 +121,23 @@ def test_a_message_the_network_refuses_is_set_aside_and_holds_nobody_up(desk_bot
     desk_bot.customer("dana-chat", "after it")
     bodies = desk_bot.bodies(AGENT_ROOM)
     assert not any(refused in body for body in bodies)
-    notice = "**#1**: a message could not be shown here; `!transcript 1` has it."
+    notice = "#1: a message could not be shown here; !transcript 1 has it."
     assert bodies.count(notice) == 1
-    assert bodies.index(notice) < bodies.index("**#1** **dana**: after it")
-    assert any("**erin**" in body for body in bodies)
+    assert bodies.index(notice) < bodies.index("#1 dana: after it")
+    assert any("#2 erin: and me" in body for body in bodies)
     assert desk_bot.desk.count_unrelayed() == 0
     states = [e.relay for e in desk_bot.desk.store.entries(1) if e.kind.value == "customer"]
     assert states == [Relay.RELAYED, Relay.SET_ASIDE, Relay.RELAYED]
     assert "this REFUSED one" in desk_bot.command("alice", "!transcript 1")
-    assert any(notice in said for said in desk_bot.admins_told())
+    told = [said for said in desk_bot.admins_told() if "could not be shown here" in said]
+    assert len(told) == 1 and "transcript 1" in told[0]
 
 
 def test_characters_no_network_carries_are_shown_as_marks_and_kept_in_the_store(desk_bot):
     desk_bot.customer("dana-chat", "hello")
     desk_bot.customer("dana-chat", "nul\u0000 half\ud83d cr\rend")
     shown = desk_bot.bodies(AGENT_ROOM)[-1]
-    assert shown == "**#1** **dana**: nul\u2400 half\ufffd cr\nend"
+    assert shown == "#1 dana: nul\u2400 half\ufffd cr\n#1 dana \u2506 end"
     entry = desk_bot.desk.store.entries(1)[-1]  # half a UTF-16 pair cannot be stored: its mark is
     assert entry.body == "nul\u0000 half\ufffd cr\rend"
 
@@ -148,9 +149,8 @@ def test_a_message_longer_than_a_post_arrives_whole_in_marked_pieces(tmp_path):
         bot.customer("dana-chat", words)
         pieces = bot.bodies(AGENT_ROOM)[1:]
         assert len(pieces) > 1 and all(len(piece) <= 200 for piece in pieces)
-        assert all(piece.startswith("**#1** (continued) ") for piece in pieces[1:])
+        assert all(piece.startswith("#1 \u2506 ") for piece in pieces[1:])
         text = " ".join(
-            piece.removeprefix("**#1** (continued) ").removeprefix("**#1** **dana**: ")
-            for piece in pieces
+            piece.removeprefix("#1 \u2506 ").removeprefix("#1 dana: ") for piece in pieces
         )
         assert text == words
