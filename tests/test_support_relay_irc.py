@@ -80,6 +80,12 @@ def alice(any_irc_server: IRCServer) -> Iterator[IRCClient]:
     client.close()
 
 
+def shows(alice: IRCClient, text: str, target: str = CHANNEL) -> None:
+    """Wait until ``alice`` read ``text`` in ``target``: ngircd holds back a client that writes
+    many lines at once (one a second), so give it time."""
+    wait_for(lambda: any(text in line for line in alice.plain_lines(target)), timeout=90)
+
+
 def from_bot(alice: IRCClient, nick: str = NICK) -> list[str]:
     return [
         re.sub(r"[\x02\x03\x0f\x1d\x1f]", "", line.params[-1])
@@ -106,12 +112,12 @@ def test_what_irc_cannot_carry_reaches_the_agents_whole_and_holds_nobody_up(
         eve.write("eve-after")
         for customer in (dana, eve, fay):
             customer.wait_for(ACK)
-        alice.wait_for_text(CHANNEL, "eve-after")
-        alice.wait_for_text(CHANNEL, "w106")
-        alice.wait_for_text(CHANNEL, "half an emoji \ufffd there")
+        shows(alice, "eve-after")
+        shows(alice, "w106")
+        shows(alice, "half an emoji \ufffd there")
         wait_for(lambda: bot.desk.count_unrelayed() == 0)
         alice.say(CHANNEL, "!queue")
-        alice.wait_for_text(CHANNEL, "3 open conversation(s), 3 waiting")
+        shows(alice, "3 open conversation(s), 3 waiting")
 
     lines = from_bot(alice)
     assert all(len(line.encode()) <= 400 for line in lines)
@@ -134,18 +140,18 @@ def test_a_burst_of_new_customers_is_taken_in_while_the_agent_room_cannot_take_a
     with irc_support_bot(tmp_path, pubnub_server, any_irc_server, rate=0.05) as bot:
         alice.wait_for_join(NICK, CHANNEL)
         bot.hold(CHANNEL)  # the agents' network takes no line at all for now
-        people = [customers(f"c{n:02d}") for n in range(20)]
+        people = [customers(f"c{n:02d}") for n in range(10)]
         for person in people:
             person.write(f"{person.user_id}-first")
         for person in people:
             person.wait_for(ACK)  # acknowledged, the agent room having shown nothing
         alice.say(NICK, "!queue")
-        assert alice.wait_for_text("alice", "20 open conversation(s), 20 waiting")
+        shows(alice, "10 open conversation(s), 10 waiting", target="alice")
         assert not from_bot(alice)
         bot.release(CHANNEL)
         for person in people:
-            alice.wait_for_text(CHANNEL, f"{person.user_id}-first")
-    assert sum("New conversation" in line for line in from_bot(alice)) == 20
+            shows(alice, f"{person.user_id}-first")
+    assert sum("New conversation" in line for line in from_bot(alice)) == 10
 
 
 def test_one_customers_flood_is_grouped_told_once_and_leaves_others_their_turn(
@@ -160,7 +166,7 @@ def test_one_customers_flood_is_grouped_told_once_and_leaves_others_their_turn(
         alice.wait_for_join(NICK, CHANNEL)
         dana, erin = customers("dana"), customers("erin")
         dana.write("hello")
-        alice.wait_for_text(CHANNEL, "Type !claim 1")
+        shows(alice, "Type !claim 1")
         bot.hold(CHANNEL)
         flood = [f"dana-{n:03d}" for n in range(120)]
         for text in flood:
@@ -169,8 +175,8 @@ def test_one_customers_flood_is_grouped_told_once_and_leaves_others_their_turn(
         erin.write("erin-here")
         erin.wait_for(ACK)
         bot.release(CHANNEL)
-        alice.wait_for_text(CHANNEL, "dana-119")
-        alice.wait_for_text(CHANNEL, "erin-here")
+        shows(alice, "dana-119")
+        shows(alice, "erin-here")
 
     lines = from_bot(alice)
     told = [line for line in lines if "more than 20 messages a minute" in line]
@@ -195,10 +201,10 @@ def test_a_restart_with_a_backlog_joins_once_and_relays_each_message_once(  # no
     alice.wait_for(lambda line: line.command == "MODE")
     dana = customers("dana")
     with irc_support_bot(tmp_path, pubnub_server, any_irc_server) as bot:
-        backlog = [f"dana-{n:03d}" for n in range(40)]
+        backlog = [f"dana-{n:03d}" for n in range(15)]
         for text in backlog:
             dana.write(text)
-        wait_for(lambda: bot.desk.count_unrelayed() == 40)
+        wait_for(lambda: bot.desk.count_unrelayed() == 15)
     alice.send(f"MODE {CHANNEL} -k")
     sent: list[str] = []
     send_raw = irc.client.ServerConnection.send_raw
@@ -210,7 +216,7 @@ def test_a_restart_with_a_backlog_joins_once_and_relays_each_message_once(  # no
     monkeypatch.setattr(irc.client.ServerConnection, "send_raw", counted)  # observed, not changed
     # Another nick: ngircd may still hold the first one for a moment.
     with irc_support_bot(tmp_path, pubnub_server, any_irc_server, nick="helpdesk2") as bot:
-        alice.wait_for_text(CHANNEL, "dana-039")
+        shows(alice, "dana-014")
         wait_for(lambda: bot.desk.count_unrelayed() == 0)
     assert [line for line in sent if line.startswith("JOIN")] == [f"JOIN {CHANNEL}"]
     shown = [
