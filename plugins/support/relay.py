@@ -35,6 +35,7 @@ from errbot_support.parts import GROUP_SEPARATOR, grouped, split_post
 from errbot_support.presence import RoomPresence
 from errbot_support.records import Kind, Pending
 from errbot_support.refusals import refused_for_content
+from errbot_support.relay_notices import flooding_notice, set_aside_notice
 from errbot_support.routing import AgentRoom, AgentRooms
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,6 @@ PIECES_PER_TURN = 5
 FRESH_KEPT = 1000  # messages just recorded handed over as they are; beyond, read from the store
 SHOWN_KEPT = 50_000  # entries remembered as shown (far more than marks ever queued)
 SERVED_KEPT, SERVED_MEMORY = 1000, 600.0  # conversations' last turns kept, seconds
-
-
-def set_aside_notice(number: int, prefix: str) -> str:
-    where = f"`{prefix}transcript {number}`"
-    return f"**#{number}**: a message could not be shown here; {where} has it."
 
 
 class Outcome(Enum):
@@ -469,13 +465,7 @@ class RoomRelay:
             then()
 
     def _flooding_notice(self, pending: Pending) -> str:
-        conversation = pending.conversation
-        return (
-            f"**#{conversation.number}** {conversation.customer_name} is writing more than "
-            f"{self._floods.per_minute} messages a minute: every message is kept and comes "
-            f"here grouped, as the room's pace allows; `{self._prefix}transcript "
-            f"{conversation.number}` has them all."
-        )
+        return flooding_notice(pending.conversation, self._floods.per_minute, self._prefix)
 
     # ------------------------------------------------------------------ the room
 
