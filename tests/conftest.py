@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = [
     "errbot.backends.test",
+    "tests.errbot_pools",
     "tests.pubnub_fixtures",
     "tests.irc_fixtures",
     "tests.postgres_fixtures",
