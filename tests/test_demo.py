@@ -171,6 +171,9 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
         agent.output.shows("#1 is yours, admin.")
         agent.type("!reply 1 Sorry about that! What is your order number?")
         customer.output.shows("agent: Sorry about that! What is your order number?")
+        # What the customer read is shown to the agent once, though nothing else says it.
+        agent.output.shows("#1 admin to dana: Sorry about that! What is your order number?")
+        assert agent.output.text.count("Sorry about that!") == 1
         customer.type("It is 4411")
         agent.output.shows("#1 (admin) dana: It is 4411")
         reads_as_written_and_said_once(agent, customer)

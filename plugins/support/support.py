@@ -450,11 +450,16 @@ class Support(BotPlugin):
     def _tell_agents_about(self, conversation: Conversation, text: str) -> None:
         self._send_agents(text, self._rooms.of(conversation).room, conversation.number)
 
-    def _echo(self, msg: Message, conversation: Conversation, text: str) -> None:
+    def _echo(
+        self, msg: Message, conversation: Conversation, text: str, *, answered: bool = True
+    ) -> None:
         """Say in the conversation's agent room what an agent did elsewhere (a direct message,
-        another team's room), so that the room always shows where its conversations stand."""
+        another team's room), so that the room always shows where its conversations stand.
+
+        Where the agent's direct chat and the room are one window (a terminal), the command's
+        answer already says it there, unless the command answers nothing (``answered``)."""
         room = self._rooms.of(conversation)
-        if self._agent_room_of(msg) == room or one_window(msg.frm, room.room):
+        if self._agent_room_of(msg) == room or (answered and one_window(msg.frm, room.room)):
             return  # the room saw the command and its answer
         try:
             self._tell_agents_about(conversation, text)
@@ -568,6 +573,7 @@ class Support(BotPlugin):
                     agent.name,
                     text,
                 ),
+                answered=False,  # what the customer read is said nowhere else
             )
         if delivered and before.agent is None:
             return f"**#{number}** is now yours, {name(agent.name)}."
