@@ -23,6 +23,9 @@ from typing import Any
 from errbot.backends.base import Message, Person, RoomError
 from errbot.core import ErrBot
 
+from errbot_instances import assignment, process
+from errbot_instances.assignment import AllGroups, GroupAssignment
+from errbot_instances.election import Alone, Election
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
 from errbot_pubnub.admin_notices import AdminNotices
@@ -118,6 +121,8 @@ class PubNubBackend(ErrBot):
         self._stop_requested = threading.Event()
         self._fatal: str | None = None
         self._groups_lock = threading.Lock()  # the groups followed grow while running
+        self._election: Election | Alone | None = None  # with PUBNUB_SHARE_GROUPS
+        self._assignment: GroupAssignment | AllGroups | None = None
         if not self.settings.secret_key and not self.settings.token:
             log.warning(
                 "No BOT_IDENTITY 'secret_key' nor 'token': the keyset must be open (Access "
@@ -247,6 +252,30 @@ class PubNubBackend(ErrBot):
             settings.access,
         )
         self.subscription.start()
+        if settings.share_groups:
+            self._share_groups()
+
+    def _share_groups(self) -> None:
+        """Join the instances on the delivery database and take in this one's share of the
+        channel groups only (at most all ten, which one subscriber can hold)."""
+        url = self.settings.delivery_db_url
+        assert url is not None and self.subscription is not None
+        self._election = process.join(url)
+        self._assignment = assignment.share(
+            self._election,
+            self.subscription.set_groups,
+            groups=self.settings.channel_groups,
+            on_lost=self._instances_lost,
+        ).start()
+
+    def _instances_lost(self, instances: list[tuple[str, str, int]]) -> None:
+        for instance, host, pid in instances:
+            log.warning(
+                "Instance %s (%s, pid %d) went silent: its channel groups are taken over.",
+                instance,
+                host,
+                pid,
+            )
 
     def _published_by_us(self, channel: str, timetoken: int) -> bool:
         """Whether a message under the bot's user id is one this bot published. One from
@@ -286,6 +315,7 @@ class PubNubBackend(ErrBot):
         next start catches them up from history.
         """
         log.info("Stopping the PubNub backend")
+        self._stop_sharing()
         if self.subscription is not None:
             self.subscription.stop(STOP_TIMEOUT)
         self.inbound.stop(STOP_TIMEOUT)
@@ -299,6 +329,15 @@ class PubNubBackend(ErrBot):
         self._publisher = None
         self.tracker.close()
         self.connection.set(states.STOPPED)
+
+    def _stop_sharing(self) -> None:
+        """Hand this instance's channel groups to the others at once (they catch them up)."""
+        shared, self._assignment = self._assignment, None
+        if shared is not None:
+            shared.stop()
+        election, self._election = self._election, None
+        if election is not None:
+            process.leave(election)
 
     def _denied_sentence(self, status: PNStatus) -> str:
         refused = (
@@ -419,7 +458,9 @@ class PubNubBackend(ErrBot):
                 )
             self.settings = dataclasses.replace(self.settings, channel_groups=(*groups, group))
             log.info("Following the channel group %s as well", group)
-            if self.subscription is not None:
+            if self._assignment is not None:
+                self._assignment.add_groups([group])  # the instances share it out too
+            elif self.subscription is not None:
                 self.subscription.follow(group)
 
     def channel_groups_of(self, channel: str) -> list[str]:

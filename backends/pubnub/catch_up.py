@@ -95,16 +95,19 @@ class CatchUp:
         self._list_groups = list_groups
         self._stopping = stopping
 
-    def run(self, default_since: int, until: int) -> CatchUpReport:
-        """Deliver every stored message newer than each channel's cursor (or
-        ``default_since``); ``until`` is recorded as the new resume point by the caller."""
+    def run(
+        self, default_since: int, until: int, group_since: dict[str, int] | None = None
+    ) -> CatchUpReport:
+        """Deliver every stored message newer than each channel's cursor (or its group's
+        ``group_since``, or ``default_since``); ``until`` is recorded as the new resume point
+        by the caller."""
         started = time.monotonic()
         by_group = self._list_groups()
         group_of: dict[str, str | None] = {}
         for group, channels in by_group.items():
             for channel in channels:
                 group_of.setdefault(channel, group)
-        report = self._read(group_of, default_since, until)
+        report = self._read(group_of, default_since, until, group_since or {})
         report.groups = {group: len(channels) for group, channels in by_group.items()}
         report.seconds = time.monotonic() - started
         return report
@@ -113,17 +116,23 @@ class CatchUp:
         """Deliver what ``group_of``'s channels (each with the group that brings it) stored
         after their cursor (or ``default_since``)."""
         started = time.monotonic()
-        report = self._read(group_of, default_since, until=None)
+        report = self._read(group_of, default_since, until=None, group_since={})
         report.seconds = time.monotonic() - started
         return report
 
     def _read(
-        self, group_of: dict[str, str | None], default_since: int, until: int | None
+        self,
+        group_of: dict[str, str | None],
+        default_since: int,
+        until: int | None,
+        group_since: dict[str, int],
     ) -> CatchUpReport:
         report = CatchUpReport(until=until)
         report.channels = len(group_of)
         since = {
-            channel: self._tracker.last_handled(channel) or default_since for channel in group_of
+            channel: self._tracker.last_handled(channel)
+            or group_since.get(group or "", default_since)
+            for channel, group in group_of.items()
         }
         counts = self._reader.counts(since) if since else {}
         busy = {channel: n for channel, n in counts.items() if n > 0}

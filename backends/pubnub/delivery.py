@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from errbot_common.batch_writer import BatchWriter
@@ -28,8 +28,9 @@ _RETRY_AFTER_ERROR = 1.0
 
 
 class DeliveryTracker(Protocol):
-    def resume_timetoken(self) -> int | None:
-        """Where catch-up starts for a channel without a cursor; ``None`` on a first start."""
+    def resume_timetoken(self, group: str | None = None) -> int | None:
+        """Where catch-up starts for a channel without a cursor (in ``group``, whose own resume
+        point comes first when it has one); ``None`` on a first start."""
 
     def accept(self, channel: str, timetoken: int) -> bool:
         """Whether the message is new; ``False`` for one already accepted (drop it)."""
@@ -40,8 +41,13 @@ class DeliveryTracker(Protocol):
     def last_handled(self, channel: str) -> int | None:
         """The timetoken of the newest message handled in ``channel``."""
 
-    def caught_up(self, until: int) -> None:
-        """Every message up to ``until`` was handled or is in flight: the new resume point."""
+    def caught_up(self, until: int, groups: Iterable[str] | None = None) -> None:
+        """Every message up to ``until`` was handled or is in flight: the new resume point (of
+        ``groups`` only, when given)."""
+
+    def reload(self) -> None:
+        """Read back what other instances recorded (cursors, resume points) before a catch-up
+        of groups they may have held."""
 
     def flush(self, timeout: float) -> bool:
         """Wait until what was acknowledged so far is durable; False on timeout."""
@@ -63,7 +69,7 @@ class RecentDeliveries:
         self._handled: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def resume_timetoken(self) -> int | None:
+    def resume_timetoken(self, group: str | None = None) -> int | None:
         return None
 
     def accept(self, channel: str, timetoken: int) -> bool:
@@ -85,8 +91,11 @@ class RecentDeliveries:
         with self._lock:
             return self._handled.get(channel)
 
-    def caught_up(self, until: int) -> None:
+    def caught_up(self, until: int, groups: Iterable[str] | None = None) -> None:
         """Nothing to remember: a new process starts from "now" anyway."""
+
+    def reload(self) -> None:
+        """Nothing is shared."""
 
     def flush(self, timeout: float) -> bool:
         return True
@@ -124,6 +133,8 @@ class DurableDeliveries:
         self._in_flight: dict[tuple[str, int], None] = {}
         self._resume_point = state.resume_point
         self._pending_resume: int | None = None
+        self._group_resume = dict(state.group_resume_points)
+        self._pending_groups: dict[str, int] = {}
         self._next_resume_check = 0.0
         self._lock = threading.Lock()
         self.commits = 0  # transactions written (for ``!pubnub status`` and benchmarks)
@@ -134,7 +145,9 @@ class DurableDeliveries:
             retry_after=_RETRY_AFTER_ERROR,
             on_error=self._tell_error,
             write_empty=True,  # a resume point may be due with no acknowledgement queued
-            idle_wait=lambda: _RESUME_CHECK_INTERVAL if self._pending_resume else None,
+            idle_wait=lambda: (
+                _RESUME_CHECK_INTERVAL if self._pending_resume or self._pending_groups else None
+            ),
         )
         self._writer.wake()
 
@@ -144,8 +157,10 @@ class DurableDeliveries:
 
     # --- the tracker ----------------------------------------------------------------------
 
-    def resume_timetoken(self) -> int | None:
+    def resume_timetoken(self, group: str | None = None) -> int | None:
         with self._lock:
+            if group is not None and group in self._group_resume:
+                return self._group_resume[group]
             return self._resume_point
 
     def accept(self, channel: str, timetoken: int) -> bool:
@@ -179,11 +194,25 @@ class DurableDeliveries:
         with self._lock:
             return len(self._in_flight)
 
-    def caught_up(self, until: int) -> None:
+    def caught_up(self, until: int, groups: Iterable[str] | None = None) -> None:
         with self._lock:
-            if self._resume_point is None or until > self._resume_point:
+            if groups is not None:
+                for group in groups:
+                    if until > self._group_resume.get(group, -1):
+                        self._pending_groups[group] = until
+            elif self._resume_point is None or until > self._resume_point:
                 self._pending_resume = until
         self._writer.wake()
+
+    def reload(self) -> None:
+        state = self._database.load(0)
+        with self._lock:
+            for channel, timetoken in state.cursors.items():
+                if timetoken > self._cursors.get(channel, 0):
+                    self._cursors[channel] = timetoken
+            for group, point in state.group_resume_points.items():
+                if group not in self._pending_groups:
+                    self._group_resume[group] = point
 
     def flush(self, timeout: float) -> bool:
         return self._writer.wait_written(timeout)
@@ -209,24 +238,45 @@ class DurableDeliveries:
         self._resume_point = until
         return until
 
+    def _settled_group_resume_points(self) -> dict[str, int]:
+        """The pending resume points of groups that no message in flight holds back (any
+        channel's counts: which group brought a message is not tracked)."""
+        oldest = min((tt for _, tt in self._in_flight), default=None)
+        settled = {
+            group: until
+            for group, until in self._pending_groups.items()
+            if oldest is None or oldest > until
+        }
+        for group in settled:
+            del self._pending_groups[group]
+        self._group_resume.update(settled)
+        return settled
+
     def _write(self, batch: list[tuple[str, int]]) -> None:
         """Commit ``batch`` and a resume point that has settled, in one transaction (raises
         if the database refuses: the batch stays queued, the resume point pending)."""
         resume = None
+        groups: dict[str, int] = {}
         with self._lock:
             now = time.monotonic()
-            if self._pending_resume is not None and now >= self._next_resume_check:
+            pending = self._pending_resume is not None or self._pending_groups
+            if pending and now >= self._next_resume_check:
                 self._next_resume_check = now + _RESUME_CHECK_INTERVAL  # it scans in-flight
                 resume = self._settled_resume_point()
-        if not batch and resume is None:
+                groups = self._settled_group_resume_points()
+        if not batch and resume is None and not groups:
             return
         try:
-            self._database.record_acknowledgements(batch, resume, keep=self._window)
+            self._database.record_acknowledgements(
+                batch, resume, keep=self._window, group_resume_points=groups
+            )
         except Exception:
             log.exception("Could not record %d acknowledgement(s)", len(batch))
             with self._lock:
                 if resume is not None and self._pending_resume is None:
                     self._pending_resume = resume
+                for group, until in groups.items():
+                    self._pending_groups.setdefault(group, until)
             raise
         self.commits += 1
 

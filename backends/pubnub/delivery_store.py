@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 RESUME_POINT = "resume_point"  # the timetoken channels without a cursor are caught up from
+#: The resume point of one channel group (``resume_point:<group>``), kept when the instances
+#: share the groups: a group taken over resumes where its last holder's catch-up ended.
+GROUP_RESUME_POINT = RESUME_POINT + ":"
 
 metadata = MetaData()
 
@@ -93,6 +96,7 @@ class DeliveryState:
     cursors: dict[str, int]
     recent: list[tuple[str, int]]
     resume_point: int | None
+    group_resume_points: dict[str, int] = field(default_factory=dict)
 
 
 def default_url(data_dir: str | Path, subscribe_key: str) -> str:
@@ -165,13 +169,21 @@ class DeliveryDatabase:
                 .order_by(recent_deliveries.c.id.desc())
                 .limit(window)
             ).all()
-            value = connection.execute(
-                select(delivery_state.c.value).where(delivery_state.c.name == RESUME_POINT)
-            ).scalar()
+            points = connection.execute(
+                select(delivery_state.c.name, delivery_state.c.value).where(
+                    delivery_state.c.name.startswith(RESUME_POINT, autoescape=True)
+                )
+            ).all()
+        by_name = {name: int(value) for name, value in points}
         return DeliveryState(
             cursors=found,
             recent=[(channel, int(tt)) for channel, tt in reversed(recent)],
-            resume_point=int(value) if value is not None else None,
+            resume_point=by_name.get(RESUME_POINT),
+            group_resume_points={
+                name[len(GROUP_RESUME_POINT) :]: value
+                for name, value in by_name.items()
+                if name.startswith(GROUP_RESUME_POINT)
+            },
         )
 
     def record_acknowledgements(
@@ -179,8 +191,10 @@ class DeliveryDatabase:
         handled: Iterable[tuple[str, int]],
         resume_point: int | None,
         keep: int,
+        group_resume_points: dict[str, int] | None = None,
     ) -> None:
-        """One transaction: the recent window, every channel's newest cursor, the resume point.
+        """One transaction: the recent window, every channel's newest cursor, the resume point
+        (and those of channel groups).
 
         ``keep`` is how many recent rows to keep; older ones are pruned in the same go.
         """
@@ -200,6 +214,8 @@ class DeliveryDatabase:
                 connection.execute(self._prune, {"keep": keep})
             if resume_point is not None:
                 self._set_state(connection, RESUME_POINT, str(resume_point))
+            for group, point in sorted((group_resume_points or {}).items()):
+                self._set_state(connection, GROUP_RESUME_POINT + group, str(point))
 
     def close(self) -> None:
         self.engine.dispose()

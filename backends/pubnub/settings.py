@@ -80,6 +80,7 @@ class PubNubSettings:
     access_retry_interval: float = 60.0
     reconnect_max_delay: float = 30.0
     group_capacity: int = DEFAULT_GROUP_CAPACITY
+    share_groups: bool = False  # the instances on one PostgreSQL database share the groups
 
     @property
     def access(self) -> str:
@@ -298,4 +299,17 @@ def read_settings(config: Any) -> PubNubSettings:
         access_retry_interval=_number(config, "PUBNUB_ACCESS_RETRY_INTERVAL", 60, 0.1, float),
         reconnect_max_delay=_number(config, "PUBNUB_RECONNECT_MAX_DELAY", 30, 0.1, float),
         group_capacity=_number(config, "PUBNUB_GROUP_CAPACITY", DEFAULT_GROUP_CAPACITY, 1, int),
+        share_groups=_shared_groups(config),
     )
+
+
+def _shared_groups(config: Any) -> bool:
+    """PUBNUB_SHARE_GROUPS, which needs the instances' common PostgreSQL database."""
+    share = _switch(config, "PUBNUB_SHARE_GROUPS", False)
+    url = _database_url(getattr(config, "PUBNUB_DELIVERY_DB_URL", None))
+    if share and (url is None or url.split("://")[0].split("+")[0] != "postgresql"):
+        raise PubNubConfigurationError(
+            "PUBNUB_SHARE_GROUPS = True needs PUBNUB_DELIVERY_DB_URL to be the PostgreSQL URL "
+            "every instance of the bot uses."
+        )
+    return share

@@ -66,6 +66,7 @@ CATCH_UP_BACKOFF = Backoff(base=0.5, cap=15.0)
 OUTAGE_NOTICE_AFTER = 30.0  # seconds without a subscription before admins are told
 CATCH_UP_NOTICE_AFTER = 3  # failed catch-up attempts before admins are told
 CAPACITY_CHECK_INTERVAL = 300.0
+FLUSH_BEFORE_HANDOVER = 5.0  # seconds a group given up waits for its acknowledgements
 TICKS_PER_SECOND = 10_000_000
 
 
@@ -94,6 +95,8 @@ class _Session:
     since: int = 0  # where a channel without a cursor starts (that of the first catch-up)
     full_answers: dict[str, str | None] = field(default_factory=dict)  # channel -> its group
     wrong_key: PNStatus | None = None  # PubNub does not know the subscribe key
+    regrouped: bool = False  # the groups held changed: it ends to subscribe to the new ones
+    groups: list[str] = field(default_factory=list)  # what it subscribes to
 
 
 class SubscriptionSupervisor:
@@ -111,9 +114,11 @@ class SubscriptionSupervisor:
         health: Health,
     ) -> None:
         """``make_client`` makes each subscribing client; ``pubnub`` (which never subscribes)
-        reads the server time and history."""
+        reads the server time and history. With ``PUBNUB_SHARE_GROUPS`` it subscribes to no
+        group until :meth:`set_groups` gives it its share."""
         self._make_client = make_client
-        self._groups = list(settings.channel_groups)
+        self._shared = settings.share_groups
+        self._groups = [] if self._shared else list(settings.channel_groups)
         self._pipeline = pipeline
         self._tracker = tracker
         self._server_time = HistoryReader(pubnub).server_time
@@ -133,7 +138,7 @@ class SubscriptionSupervisor:
             pubnub=pubnub,
             tracker=tracker,
             deliver=pipeline.accept_caught_up,
-            list_groups=list_groups,
+            list_groups=self._held_channels,
             stopping=self._stop.is_set,
         )
         self._changed = threading.Condition()
@@ -177,6 +182,44 @@ class SubscriptionSupervisor:
                 session.detail = f"following the new channel group {group}"
                 session.failed = True
             self._changed.notify_all()
+
+    def set_groups(self, added: frozenset[str], removed: frozenset[str]) -> None:
+        """Subscribe to ``added`` as well and no longer to ``removed``: the subscription
+        starts again (catching ``added`` up from the shared cursors). ``removed`` is
+        unsubscribed, and what was handled of it recorded, before this returns."""
+        with self._changed:
+            kept = [group for group in self._groups if group not in removed]
+            groups = kept + sorted(added - set(kept))
+            if groups == self._groups:
+                return
+            self._groups = groups
+            session = self._session
+            if session is not None:
+                session.detail = "the channel groups held changed"
+                session.regrouped = session.failed = True
+                if removed:
+                    self._session = None  # let go of here, before returning
+            self._changed.notify_all()
+        log.info(
+            "Channel groups held: %s (taken: %s; given up: %s)",
+            ", ".join(groups) or "none",
+            ", ".join(sorted(added)) or "none",
+            ", ".join(sorted(removed)) or "none",
+        )
+        if session is not None and removed:
+            stop_client(session.client)
+            if not self._tracker.flush(FLUSH_BEFORE_HANDOVER):
+                log.warning("Handing over %s before every acknowledgement was written", removed)
+
+    def groups(self) -> list[str]:
+        """The channel groups subscribed to (or about to be)."""
+        with self._changed:
+            return list(self._groups)
+
+    def _held_channels(self) -> dict[str, list[str]]:
+        """The channels of the groups held: catch-up reads only these."""
+        held = set(self.groups())
+        return {group: chans for group, chans in self._list_groups().items() if group in held}
 
     # --- SDK statuses (on SDK threads: record, wake the supervisor, never block) --------------
 
@@ -225,13 +268,16 @@ class SubscriptionSupervisor:
         outage_told = False
         while not self._stop.is_set():
             try:
-                ending = self._subscription_life()
+                ending = self._subscription_life() if self.groups() else self._hold_nothing()
             except Exception as exc:  # a bug must not end subscribing for good
                 log.exception("The PubNub subscription failed unexpectedly")
                 ending = Ending(f"unexpected error: {type(exc).__name__}: {exc}")
             self._drop_session()
             if self._stop.is_set() or self.fatal:
                 return
+            if ending.regrouped:
+                failures, down_since, outage_told = 0, None, False
+                continue
             if ending.was_live:
                 failures, down_since, outage_told = 0, None, False
             failures += 1
@@ -271,7 +317,7 @@ class SubscriptionSupervisor:
             return STOPPED
         if session.failed:
             return self._failure(session)
-        log.info("Subscribed to channel group(s) %s", ", ".join(self._groups))
+        log.info("Subscribed to channel group(s) %s", ", ".join(self.groups()))
         self._connection.set(states.CONNECTED, "catching up from history")
         self.connected_once.set()
         while not self._activated.wait(0.5):
@@ -284,6 +330,16 @@ class SubscriptionSupervisor:
         log.info("Live: %d message(s) received during catch-up follow", released)
         ending = self._live(session)
         return Ending(ending.reason, was_live=True, access_denied=ending.access_denied)
+
+    def _hold_nothing(self) -> Ending:
+        """No channel group is this instance's share: connected to nothing until one is."""
+        self._connection.set(states.CONNECTED, "holding no channel group")
+        self.connected_once.set()
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._groups) or self._stop.is_set())
+        if self._stop.is_set():
+            return STOPPED
+        return Ending("the channel groups held changed", regrouped=True)
 
     def _live(self, session: _Session) -> Ending:
         """Wait for the subscription to end, catching up after full answers and checking the
@@ -341,19 +397,21 @@ class SubscriptionSupervisor:
         client = self._make_client()
         with self._changed:
             self._sessions += 1
-            session = _Session(self._sessions, client)
+            session = _Session(self._sessions, client, groups=list(self._groups))
             self._session = session
         number = session.number
         install_surviving_worker(client, self._pipeline.accept)
         watch_full_answers(client, lambda channels: self._on_full_answer(number, channels))
         client.subscribe_to_groups(
-            list(self._groups),
+            session.groups,
             SubscriptionListener(self._pipeline.accept, lambda s: self._on_status(number, s)),
         )
         return session
 
     def _failure(self, session: _Session) -> Ending:
         """Why ``session`` failed, after dealing with a 403 or a key PubNub does not know."""
+        if session.regrouped:
+            return Ending(session.detail, regrouped=True)
         if session.wrong_key is not None:
             sentence = refusals.wrong_key_sentence("subscribe_key", session.wrong_key)
             self._connection.set(states.ACCESS_DENIED, refusals.reason(session.wrong_key))
@@ -392,19 +450,27 @@ class SubscriptionSupervisor:
     def _catch_up_until(self, until: int, session: _Session) -> bool:
         """Catch up to ``until``; False if the subscription failed or the bot stops first."""
         if self.history is History.DISABLED:
-            self._tracker.caught_up(until)
+            self._caught_up(until, session)
             return True
+        first_start = until - int(self._first_start_catch_up * TICKS_PER_SECOND)
+        group_since: dict[str, int] = {}
+        if self._shared:  # the groups' last holders may have been other instances
+            self._tracker.reload()
+            for group in session.groups:
+                group_since[group] = self._tracker.resume_timetoken(group) or first_start
         resume = self._tracker.resume_timetoken()
         if resume is None:  # a first start: from now, or as far back as configured
-            resume = until - int(self._first_start_catch_up * TICKS_PER_SECOND)
-        session.since = resume
-        read = self._read_history(session, resume, lambda: self._catch_up.run(resume, until))
+            resume = first_start
+        session.since = min([resume, *group_since.values()])
+        read = self._read_history(
+            session, session.since, lambda: self._catch_up.run(resume, until, group_since)
+        )
         if read.outcome is Read.INTERRUPTED:
             return False
         report = read.report
         if report is None:  # history cannot be read (told already)
             if self.history is History.DISABLED:
-                self._tracker.caught_up(until)
+                self._caught_up(until, session)
                 self._check_capacity()
             return True
         self.history = History.AVAILABLE
@@ -418,8 +484,12 @@ class SubscriptionSupervisor:
                 channels=sorted(report.skipped),
             )
         else:
-            self._tracker.caught_up(until)
+            self._caught_up(until, session)
         return True
+
+    def _caught_up(self, until: int, session: _Session) -> None:
+        """``until`` is the new resume point: that of the groups held when they are shared."""
+        self._tracker.caught_up(until, session.groups if self._shared else None)
 
     def _read_history(
         self, session: _Session, since: int, read: Callable[[], CatchUpReport]

@@ -32,6 +32,7 @@ class Ending:
     reason: str
     was_live: bool = False
     access_denied: bool = False
+    regrouped: bool = False  # the groups held changed: subscribe again at once
 
 
 STOPPED = Ending("stopped")

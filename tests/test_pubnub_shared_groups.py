@@ -1,0 +1,213 @@
+"""Customer intake spread over several bot processes, and a ``kill -9`` of one of them.
+
+Three real ``errbot`` processes on the PubNub backend share one PostgreSQL delivery database
+(a real server) with ``PUBNUB_SHARE_GROUPS = True``: each subscribes only to the channel groups
+the instances' assignment gives it. Customers publish with the official SDK to the local PubNub
+server; every process has the recorder plugin, which appends each message it receives (with its
+pid) to one file before returning. The process holding the most groups is killed in the middle
+of a stream of customer messages: the others take its groups over and catch them up from the
+shared cursors, so every message reaches a plugin, and only those the killed process had
+received but not durably acknowledged may reach one twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from errbot_instances.postgres import DEFAULT_BOUND, conninfo
+from errbot_pubnub.emulator import PubNubEmulator
+from tests.botrunner import wait_for
+from tests.delivery_fixtures import RECORDER, Customers, Recording
+from tests.pubnub_fixtures import errbot_config_file
+
+psycopg = pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
+
+ERRBOT = str(Path(sys.executable).parent / "errbot")
+START_TIMEOUT = 60.0
+GROUPS = ("g1", "g2", "g3", "g4")
+CHANNELS = {group: [f"{group}-ann", f"{group}-bob"] for group in GROUPS}
+STREAM = 160  # customer messages, spread over every channel
+KILL_AFTER = 50  # of them published when the busiest process is killed
+
+
+class SharingBots:
+    """Three ``errbot`` processes sharing the channel groups through PostgreSQL."""
+
+    def __init__(self, folder: Path, server: PubNubEmulator, database: str) -> None:
+        self.folder = folder
+        self.database = database
+        self.record = Recording(folder / "record.jsonl")
+        self.processes: list[subprocess.Popen[bytes]] = []
+        for number in range(3):
+            directory = folder / f"bot-{number}"
+            directory.mkdir()
+            config = errbot_config_file(
+                directory,
+                server,
+                plugin_dir=RECORDER,
+                PUBNUB_CHANNEL_GROUP=list(GROUPS),
+                PUBNUB_DELIVERY_DB_URL=database,
+                PUBNUB_SHARE_GROUPS=True,
+                PUBNUB_RECONNECT_MAX_DELAY=1.0,
+                DELIVERY_RECORD_FILE=str(self.record.path),
+            )
+            log = (directory / "bot.log").open("wb")
+            self.processes.append(
+                subprocess.Popen(
+                    [ERRBOT, "-c", str(config)],
+                    cwd=directory,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def query(self, statement: str) -> list[tuple]:
+        with psycopg.connect(conninfo(self.database), autocommit=True) as connection:
+            try:
+                return connection.execute(statement).fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def holders(self) -> dict[str, int]:
+        """Each channel group settled on one instance (none handing it over): its pid."""
+        rows = self.query(
+            "SELECT g.name, i.pid FROM instance_groups g JOIN instances i ON i.id = g.holder"
+            " WHERE g.holder = g.target"
+        )
+        return {name: pid for name, pid in rows}
+
+    def cursors(self) -> dict[str, int]:
+        rows = self.query("SELECT channel, timetoken FROM pubnub_channel_cursor")
+        return {channel: int(timetoken) for channel, timetoken in rows}
+
+    def live_pids(self) -> set[int]:
+        return {process.pid for process in self.processes if process.poll() is None}
+
+    def kill(self, pid: int) -> None:
+        (process,) = (p for p in self.processes if p.pid == pid)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- bot-{n}\n" + (self.folder / f"bot-{n}" / "bot.log").read_text()[-2000:]
+            for n in range(3)
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def each_group_subscribed_once(server: PubNubEmulator, groups: tuple[str, ...]) -> bool:
+    """Whether the waiting long-polls subscribe to each group exactly once."""
+    counts = Counter(g for poll in server.subscribers() for g in poll["groups"])
+    return counts == Counter(groups)
+
+
+def settled(bots: SharingBots, pids: set[int]) -> bool:
+    """Whether exactly ``pids`` take groups in, and every group is held by one of them."""
+    taking = {pid for (pid,) in bots.query("SELECT pid FROM instances WHERE intake")}
+    holders = bots.holders()
+    return taking == pids and set(holders) == set(GROUPS) and set(holders.values()) <= pids
+
+
+@pytest.fixture
+def customers(pubnub_server: PubNubEmulator) -> Iterator[Customers]:
+    made = Customers(pubnub_server)
+    for group, channels in CHANNELS.items():
+        for channel in channels:
+            made.join(channel.split("-")[1], group=group, channel=channel)
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def bots(
+    tmp_path: Path, pubnub_server: PubNubEmulator, postgres_database: str
+) -> Iterator[SharingBots]:
+    started = SharingBots(tmp_path, pubnub_server, postgres_database)
+    yield started
+    started.stop()
+
+
+def test_three_processes_share_the_groups_and_take_over_a_killed_ones_without_loss(
+    bots: SharingBots, customers: Customers, pubnub_server: PubNubEmulator
+) -> None:
+    try:
+        wait_for(lambda: settled(bots, bots.live_pids()), timeout=START_TIMEOUT)
+        wait_for(lambda: each_group_subscribed_once(pubnub_server, GROUPS), timeout=START_TIMEOUT)
+    except AssertionError:
+        raise AssertionError(f"the groups never settled:\n{bots.logs()}") from None
+
+    # Each group is taken in by exactly the process the database says holds it.
+    ready = {}
+    for group, channels in CHANNELS.items():
+        for channel in channels:
+            text = f"ready-{channel}"
+            customers.say(channel.split("-")[1], text, channel=channel)
+            ready[text] = group
+    bots.record.wait_for_texts(list(ready), timeout=START_TIMEOUT)
+    holders = bots.holders()
+    for line in bots.record.lines():
+        assert line["pid"] == holders[ready[line["text"]]], line
+    assert Counter(bots.record.texts()) == Counter(dict.fromkeys(ready, 1))
+
+    # A stream of customer messages; the busiest process is killed in its middle.
+    victim = Counter(holders.values()).most_common(1)[0][0]
+    survivors = bots.live_pids() - {victim}
+    stream = [f"msg-{n:03d}" for n in range(STREAM)]
+    channels = [channel for group in GROUPS for channel in CHANNELS[group]]
+    published = threading.Semaphore(0)
+
+    def write() -> None:
+        for n, text in enumerate(stream):
+            channel = channels[n % len(channels)]
+            customers.say(channel.split("-")[1], text, channel=channel)
+            published.release()
+            time.sleep(0.02)
+
+    writer = threading.Thread(target=write, name="customers", daemon=True)
+    writer.start()
+    for _ in range(KILL_AFTER):
+        assert published.acquire(timeout=30)
+    bots.kill(victim)
+    committed = bots.cursors()  # what the killed process acknowledged durably
+
+    # The survivors take its groups within the takeover bound, and subscribe to them.
+    wait_for(lambda: settled(bots, survivors), timeout=DEFAULT_BOUND)
+    wait_for(lambda: each_group_subscribed_once(pubnub_server, GROUPS), timeout=START_TIMEOUT)
+    writer.join(60)
+    assert not writer.is_alive()
+
+    # Every message arrived; only what the killed process had not acknowledged came twice.
+    bots.record.wait_for_texts(stream, timeout=START_TIMEOUT)
+    lines = bots.record.lines()
+    in_flight = {
+        line["text"]
+        for line in lines
+        if line["pid"] == victim and line["timetoken"] > committed.get(line["channel"], 0)
+    }
+    counts = Counter(text for text in bots.record.texts() if text in stream)
+    assert counts == {text: 1 + (text in in_flight) for text in stream}
+    for channel in channels:  # in order, the first time each came
+        texts = [line["text"] for line in lines if line["channel"] == channel]
+        firsts = [t for t in dict.fromkeys(texts) if t in stream]
+        assert firsts == [t for n, t in enumerate(stream) if channels[n % len(channels)] == channel]
