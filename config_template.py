@@ -98,6 +98,10 @@ PUBNUB_WARNING_INTERVAL = 300
 # None for an SQLite file in BOT_DATA_DIR, or an SQLAlchemy URL / a file path.
 PUBNUB_DELIVERY_DB_URL = os.environ.get("PUBNUB_DELIVERY_DB_URL") or None
 
+# True: the bots on one PostgreSQL PUBNUB_DELIVERY_DB_URL share PUBNUB_CHANNEL_GROUP, each
+# subscribing only to its share and taking over a dead one's (README "Several instances").
+PUBNUB_SHARE_GROUPS = False
+
 # Seconds of history delivered at the very first start (0: from now on only).
 PUBNUB_FIRST_START_CATCH_UP = 0
 

@@ -117,3 +117,54 @@ def test_the_database_setting(tmp_path: Path) -> None:
     unwritable.write_text("")
     with pytest.raises(PubNubConfigurationError, match="cannot be opened"):
         DeliveryDatabase(f"sqlite:///{unwritable}/sub/d.sqlite")
+
+
+def test_groups_keep_their_own_resume_point_and_an_old_database_falls_back_to_its_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.sqlite"
+    old = open_tracker(path)  # a database written by one bot alone: one resume point
+    old.caught_up(TT + 10)
+    old.close()
+
+    tracker = open_tracker(path)
+    try:
+        assert tracker.resume_timetoken("g1") == TT + 10  # the old one, until a group has its own
+        assert tracker.accept("a", TT + 15)  # in flight: holds the groups' points back too
+        tracker.caught_up(TT + 20, groups=["g1", "g2"])
+        assert tracker.flush(5)
+        assert DeliveryDatabase(f"sqlite:///{path}").load(10).group_resume_points == {}
+        tracker.acknowledge("a", TT + 15)
+        wait_for(lambda: DeliveryDatabase(f"sqlite:///{path}").load(10).group_resume_points)
+        assert tracker.resume_timetoken("g1") == TT + 20
+        assert tracker.resume_timetoken("g3") == TT + 10
+        assert tracker.resume_timetoken() == TT + 10  # the keyset's own is left as it was
+    finally:
+        tracker.close()
+    state = DeliveryDatabase(f"sqlite:///{path}").load(10)
+    assert (state.resume_point, state.group_resume_points) == (
+        TT + 10,
+        {"g1": TT + 20, "g2": TT + 20},
+    )
+
+
+def test_reload_reads_what_another_instance_recorded_meanwhile(tmp_path: Path) -> None:
+    """Two instances on one database: the one taking a group over resumes where the other
+    left it, channel by channel, and never goes back on its own newer cursors."""
+    path = tmp_path / "d.sqlite"
+    here, there = open_tracker(path), open_tracker(path)
+    try:
+        handled(here, "mine", 9)
+        handled(there, "mine", 3)
+        handled(there, "theirs", 1, 2)
+        there.caught_up(TT + 50, groups=["g2"])
+        assert there.flush(5) and here.flush(5)
+        wait_for(lambda: DeliveryDatabase(f"sqlite:///{path}").load(10).group_resume_points)
+        assert (here.last_handled("theirs"), here.resume_timetoken("g2")) == (None, None)
+        here.reload()
+        assert here.last_handled("theirs") == TT + 2
+        assert here.last_handled("mine") == TT + 9
+        assert here.resume_timetoken("g2") == TT + 50
+    finally:
+        here.close()
+        there.close()

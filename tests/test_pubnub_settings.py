@@ -176,3 +176,14 @@ def test_config_template_defaults_to_the_local_server(
     assert (settings.origin, settings.ssl) == ("127.0.0.1:8090", False)
     assert settings.channel_groups == ("support",)
     assert settings.access == "none (open keyset)"
+
+
+def test_sharing_the_groups_needs_the_instances_postgresql_database() -> None:
+    assert read_settings(config()).share_groups is False
+    url = "postgresql+psycopg://support@db/support"
+    shared = read_settings(config(PUBNUB_SHARE_GROUPS=True, PUBNUB_DELIVERY_DB_URL=url))
+    assert shared.share_groups is True
+    for where in (None, "sqlite:////var/lib/errbot/pubnub.sqlite", "pubnub.sqlite"):
+        sentence = refusal(PUBNUB_SHARE_GROUPS=True, PUBNUB_DELIVERY_DB_URL=where)
+        assert "PUBNUB_SHARE_GROUPS" in sentence and "PostgreSQL" in sentence
+    assert "PUBNUB_SHARE_GROUPS" in refusal(PUBNUB_SHARE_GROUPS="yes", PUBNUB_DELIVERY_DB_URL=url)
