@@ -25,8 +25,8 @@ import pytest
 
 from errbot_instances.postgres import DEFAULT_BOUND, conninfo
 from errbot_pubnub.emulator import PubNubEmulator
-from tests.botrunner import wait_for
-from tests.delivery_fixtures import RECORDER, Customers, Recording
+from tests.botrunner import running_bot, wait_for
+from tests.delivery_fixtures import RECORDER, Customers, Recording, bot_config
 from tests.pubnub_fixtures import errbot_config_file
 
 psycopg = pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
@@ -211,3 +211,45 @@ def test_three_processes_share_the_groups_and_take_over_a_killed_ones_without_lo
         texts = [line["text"] for line in lines if line["channel"] == channel]
         firsts = [t for t in dict.fromkeys(texts) if t in stream]
         assert firsts == [t for n, t in enumerate(stream) if channels[n % len(channels)] == channel]
+
+
+def test_a_group_given_up_is_let_go_of_before_set_groups_returns_and_a_followed_group_is_shared(
+    tmp_path: Path,
+    customers: Customers,
+    pubnub_server: PubNubEmulator,
+    postgres_database: str,
+) -> None:
+    """One bot in this process: it holds every group; a group taken from it is no longer
+    heard once ``set_groups`` returns; a group it is told to follow joins the assignment."""
+    record = Recording(tmp_path / "record.jsonl")
+    config = bot_config(
+        tmp_path,
+        pubnub_server,
+        record.path,
+        PUBNUB_CHANNEL_GROUP=["g1", "g2"],
+        PUBNUB_DELIVERY_DB_URL=postgres_database,
+        PUBNUB_SHARE_GROUPS=True,
+    )
+    with running_bot("PubNub", config) as running:
+        bot = running.bot
+        wait_for(lambda: each_group_subscribed_once(pubnub_server, ("g1", "g2")))
+        customers.say("ann", "before", channel="g2-ann")
+        record.wait_for_texts(["before"])
+
+        bot.subscription.set_groups(frozenset(), frozenset({"g2"}))
+        customers.say("ann", "after", channel="g2-ann")
+        customers.say("ann", "marker", channel="g1-ann")
+        record.wait_for_texts(["marker"])
+        assert "after" not in record.texts()
+        assert bot.subscription.groups() == ["g1"]
+
+        bot.follow_channel_group("g3")
+        wait_for(lambda: each_group_subscribed_once(pubnub_server, ("g1", "g3")))
+        customers.say("ann", "in g3", channel="g3-ann")
+        record.wait_for_texts(["in g3"])
+        with psycopg.connect(conninfo(postgres_database)) as connection:
+            names = connection.execute("SELECT name FROM instance_groups WHERE holder IS NOT NULL")
+            assert {name for (name,) in names} == {"g1", "g2", "g3"}
+    with psycopg.connect(conninfo(postgres_database)) as connection:  # handed over at the stop
+        held = connection.execute("SELECT name FROM instance_groups WHERE holder IS NOT NULL")
+        assert held.fetchall() == []
