@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from errbot_instances.postgres import DEFAULT_BOUND, conninfo
+from errbot_pubnub.companion import status_report
 from errbot_pubnub.emulator import PubNubEmulator
 from tests.botrunner import running_bot, wait_for
 from tests.delivery_fixtures import RECORDER, Customers, Recording, bot_config
@@ -242,6 +243,7 @@ def test_a_group_given_up_is_let_go_of_before_set_groups_returns_and_a_followed_
         record.wait_for_texts(["marker"])
         assert "after" not in record.texts()
         assert bot.subscription.groups() == ["g1"]
+        assert "Taken in by this instance (PUBNUB_SHARE_GROUPS): g1\n" in status_report(bot)
 
         bot.follow_channel_group("g3")
         wait_for(lambda: each_group_subscribed_once(pubnub_server, ("g1", "g3")))

@@ -151,6 +151,9 @@ def status_report(backend: PubNubBackend) -> str:
         )
         total = len({c for chans in by_group.values() for c in chans})
         lines.append(f"Channel groups: {groups}; {total} channel(s) in all")
+    if settings.share_groups and backend.subscription is not None:
+        held = ", ".join(backend.subscription.groups()) or "none"
+        lines.append(f"Taken in by this instance (PUBNUB_SHARE_GROUPS): {held}")
     lines.append(
         f"Messages delivered: {backend.inbound.delivered}; waiting: {backend.inbound.pending()}; "
         f"undelivered: {backend.dead_letters.total} since start, {len(backend.dead_letters)} kept"
