@@ -139,7 +139,7 @@ class SubscriptionSupervisor:
             tracker=tracker,
             deliver=pipeline.accept_caught_up,
             list_groups=self._held_channels,
-            stopping=self._stop.is_set,
+            stopping=self._interrupted,
         )
         self._changed = threading.Condition()
         self._session: _Session | None = None
@@ -215,6 +215,12 @@ class SubscriptionSupervisor:
         """The channel groups subscribed to (or about to be)."""
         with self._changed:
             return list(self._groups)
+
+    def _interrupted(self) -> bool:
+        """Whether a catch-up under way should stop: the bot stops, or its subscription ended
+        (the groups held changed: a group given up must not be read any further)."""
+        session = self._session
+        return self._stop.is_set() or session is None or session.failed
 
     def _held_channels(self) -> dict[str, list[str]]:
         """The channels of the groups held: catch-up reads only these."""
@@ -465,8 +471,8 @@ class SubscriptionSupervisor:
         read = self._read_history(
             session, session.since, lambda: self._catch_up.run(resume, until, group_since)
         )
-        if read.outcome is Read.INTERRUPTED:
-            return False
+        if read.outcome is Read.INTERRUPTED or self._interrupted():
+            return False  # a catch-up cut short is no resume point
         report = read.report
         if report is None:  # history cannot be read (told already)
             if self.history is History.DISABLED:
