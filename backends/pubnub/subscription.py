@@ -223,8 +223,9 @@ class SubscriptionSupervisor:
         return self._stop.is_set() or session is None or session.failed
 
     def _held_channels(self) -> dict[str, list[str]]:
-        """The channels of the groups held: catch-up reads only these."""
-        held = set(self.groups())
+        """The channels of the groups subscribed to: catch-up reads only these."""
+        session = self._session
+        held = set(session.groups if session is not None else self.groups())
         return {group: chans for group, chans in self._list_groups().items() if group in held}
 
     # --- SDK statuses (on SDK threads: record, wake the supervisor, never block) --------------
@@ -339,6 +340,8 @@ class SubscriptionSupervisor:
 
     def _hold_nothing(self) -> Ending:
         """No channel group is this instance's share: connected to nothing until one is."""
+        if self._stop.is_set():
+            return STOPPED
         self._connection.set(states.CONNECTED, "holding no channel group")
         self.connected_once.set()
         with self._changed:
