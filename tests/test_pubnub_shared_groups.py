@@ -7,7 +7,8 @@ server; every process has the recorder plugin, which appends each message it rec
 pid) to one file before returning. The process holding the most groups is killed in the middle
 of a stream of customer messages: the others take its groups over and catch them up from the
 shared cursors, so every message reaches a plugin, and only those the killed process had
-received but not durably acknowledged may reach one twice.
+received but not durably acknowledged may reach one twice. Then another is stopped gracefully
+in the middle of a second stream: the last one takes everything over, nothing lost or doubled.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ class SharingBots:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
 
+    def terminate(self, pid: int) -> None:
+        (process,) = (p for p in self.processes if p.pid == pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, self.logs()
+
     def logs(self) -> str:
         return "\n".join(
             f"--- bot-{n}\n" + (self.folder / f"bot-{n}" / "bot.log").read_text()[-2000:]
@@ -172,46 +178,84 @@ def test_three_processes_share_the_groups_and_take_over_a_killed_ones_without_lo
     assert Counter(bots.record.texts()) == Counter(dict.fromkeys(ready, 1))
 
     # A stream of customer messages; the busiest process is killed in its middle.
-    victim = Counter(holders.values()).most_common(1)[0][0]
+    victim = busiest(bots.holders())
     survivors = bots.live_pids() - {victim}
-    stream = [f"msg-{n:03d}" for n in range(STREAM)]
-    channels = [channel for group in GROUPS for channel in CHANNELS[group]]
-    published = threading.Semaphore(0)
-
-    def write() -> None:
-        for n, text in enumerate(stream):
-            channel = channels[n % len(channels)]
-            customers.say(channel.split("-")[1], text, channel=channel)
-            published.release()
-            time.sleep(0.02)
-
-    writer = threading.Thread(target=write, name="customers", daemon=True)
-    writer.start()
-    for _ in range(KILL_AFTER):
-        assert published.acquire(timeout=30)
+    stream = Stream(customers, "msg", STREAM)
+    stream.wait_published(KILL_AFTER)
     bots.kill(victim)
     committed = bots.cursors()  # what the killed process acknowledged durably
 
     # The survivors take its groups within the takeover bound, and subscribe to them.
     wait_for(lambda: settled(bots, survivors), timeout=DEFAULT_BOUND)
     wait_for(lambda: each_group_subscribed_once(pubnub_server, GROUPS), timeout=START_TIMEOUT)
-    writer.join(60)
-    assert not writer.is_alive()
+    stream.wait_published(STREAM)
 
     # Every message arrived; only what the killed process had not acknowledged came twice.
-    bots.record.wait_for_texts(stream, timeout=START_TIMEOUT)
+    bots.record.wait_for_texts(stream.texts, timeout=START_TIMEOUT)
     lines = bots.record.lines()
     in_flight = {
         line["text"]
         for line in lines
         if line["pid"] == victim and line["timetoken"] > committed.get(line["channel"], 0)
     }
-    counts = Counter(text for text in bots.record.texts() if text in stream)
-    assert counts == {text: 1 + (text in in_flight) for text in stream}
-    for channel in channels:  # in order, the first time each came
-        texts = [line["text"] for line in lines if line["channel"] == channel]
-        firsts = [t for t in dict.fromkeys(texts) if t in stream]
-        assert firsts == [t for n, t in enumerate(stream) if channels[n % len(channels)] == channel]
+    counts = Counter(text for text in bots.record.texts() if text in stream.texts)
+    assert counts == {text: 1 + (text in in_flight) for text in stream.texts}
+    stream.assert_in_order(lines)
+
+    # A graceful stop in the middle of another stream hands its groups over: nothing lost,
+    # nothing doubled.
+    leaving = busiest(bots.holders())
+    last = survivors - {leaving}
+    second = Stream(customers, "more", STREAM // 2)
+    second.wait_published(KILL_AFTER // 2)
+    bots.terminate(leaving)
+    wait_for(lambda: settled(bots, last), timeout=DEFAULT_BOUND)
+    second.wait_published(STREAM // 2)
+    bots.record.wait_for_texts(second.texts, timeout=START_TIMEOUT)
+    lines = bots.record.lines()
+    assert Counter(t for t in bots.record.texts() if t in second.texts) == Counter(second.texts)
+    second.assert_in_order(lines)
+
+
+def busiest(holders: dict[str, int]) -> int:
+    """The pid of the process holding the most groups."""
+    return Counter(holders.values()).most_common(1)[0][0]
+
+
+class Stream:
+    """Customers writing ``count`` messages over every channel in turn, on a thread."""
+
+    def __init__(self, customers: Customers, label: str, count: int) -> None:
+        self.channels = [channel for group in GROUPS for channel in CHANNELS[group]]
+        self.texts = [f"{label}-{n:03d}" for n in range(count)]
+        self._customers = customers
+        self._published = threading.Semaphore(0)
+        self._waited = 0
+        self._thread = threading.Thread(target=self._write, name=label, daemon=True)
+        self._thread.start()
+
+    def channel_of(self, n: int) -> str:
+        return self.channels[n % len(self.channels)]
+
+    def _write(self) -> None:
+        for n, text in enumerate(self.texts):
+            channel = self.channel_of(n)
+            self._customers.say(channel.split("-")[1], text, channel=channel)
+            self._published.release()
+            time.sleep(0.02)
+
+    def wait_published(self, count: int) -> None:
+        while self._waited < count:
+            assert self._published.acquire(timeout=30), "the customers stopped writing"
+            self._waited += 1
+
+    def assert_in_order(self, lines: list[dict]) -> None:
+        """Each channel's messages reached the plugins in order, the first time each came."""
+        for channel in self.channels:
+            texts = [line["text"] for line in lines if line["channel"] == channel]
+            firsts = [t for t in dict.fromkeys(texts) if t in self.texts]
+            written = [t for n, t in enumerate(self.texts) if self.channel_of(n) == channel]
+            assert firsts == written, channel
 
 
 def test_a_group_given_up_is_let_go_of_before_set_groups_returns_and_a_followed_group_is_shared(

@@ -66,7 +66,7 @@ CATCH_UP_BACKOFF = Backoff(base=0.5, cap=15.0)
 OUTAGE_NOTICE_AFTER = 30.0  # seconds without a subscription before admins are told
 CATCH_UP_NOTICE_AFTER = 3  # failed catch-up attempts before admins are told
 CAPACITY_CHECK_INTERVAL = 300.0
-FLUSH_BEFORE_HANDOVER = 5.0  # seconds a group given up waits for its acknowledgements
+FLUSH_BEFORE_HANDOVER = 5.0  # seconds a group given up waits for its messages to be handled
 TICKS_PER_SECOND = 10_000_000
 
 
@@ -186,7 +186,7 @@ class SubscriptionSupervisor:
     def set_groups(self, added: frozenset[str], removed: frozenset[str]) -> None:
         """Subscribe to ``added`` as well and no longer to ``removed``: the subscription
         starts again (catching ``added`` up from the shared cursors). ``removed`` is
-        unsubscribed, and what was handled of it recorded, before this returns."""
+        unsubscribed, and what was received handled and recorded, before this returns."""
         with self._changed:
             kept = [group for group in self._groups if group not in removed]
             groups = kept + sorted(added - set(kept))
@@ -208,8 +208,15 @@ class SubscriptionSupervisor:
         )
         if session is not None and removed:
             stop_client(session.client)
-            if not self._tracker.flush(FLUSH_BEFORE_HANDOVER):
-                log.warning("Handing over %s before every acknowledgement was written", removed)
+            # What was received is handled and recorded first, so the next holder, which
+            # resumes after the recorded cursors, does not deliver it again.
+            idle = self._pipeline.wait_idle(FLUSH_BEFORE_HANDOVER)
+            if not (idle and self._tracker.flush(FLUSH_BEFORE_HANDOVER)):
+                log.warning(
+                    "Handing over %s before every message received was handled and recorded: "
+                    "the next holder may deliver those again",
+                    ", ".join(sorted(removed)),
+                )
 
     def groups(self) -> list[str]:
         """The channel groups subscribed to (or about to be)."""
