@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from errbot_pubnub.dead_letters import DeadLetter, DurableDeadLetters
 from errbot_pubnub.delivery import DurableDeliveries
-from errbot_pubnub.delivery_store import DeliveryDatabase, recent_deliveries
+from errbot_pubnub.delivery_store import DeliveryDatabase, DeliveryState, recent_deliveries
 from errbot_pubnub.settings import PubNubConfigurationError, read_settings
 from tests.botrunner import wait_for
 
@@ -119,6 +119,15 @@ def test_the_database_setting(tmp_path: Path) -> None:
         DeliveryDatabase(f"sqlite:///{unwritable}/sub/d.sqlite")
 
 
+def stored(path: Path) -> DeliveryState:
+    """What the database holds, read as another process would."""
+    database = DeliveryDatabase(f"sqlite:///{path}")
+    try:
+        return database.load(10)
+    finally:
+        database.close()
+
+
 def test_groups_keep_their_own_resume_point_and_an_old_database_falls_back_to_its_one(
     tmp_path: Path,
 ) -> None:
@@ -133,15 +142,15 @@ def test_groups_keep_their_own_resume_point_and_an_old_database_falls_back_to_it
         assert tracker.accept("a", TT + 15)  # in flight: holds the groups' points back too
         tracker.caught_up(TT + 20, groups=["g1", "g2"])
         assert tracker.flush(5)
-        assert DeliveryDatabase(f"sqlite:///{path}").load(10).group_resume_points == {}
+        assert stored(path).group_resume_points == {}
         tracker.acknowledge("a", TT + 15)
-        wait_for(lambda: DeliveryDatabase(f"sqlite:///{path}").load(10).group_resume_points)
+        wait_for(lambda: stored(path).group_resume_points)
         assert tracker.resume_timetoken("g1") == TT + 20
         assert tracker.resume_timetoken("g3") == TT + 10
         assert tracker.resume_timetoken() == TT + 10  # the keyset's own is left as it was
     finally:
         tracker.close()
-    state = DeliveryDatabase(f"sqlite:///{path}").load(10)
+    state = stored(path)
     assert (state.resume_point, state.group_resume_points) == (
         TT + 10,
         {"g1": TT + 20, "g2": TT + 20},
@@ -159,7 +168,7 @@ def test_reload_reads_what_another_instance_recorded_meanwhile(tmp_path: Path) -
         handled(there, "theirs", 1, 2)
         there.caught_up(TT + 50, groups=["g2"])
         assert there.flush(5) and here.flush(5)
-        wait_for(lambda: DeliveryDatabase(f"sqlite:///{path}").load(10).group_resume_points)
+        wait_for(lambda: stored(path).group_resume_points)
         assert (here.last_handled("theirs"), here.resume_timetoken("g2")) == (None, None)
         here.reload()
         assert here.last_handled("theirs") == TT + 2
