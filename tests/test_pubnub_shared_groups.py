@@ -92,6 +92,9 @@ class SharingBots:
         rows = self.query("SELECT channel, timetoken FROM pubnub_channel_cursor")
         return {channel: int(timetoken) for channel, timetoken in rows}
 
+    def pids(self) -> set[int]:
+        return {process.pid for process in self.processes}
+
     def live_pids(self) -> set[int]:
         return {process.pid for process in self.processes if process.poll() is None}
 
@@ -159,7 +162,7 @@ def test_three_processes_share_the_groups_and_take_over_a_killed_ones_without_lo
     bots: SharingBots, customers: Customers, pubnub_server: PubNubEmulator
 ) -> None:
     try:
-        wait_for(lambda: settled(bots, bots.live_pids()), timeout=START_TIMEOUT)
+        wait_for(lambda: settled(bots, bots.pids()), timeout=START_TIMEOUT)
         wait_for(lambda: each_group_subscribed_once(pubnub_server, GROUPS), timeout=START_TIMEOUT)
     except AssertionError:
         raise AssertionError(f"the groups never settled:\n{bots.logs()}") from None

@@ -343,7 +343,12 @@ class SubscriptionSupervisor:
         self._connection.set(states.CONNECTED)
         log.info("Live: %d message(s) received during catch-up follow", released)
         ending = self._live(session)
-        return Ending(ending.reason, was_live=True, access_denied=ending.access_denied)
+        return Ending(
+            ending.reason,
+            was_live=True,
+            access_denied=ending.access_denied,
+            regrouped=ending.regrouped,
+        )
 
     def _hold_nothing(self) -> Ending:
         """No channel group is this instance's share: connected to nothing until one is."""
