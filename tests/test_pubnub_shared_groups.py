@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,6 +108,13 @@ class SharingBots:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0, self.logs()
 
+    def wait_for(self, condition: Callable[[], object], timeout: float) -> None:
+        """``wait_for``, failing with the end of every bot's log."""
+        try:
+            wait_for(condition, timeout=timeout)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\n{self.logs()}") from None
+
     def logs(self) -> str:
         return "\n".join(
             f"--- bot-{n}\n" + (self.folder / f"bot-{n}" / "bot.log").read_text()[-2000:]
@@ -189,8 +196,8 @@ def test_three_processes_share_the_groups_and_take_over_a_killed_ones_without_lo
     committed = bots.cursors()  # what the killed process acknowledged durably
 
     # The survivors take its groups within the takeover bound, and subscribe to them.
-    wait_for(lambda: settled(bots, survivors), timeout=DEFAULT_BOUND)
-    wait_for(lambda: each_group_subscribed_once(pubnub_server, GROUPS), timeout=START_TIMEOUT)
+    bots.wait_for(lambda: settled(bots, survivors), timeout=DEFAULT_BOUND)
+    bots.wait_for(lambda: each_group_subscribed_once(pubnub_server, GROUPS), START_TIMEOUT)
     stream.wait_published(STREAM)
 
     # Every message arrived; only what the killed process had not acknowledged came twice.
@@ -212,7 +219,7 @@ def test_three_processes_share_the_groups_and_take_over_a_killed_ones_without_lo
     second = Stream(customers, "more", STREAM // 2)
     second.wait_published(KILL_AFTER // 2)
     bots.terminate(leaving)
-    wait_for(lambda: settled(bots, last), timeout=DEFAULT_BOUND)
+    bots.wait_for(lambda: settled(bots, last), timeout=DEFAULT_BOUND)
     second.wait_published(STREAM // 2)
     bots.record.wait_for_texts(second.texts, timeout=START_TIMEOUT)
     lines = bots.record.lines()
