@@ -114,6 +114,8 @@ def resolves_and_is_rated(page: Any, bot: Any, number: str) -> None:
     expect(page.locator("li.notice")).to_contain_text("Conversation resolved")
     rating = page.get_by_role("group", name=RATING_QUESTION)
     expect(rating.get_by_role("button")).to_have_count(5)
+    # Asked once: in the conversation, with the buttons below it (named by it, not repeating it).
+    expect(page.get_by_text(RATING_QUESTION, exact=True).filter(visible=True)).to_have_count(1)
     rating.get_by_role("button", name="4 out of 5").focus()
     page.keyboard.press("Enter")  # the keyboard alone rates
     bot.wait_sent(

@@ -190,7 +190,9 @@
     item.dataset.timetoken = timetoken;
     place(item);
     if (message.kind === "from_agent" && config.ratingQuestion && message.text === config.ratingQuestion) {
-      element("support-chat-rating-question").textContent = message.text;
+      var asked = element("support-chat-rating-question");
+      if (asked) asked.removeAttribute("id"); // asked again: the latest question names the buttons
+      item.querySelector(".text").id = "support-chat-rating-question";
       ratingAsked = BigInt(timetoken);
       rating.hidden = false;
     } else if (message.kind === "from_customer" && ratingAsked !== null && BigInt(timetoken) > ratingAsked) {
