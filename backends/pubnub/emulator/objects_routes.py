@@ -11,7 +11,8 @@ removes its memberships, as on PubNub.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -84,84 +85,81 @@ def _listed(
     return web.json_response(answer)
 
 
-# --- users ------------------------------------------------------------------------------------
+# --- users and channels: the same four operations on each ---------------------------------
 
 
-async def get_uuid(request: web.Request) -> web.Response:
-    uuid = request.match_info["uuid"]
-    context = await _authorized(request, Requirement(get_uuids=[uuid]))
-    stored = context.users.get(uuid)
-    if stored is None:
-        raise _not_found()
-    return _one(stored, request)
+@dataclass(frozen=True)
+class _Kind:
+    """Users or channels: where they are kept, their fields and what each operation needs."""
+
+    key: str  # the path's placeholder: "uuid" or "channel"
+    permission: str  # the Requirement fields' suffix: "uuids" or "channels"
+    fields: tuple[str, ...]
+    blank: tuple[str, ...]  # the fields a new object starts with, unset
+    stored: Callable[[AppContext], dict[str, dict[str, Any]]]
+    remove: Callable[[AppContext, str], None]
+
+    def requirement(self, action: str, name: str) -> Requirement:
+        return Requirement(**{f"{action}_{self.permission}": [name]})
 
 
-async def set_uuid(request: web.Request) -> web.Response:
-    uuid = request.match_info["uuid"]
-    context = await _authorized(request, Requirement(update_uuids=[uuid]))
-    body = await _body(request)
-    stored = context.users.get(uuid) or {"id": uuid, **dict.fromkeys(USER_FIELDS[:4])}
-    context.users[uuid] = app_context.update(stored, uuid, USER_FIELDS, _without_nulls(body))
-    return _one(context.users[uuid], request)
+USERS = _Kind(
+    "uuid",
+    "uuids",
+    USER_FIELDS,
+    USER_FIELDS[:4],
+    lambda context: context.users,
+    AppContext.remove_user,
+)
+CHANNELS = _Kind(
+    "channel",
+    "channels",
+    CHANNEL_FIELDS,
+    ("name", "description"),
+    lambda context: context.channels,
+    AppContext.remove_channel,
+)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def remove_uuid(request: web.Request) -> web.Response:
-    uuid = request.match_info["uuid"]
-    context = await _authorized(request, Requirement(delete_uuids=[uuid]))
-    context.remove_user(uuid)
-    return web.json_response({"status": 200, "data": None})
+def _operations(kind: _Kind) -> tuple[Handler, Handler, Handler, Handler]:
+    """Get, set (a partial update), remove and list for one kind of object."""
 
+    async def get(request: web.Request) -> web.Response:
+        name = request.match_info[kind.key]
+        context = await _authorized(request, kind.requirement("get", name))
+        stored = kind.stored(context).get(name)
+        if stored is None:
+            raise _not_found()
+        return _one(stored, request)
 
-async def list_uuids(request: web.Request) -> web.Response:
-    context = await _authorized(request, None)
-    include = includes(request.query.get("include"))
-    return _listed(
-        [(user, app_context.shown(user, include)) for user in context.users.values()], request
-    )
+    async def set_(request: web.Request) -> web.Response:
+        name = request.match_info[kind.key]
+        context = await _authorized(request, kind.requirement("update", name))
+        body = await _body(request)
+        objects = kind.stored(context)
+        stored = objects.get(name) or {"id": name, **dict.fromkeys(kind.blank)}
+        objects[name] = app_context.update(stored, name, kind.fields, _without_nulls(body))
+        return _one(objects[name], request)
+
+    async def remove(request: web.Request) -> web.Response:
+        name = request.match_info[kind.key]
+        context = await _authorized(request, kind.requirement("delete", name))
+        kind.remove(context, name)
+        return web.json_response({"status": 200, "data": None})
+
+    async def list_(request: web.Request) -> web.Response:
+        context = await _authorized(request, None)
+        include = includes(request.query.get("include"))
+        shown = [(item, app_context.shown(item, include)) for item in kind.stored(context).values()]
+        return _listed(shown, request)
+
+    return get, set_, remove, list_
 
 
 def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
     """Fields sent as null are left as they were (the Python SDK sends every field)."""
     return {k: v for k, v in body.items() if v is not None or k == "custom"}
-
-
-# --- channels ---------------------------------------------------------------------------------
-
-
-async def get_channel(request: web.Request) -> web.Response:
-    channel = request.match_info["channel"]
-    context = await _authorized(request, Requirement(get_channels=[channel]))
-    stored = context.channels.get(channel)
-    if stored is None:
-        raise _not_found()
-    return _one(stored, request)
-
-
-async def set_channel(request: web.Request) -> web.Response:
-    channel = request.match_info["channel"]
-    context = await _authorized(request, Requirement(update_channels=[channel]))
-    body = await _body(request)
-    stored = context.channels.get(channel) or {"id": channel, "name": None, "description": None}
-    context.channels[channel] = app_context.update(
-        stored, channel, CHANNEL_FIELDS, _without_nulls(body)
-    )
-    return _one(context.channels[channel], request)
-
-
-async def remove_channel(request: web.Request) -> web.Response:
-    channel = request.match_info["channel"]
-    context = await _authorized(request, Requirement(delete_channels=[channel]))
-    context.remove_channel(channel)
-    return web.json_response({"status": 200, "data": None})
-
-
-async def list_channels(request: web.Request) -> web.Response:
-    context = await _authorized(request, None)
-    include = includes(request.query.get("include"))
-    return _listed(
-        [(stored, app_context.shown(stored, include)) for stored in context.channels.values()],
-        request,
-    )
 
 
 # --- memberships ------------------------------------------------------------------------------
@@ -218,6 +216,8 @@ def _membership_operation(side: str) -> Callable[[web.Request], str]:
 
 def add_routes(router: web.UrlDispatcher) -> dict[web.AbstractRoute, Any]:
     memberships, members = _membership_operation("memberships"), _membership_operation("members")
+    get_uuid, set_uuid, remove_uuid, list_uuids = _operations(USERS)
+    get_channel, set_channel, remove_channel, list_channels = _operations(CHANNELS)
     return {
         router.add_get(UUID_PATH, get_uuid): "get_uuid_metadata",
         router.add_patch(UUID_PATH, set_uuid): "set_uuid_metadata",
