@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -38,7 +37,6 @@ from errbot_support.to_customers import CustomerDelivery
 
 log = logging.getLogger(__name__)
 
-RECORD_ATTEMPTS = 3
 MAX_DETAIL_LENGTH = 512
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -93,16 +91,13 @@ class Intake:
             self._relay.recorded(agent_room, Pending(recorded.entry, conversation))
 
     def _record(self, incoming: CustomerMessage) -> Recorded | None:
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
-            try:
-                return self._desk.receive(incoming)
-            except SQLAlchemyError as exc:
-                log.warning("Recording a message from %s failed: %s", incoming.room, exc)
-                if attempt == RECORD_ATTEMPTS:
-                    self._report_unrecorded(incoming, exc)
-                    return None
-                time.sleep(0.2 * attempt)
-        return None
+        """Recorded, or reported as refused (the store has tried again where it made sense)."""
+        try:
+            return self._desk.receive(incoming)
+        except SQLAlchemyError as exc:
+            log.warning("Recording a message from %s failed: %s", incoming.room, exc)
+            self._report_unrecorded(incoming, exc)
+            return None
 
     def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
         """The acknowledgement, or outside business hours the after-hours notice."""
