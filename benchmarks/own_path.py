@@ -52,7 +52,7 @@ def measure(
     """CPU and wall time per message for ``count`` messages (after a warm-up)."""
     backend = bot.bot.hosted_backends()["customers"]
     items = prepared(channels, WARM_UP + count, group)
-    relay = bot.support._relay  # posts on threads of its own: waited for, its work counted
+    relay = bot.support.runtime.agents.relays  # posts on threads of its own: waited for, its work counted
     for item in items[:WARM_UP]:
         backend.inbound.handle(item)
     relay.wait_until_idle()

@@ -73,7 +73,7 @@ def burst(
     bot = _bot(work, "burst", origin, irc, rate)
     database = work / "bot-burst" / "support.sqlite"
     try:
-        queue = bot.support._desk.queue
+        queue = bot.support.runtime.desk.queue
         conditions = {
             "recorded_and_acknowledged_s": lambda: _acknowledged(database) >= count,
             "queue_counts_all_s": lambda: len(queue()) >= count,

@@ -210,7 +210,7 @@ class SupportBot:
 
     @property
     def desk(self):
-        return self.plugin._desk
+        return self.plugin.runtime.desk
 
     def refuse(self, target: str, reason: str = "network is down") -> None:
         with self._lock:
@@ -275,7 +275,8 @@ class SupportBot:
         held: then they cannot finish)."""
         with self._lock:
             held = bool(self.held)
-        relay = getattr(self.plugin, "_relay", None) if not held else None
+        runtime = self.plugin.runtime if not held else None
+        relay = runtime.agents.relays if runtime is not None else None
         if relay is not None:
             assert relay.wait_until_idle(timeout), "the relay did not finish"
 

@@ -238,7 +238,7 @@ def test_messages_written_while_the_agents_network_restarts_are_kept_and_relayed
             sent.write(eve, "outage", 3)  # a new conversation meanwhile
             eve.wait_for(ACK)
             support = running.plugin("Support")
-            wait_for(lambda: len(support._desk.unrelayed()) == 13)  # kept, not relayed
+            wait_for(lambda: len(support.runtime.desk.unrelayed()) == 13)  # kept, not relayed
 
             irc_server.start()  # ... and comes back on the same port
             wait_for(sent.all_in(lambda: logged(irc_server)))

@@ -65,7 +65,7 @@ def test_waiting_customers_are_pointed_out_once_per_stretch_in_their_room(tmp_pa
         vip = bot.wait_sent(lambda s: s.to == "vip" and "has waited" in s.body)
         assert vip.body == "#2 erin has waited 30m for an agent: !claim 2"
 
-        bot.plugin._remind()  # what the next look finds: nothing new to point out
+        bot.plugin.runtime.agents.remind()  # what the next look finds: nothing new to point out
         assert [s.body for s in bot.sent if "has waited" in s.body] == [reminder.body, vip.body]
 
         bot.command("alice", "!claim 1")
@@ -87,7 +87,7 @@ def test_no_reminders_outside_business_hours(tmp_path):
     ) as bot:
         bot.customer("dana-chat", "my parcel?", sent_at=long_ago)
         assert bot.desk.awaiting_answer(TEN_MINUTES) != []
-        bot.plugin._remind()
+        bot.plugin.runtime.agents.remind()
         assert [s.body for s in bot.sent if "has waited" in s.body] == []
 
 

@@ -19,15 +19,20 @@ from errbot_support.identities import network_of
 from errbot_support.limits import PostLimits, limits_for
 from errbot_support.literal import carriable
 from errbot_support.parts import split_post
+from errbot_support.records import Conversation
 from errbot_support.rendering import post
+from errbot_support.routing import AgentRooms
 from errbot_support.threads import ConversationThreads
 
 
 class AgentPosts:
-    def __init__(self, bot: Any, threads: ConversationThreads, *, use_threads: bool) -> None:
+    def __init__(
+        self, bot: Any, threads: ConversationThreads, rooms: AgentRooms, *, use_threads: bool
+    ) -> None:
         """``bot``: the bot (the Bridge, or a single backend)."""
         self._bot = bot
         self._threads = threads
+        self._rooms = rooms
         self._use_threads = use_threads
         self._limits: dict[str, PostLimits] = {}
         self._lock = threading.Lock()
@@ -67,6 +72,11 @@ class AgentPosts:
         at the first that fails."""
         for index, piece in enumerate(self.pieces(room, text, number)):
             self.post_piece(room, piece, number, starts_thread=starts_thread and index == 0)
+
+    def about(self, conversation: Conversation, text: str, *, starts_thread: bool = False) -> None:
+        """Post ``text`` about ``conversation`` in its agent room (in its thread, if any)."""
+        room = self._rooms.of(conversation).room
+        self.post(room, text, conversation.number, starts_thread=starts_thread)
 
     def post_piece(
         self, room: Room, piece: str, number: int | None = None, *, starts_thread: bool = False

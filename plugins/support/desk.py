@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from errbot_support.errors import (
@@ -30,6 +29,7 @@ from errbot_support.errors import (
     UnknownConversation,
     UnknownCustomer,
 )
+from errbot_support.figures import Stats, figures
 from errbot_support.records import (
     Agent,
     Conversation,
@@ -68,61 +68,6 @@ class TranscriptPage:
     entries: list[Entry]
     page: int
     pages: int
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Summary of a set of durations (first reply, resolution)."""
-
-    count: int = 0
-    median: timedelta | None = None
-    mean: timedelta | None = None
-
-    @classmethod
-    def of(cls, values: Iterable[timedelta]) -> Durations:
-        seconds = [v.total_seconds() for v in values]
-        if not seconds:
-            return cls()
-        return cls(
-            count=len(seconds),
-            median=timedelta(seconds=statistics.median(seconds)),
-            mean=timedelta(seconds=statistics.fmean(seconds)),
-        )
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """The customers' ratings (1 to 5) of a set of conversations."""
-
-    count: int = 0
-    mean: float | None = None
-
-    @classmethod
-    def of(cls, conversations: Iterable[Conversation]) -> Ratings:
-        given = [c.rating for c in conversations if c.rating is not None]
-        return cls(len(given), statistics.fmean(given)) if given else cls()
-
-
-@dataclass(frozen=True)
-class AgentStats:
-    name: str
-    open_now: int
-    resolved: int
-    first_reply: Durations
-    resolution: Durations
-    rating: Ratings = field(default_factory=Ratings)
-
-
-@dataclass(frozen=True)
-class Stats:
-    since: datetime
-    by_state: dict[State, int]  # every conversation ever, by its current state
-    opened: int  # conversations opened since ``since``
-    resolved: int  # of those, resolved by now
-    first_reply: Durations
-    resolution: Durations
-    agents: list[AgentStats] = field(default_factory=list)
-    rating: Ratings = field(default_factory=Ratings)
 
 
 class Desk:
@@ -167,6 +112,14 @@ class Desk:
 
     def conversation_in_thread(self, key: str) -> int | None:
         return self.store.conversation_in_thread(key)
+
+    def latest_in_room(self, room: str) -> Conversation | None:
+        """The customer chat ``room``'s latest conversation, open or not."""
+        found = self.store.conversations_in_rooms([room])
+        return found[-1] if found else None
+
+    def schema_version(self) -> int | None:
+        return self.store.schema_version()
 
     def count_unrelayed(self) -> int:
         """How many customer messages wait for their agent room (queued marks written first)."""
@@ -470,28 +423,7 @@ class Desk:
         if rooms is not None:
             opened = [c for c in opened if rooms(c.agent_room)]
             open_now = [c for c in open_now if rooms(c.agent_room)]
-        names = {c.agent.casefold(): c.agent_name for c in [*opened, *open_now] if c.agent}
-        agents = [
-            AgentStats(
-                name=names[key],
-                open_now=sum(1 for c in open_now if _owned(c, key) and c.is_open),
-                resolved=sum(1 for c in opened if _owned(c, key) and not c.is_open),
-                first_reply=_first_replies(c for c in opened if _owned(c, key)),
-                resolution=_resolutions(c for c in opened if _owned(c, key)),
-                rating=Ratings.of(c for c in opened if _owned(c, key)),
-            )
-            for key in sorted(names, key=lambda k: names[k].casefold())
-        ]
-        return Stats(
-            since=since,
-            by_state=self.store.count_by_state(rooms),
-            opened=len(opened),
-            resolved=sum(1 for c in opened if not c.is_open),
-            first_reply=_first_replies(opened),
-            resolution=_resolutions(opened),
-            agents=agents,
-            rating=Ratings.of(opened),
-        )
+        return figures(since, opened, open_now, self.store.count_by_state(rooms))
 
     # ----------------------------------------------------------------------- helpers
 
@@ -534,15 +466,3 @@ def _tags(names: Iterable[str]) -> list[str]:
 
 def _hash(names: Iterable[str]) -> str:
     return " ".join(f"#{n}" for n in names)
-
-
-def _owned(conversation: Conversation, key: str) -> bool:
-    return conversation.agent is not None and conversation.agent.casefold() == key
-
-
-def _first_replies(found: Iterable[Conversation]) -> Durations:
-    return Durations.of(c.first_reply_at - c.opened_at for c in found if c.first_reply_at)
-
-
-def _resolutions(found: Iterable[Conversation]) -> Durations:
-    return Durations.of(c.resolved_at - c.opened_at for c in found if c.resolved_at)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from errbot_support.desk import Durations, Ratings, Stats, TranscriptPage
+from errbot_support.desk import TranscriptPage
+from errbot_support.figures import Durations, Ratings, Stats
 from errbot_support.literal import lines, link, span
 from errbot_support.records import Conversation, Delivery, Entry, Kind, Pending, State
 

@@ -21,7 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from errbot_support import formatting
 from errbot_support.desk import Desk, rating_in, utc_now
 from errbot_support.identities import display_name
-from errbot_support.literal import REPLACEMENT, span
+from errbot_support.intruders import intrusion
+from errbot_support.intruders import report as intruder_report
+from errbot_support.literal import REPLACEMENT, span, unmarked
 from errbot_support.records import (
     CUSTOMER_DETAILS,
     Conversation,
@@ -69,9 +71,29 @@ class Intake:
         self._settings = settings
         self._customers = customers
         self._warn_admins = warn_admins
+        self._running = threading.Event()
+
+    def start(self) -> None:
+        """Take customers' messages in from now on."""
+        self._running.set()
+
+    def stop(self) -> None:
+        """Take no more customers' messages in (those being recorded are recorded)."""
+        self._running.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._running.is_set()
 
     def take(self, msg: Message, room: Identifier) -> None:
-        """Record ``msg``, written in the customer chat ``room``, and wake its relay."""
+        """``msg``, written in the customer chat ``room``: recorded and its relay woken, or,
+        if someone else wrote it there, reported to the agents."""
+        if not self.running:
+            return
+        kind = intrusion(msg.extras)
+        if kind is not None:
+            self._intruder(msg, room, kind)
+            return
         incoming = self._customer_message(msg, room)
         recorded = self._record(incoming)
         if recorded is None:
@@ -98,6 +120,17 @@ class Intake:
             log.warning("Recording a message from %s failed: %s", incoming.room, exc)
             self._report_unrecorded(incoming, exc)
             return None
+
+    def _intruder(self, msg: Message, room: Identifier, kind: str) -> None:
+        """Not the customer's words: the agents are told, in the chat's conversation if any."""
+        latest = self._desk.latest_in_room(str(room))
+        where = f"**#{latest.number}**" if latest else span(str(room))
+        customer = latest.customer_name if latest else (msg.extras or {}).get("customer_id")
+        text = intruder_report(kind, where, display_name(msg.frm), customer, msg.body or "")
+        log.warning("In %s: %s", room, unmarked(text))
+        agent_room = self._rooms.of(latest) if latest else self._rooms.route(str(room))
+        # From the room's relay: taking customers' messages in never waits for the agents.
+        self._relay.tell(agent_room, text, latest.number if latest else None)
 
     def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
         """The acknowledgement, or outside business hours the after-hours notice."""

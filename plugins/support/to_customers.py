@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from typing import Any
 
 from errbot_support import formatting
+from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
-from errbot_support.records import Conversation, Entry
+from errbot_support.records import RATING_QUESTION, Conversation, Entry
+from errbot_support.settings import CustomerTexts
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +25,19 @@ ACKNOWLEDGEMENT_HEAD_START = 2.0
 #: Notices the message converter knows as kinds of their own (others are plain agent texts).
 CONVERTER_KINDS = ("resolved", "postponed")
 
-#: Sends ``body`` to the customer chat ``room`` with ``extras`` (author, kind); raises if the
-#: customers' network refuses it.
-Send = Callable[[str, str, dict], None]
-#: Posts ``text`` about ``conversation`` in its agent room; raises if that room fails.
-TellAgents = Callable[[Conversation, str], None]
-
 
 class CustomerDelivery:
-    def __init__(
-        self, desk: Callable[[], Desk | None], send: Send, tell_agents: TellAgents, prefix: str
-    ) -> None:
-        self._desk = desk  # None once the plugin is stopping
-        self._send = send
-        self._tell_agents = tell_agents
+    def __init__(self, desk: Desk, bot: Any, posts: AgentPosts, prefix: str) -> None:
+        """``bot``: the bot (the Bridge, or a single backend) that sends to customer chats."""
+        self._desk = desk
+        self._bot = bot
+        self._posts = posts
         self._prefix = prefix
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """From now on nothing is sent: what is recorded as pending is reported at next start."""
+        self._stopping.set()
 
     def deliver(
         self,
@@ -53,8 +53,8 @@ class CustomerDelivery:
         Returns None once delivered, else why not, which is also reported on the
         conversation in the agent room unless ``report`` is False.
         """
-        desk = self._desk()
-        if desk is None:  # stopping: the entry stays pending and is reported at the next start
+        desk = self._desk
+        if self._stopping.is_set():  # the entry stays pending and is reported at next start
             return STOPPING_REASON
         extras = {key: value for key, value in (("author", author), ("kind", kind)) if value}
         try:
@@ -71,12 +71,18 @@ class CustomerDelivery:
 
     def notify(self, conversation: Conversation, text: str, notice: str) -> None:
         """Send an automatic text (``notice`` says which) to the customer."""
-        desk = self._desk()
-        if desk is None:
+        if self._stopping.is_set():
             return
-        entry = desk.begin_notice(conversation.number, text, notice)
+        entry = self._desk.begin_notice(conversation.number, text, notice)
         kind = notice if notice in CONVERTER_KINDS else None
         self.deliver(conversation, entry, author=None, kind=kind)
+
+    def notify_resolved(self, conversation: Conversation, texts: CustomerTexts) -> None:
+        """The resolved notice, and the rating question if the room asks for ratings."""
+        if texts.resolved_notice:
+            self.notify(conversation, texts.resolved_notice, "resolved")
+        if texts.rating_question:
+            self.notify(conversation, texts.rating_question, RATING_QUESTION)
 
     def notify_quietly(self, conversation: Conversation, text: str, notice: str) -> None:
         """:meth:`notify` where a failure must stop nothing (it is reported all the same)."""
@@ -98,9 +104,9 @@ class CustomerDelivery:
         is reported on its conversation once the agents have seen it: the caller sets the
         returned event when its relay is done.
         """
-        desk = self._desk()
-        if desk is None:
+        if self._stopping.is_set():
             return None
+        desk = self._desk
         sent, relayed = threading.Event(), threading.Event()
 
         def acknowledge() -> None:
@@ -125,6 +131,14 @@ class CustomerDelivery:
     def report_undelivered(self, conversation: Conversation, entry: Entry, reason: str) -> None:
         text = formatting.undelivered(conversation, entry, reason, self._prefix)
         try:
-            self._tell_agents(conversation, text)
+            self._posts.about(conversation, text)
         except Exception:
             log.exception("Could not report an undelivered message to the agent room.")
+
+    def _send(self, room: str, body: str, extras: dict) -> None:
+        """Send ``body`` to the customer chat ``room``; raises if the network refuses it."""
+        message = self._bot.build_message(body)
+        message.frm = self._bot.bot_identifier
+        message.extras.update(extras)
+        message.to = self._bot.build_identifier(room)
+        self._bot.send_message(message)
