@@ -52,7 +52,8 @@ def measure(
     """CPU and wall time per message for ``count`` messages (after a warm-up)."""
     backend = bot.bot.hosted_backends()["customers"]
     items = prepared(channels, WARM_UP + count, group)
-    relay = bot.support.runtime.agents.relays  # posts on threads of its own: waited for, its work counted
+    # The relays post on threads of their own: waited for, their work counted.
+    relay = bot.support.runtime.agents.relays
     for item in items[:WARM_UP]:
         backend.inbound.handle(item)
     relay.wait_until_idle()
