@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 BUSY_TIMEOUT_SECONDS = 30
+#: The PostgreSQL advisory lock (a fixed 64-bit key) held while tables are created.
+SCHEMA_LOCK_KEY = 0x6572_7262_6F74_5343  # "errbotSC"
 SUPPORT_READ_ONLY = "support_read_only"
 
 
@@ -89,3 +91,11 @@ def open_engine(
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def lock_schema(connection: Connection) -> None:
+    """Let this transaction alone create tables until it ends. Processes starting together on
+    one PostgreSQL database would otherwise each find a table missing and each create it, all
+    but one failing; SQLite's ``BEGIN IMMEDIATE`` serializes them already."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from errbot_common.database import lock_schema
 from errbot_pubnub.customer_sessions import DEFAULT_CHANNEL_PATTERN, check_channel_pattern
 from errbot_pubnub.settings import PubNubConfigurationError
 
@@ -88,7 +89,9 @@ class FirstWriters:
         self._known: dict[str, str] = {}
         self._lock = threading.Lock()
         if engine is not None:
-            channel_customers.create(engine, checkfirst=True)
+            with engine.begin() as connection:
+                lock_schema(connection)
+                channel_customers.create(connection, checkfirst=True)
 
     def customer_of(self, channel: str, writer: str) -> str:
         """The channel's customer; ``writer`` becomes it if the channel has none yet."""

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from errbot_common.database import DELIVERY_DATABASE, open_engine
+from errbot_common.database import DELIVERY_DATABASE, lock_schema, open_engine
 from errbot_pubnub.settings import PubNubConfigurationError
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,7 @@ class DeliveryDatabase:
         try:
             self.engine = open_engine(parsed, DELIVERY_DATABASE)
             with self.engine.begin() as connection:
+                lock_schema(connection)
                 metadata.create_all(connection)
                 self._set_state(connection, "schema_version", SCHEMA_VERSION)
         except (SQLAlchemyError, OSError) as exc:
