@@ -23,18 +23,15 @@ from typing import Any
 from errbot.backends.base import Message, Person, RoomError
 from errbot.core import ErrBot
 
-from errbot_instances import assignment, process
-from errbot_instances.assignment import AllGroups, GroupAssignment
-from errbot_instances.election import Alone, Election
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
 from errbot_pubnub.admin_notices import AdminNotices
 from errbot_pubnub.capacity import GroupCapacity
+from errbot_pubnub.clients import backend_client
 from errbot_pubnub.connection_state import ConnectionState
 from errbot_pubnub.customer_identity import CustomerIdentity, read_identity_settings
-from errbot_pubnub.dead_letters import DeadLetterBox, DeadLetters, DurableDeadLetters
-from errbot_pubnub.delivery import DeliveryTracker, DurableDeliveries, RecentDeliveries
-from errbot_pubnub.delivery_store import DeliveryDatabase, default_url
+from errbot_pubnub.delivery_records import open_delivery_records
+from errbot_pubnub.group_sharing import GroupSharing
 from errbot_pubnub.identifiers import parse_identifier
 from errbot_pubnub.inbound import InboundPipeline
 from errbot_pubnub.key_check import publish_key_refusal
@@ -48,15 +45,7 @@ from errbot_pubnub.message import (
 from errbot_pubnub.outbound import Publisher, PublishError, RetryPolicy
 from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
-from errbot_pubnub.sdk import (
-    Client,
-    PNConfiguration,
-    PNReconnectionPolicy,
-    PNStatus,
-    PubNubException,
-    new_client,
-    stop_client,
-)
+from errbot_pubnub.sdk import Client, PNStatus, PubNubException, stop_client
 from errbot_pubnub.settings import (
     MAX_CHANNEL_GROUPS,
     PubNubConfigurationError,
@@ -65,6 +54,7 @@ from errbot_pubnub.settings import (
     read_settings,
 )
 from errbot_pubnub.subscription import SubscriptionSupervisor
+from errbot_pubnub.subscription_notices import denied_sentence
 from errbot_pubnub.subscription_outcomes import Health, History
 from errbot_pubnub.user_profiles import UserProfiles
 
@@ -89,16 +79,17 @@ class PubNubBackend(ErrBot):
         self.connection = ConnectionState()
         self.notices = AdminNotices(self.warn_admins, self.settings.warning_interval)
         self.capacity = GroupCapacity(self.settings.group_capacity, self.notices)
-        self.tracker: DeliveryTracker
-        self.dead_letters: DeadLetters
-        self._delivery_database: DeliveryDatabase | None = None
-        self.tracker, self.dead_letters = self._open_delivery_state(config)
+        records = open_delivery_records(
+            config, self.settings, on_error=lambda text: self.notices.notify("db", text)
+        )
+        self.tracker = records.tracker
+        self.dead_letters = records.dead_letters
         try:
             identity = read_identity_settings(config)
         except PubNubConfigurationError as error:
             log.critical("%s", error)
             raise
-        engine = self._delivery_database.engine if self._delivery_database else None
+        engine = records.database.engine if records.database else None
         self._listening_since = 0  # messages under our id from before this start are ours
         self.inbound = InboundPipeline(
             own_user_id=self.settings.user_id,
@@ -121,36 +112,12 @@ class PubNubBackend(ErrBot):
         self._stop_requested = threading.Event()
         self._fatal: str | None = None
         self._groups_lock = threading.Lock()  # the groups followed grow while running
-        self._election: Election | Alone | None = None  # with PUBNUB_SHARE_GROUPS
-        self._assignment: GroupAssignment | AllGroups | None = None
+        self._sharing: GroupSharing | None = None  # with PUBNUB_SHARE_GROUPS
         if not self.settings.secret_key and not self.settings.token:
             log.warning(
                 "No BOT_IDENTITY 'secret_key' nor 'token': the keyset must be open (Access "
                 "Manager disabled) for the bot to read and write the support channels."
             )
-
-    def _open_delivery_state(self, config: Any) -> tuple[DeliveryTracker, DeadLetters]:
-        """The durable cursor, deduplication window and dead letters (an SQLite file in
-        BOT_DATA_DIR unless PUBNUB_DELIVERY_DB_URL says otherwise)."""
-        settings = self.settings
-        url = settings.delivery_db_url
-        data_dir = getattr(config, "BOT_DATA_DIR", None)
-        if url is None and data_dir:
-            url = default_url(data_dir, settings.subscribe_key)
-        if url is None:
-            log.warning(
-                "Neither PUBNUB_DELIVERY_DB_URL nor BOT_DATA_DIR is set: what was delivered is "
-                "kept in memory only, so a restart cannot catch up what it missed."
-            )
-            return RecentDeliveries(settings.dedup_window), DeadLetterBox(
-                settings.dead_letter_limit
-            )
-        database = self._delivery_database = DeliveryDatabase(url)
-        log.info("PubNub delivery state in %s", database.url)
-        tracker = DurableDeliveries(
-            database, settings.dedup_window, on_error=lambda text: self.notices.notify("db", text)
-        )
-        return tracker, DurableDeadLetters(database, settings.dead_letter_limit)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -200,22 +167,7 @@ class PubNubBackend(ErrBot):
         return self._publisher
 
     def _new_client(self) -> Client:
-        settings = self.settings
-        config = PNConfiguration()
-        config.publish_key = settings.publish_key
-        config.subscribe_key = settings.subscribe_key
-        config.secret_key = settings.secret_key
-        config.user_id = settings.user_id
-        config.ssl = settings.ssl
-        if settings.origin:
-            config.origin = settings.origin
-        config.daemon = True  # SDK threads must never keep the process alive
-        # The supervisor resubscribes (and catches up) itself: the SDK's own reconnection
-        # would resume from PubNub's short live buffer only.
-        config.reconnect_policy = PNReconnectionPolicy.NONE
-        config.suppress_leave_events = True
-        config.disable_config_locking = False  # the SDK copies and freezes it: no later surprises
-        return new_client(config, token=settings.token)
+        return backend_client(self.settings)
 
     def _connect(self) -> None:
         settings = self.settings
@@ -260,22 +212,8 @@ class PubNubBackend(ErrBot):
         channel groups only (at most all ten, which one subscriber can hold)."""
         url = self.settings.delivery_db_url
         assert url is not None and self.subscription is not None
-        self._election = process.join(url)
-        self._assignment = assignment.share(
-            self._election,
-            self.subscription.set_groups,
-            groups=self.settings.channel_groups,
-            on_lost=self._instances_lost,
-        ).start()
-
-    def _instances_lost(self, instances: list[tuple[str, str, int]]) -> None:
-        for instance, host, pid in instances:
-            log.warning(
-                "Instance %s (%s, pid %d) went silent: its channel groups are taken over.",
-                instance,
-                host,
-                pid,
-            )
+        groups = self.settings.channel_groups
+        self._sharing = GroupSharing(url, groups, self.subscription.set_groups)
 
     def _published_by_us(self, channel: str, timetoken: int) -> bool:
         """Whether a message under the bot's user id is one this bot published. One from
@@ -332,27 +270,12 @@ class PubNubBackend(ErrBot):
 
     def _stop_sharing(self) -> None:
         """Hand this instance's channel groups to the others at once (they catch them up)."""
-        shared, self._assignment = self._assignment, None
-        if shared is not None:
-            shared.stop()
-        election, self._election = self._election, None
-        if election is not None:
-            process.leave(election)
+        sharing, self._sharing = self._sharing, None
+        if sharing is not None:
+            sharing.stop()
 
     def _denied_sentence(self, status: PNStatus) -> str:
-        refused = (
-            f"PubNub refused to subscribe {self.settings.user_id!r} to channel group(s) "
-            f"{self._groups_text()} (403 Forbidden: {refusals.reason(status)})"
-        )
-        if not self.settings.secret_key and not self.settings.token:
-            return (
-                f"{refused}: Access Manager is on for this keyset, so BOT_IDENTITY needs a "
-                "'secret_key', or a 'token' that grants read on these groups."
-            )
-        needed = (
-            "the secret key" if self.settings.secret_key else "the token in BOT_IDENTITY['token']"
-        )
-        return f"{refused}: check BOT_IDENTITY keys and that {needed} grants read on these groups."
+        return denied_sentence(self.settings, status)
 
     def _groups_text(self) -> str:
         return ", ".join(self.settings.channel_groups)
@@ -458,8 +381,8 @@ class PubNubBackend(ErrBot):
                 )
             self.settings = dataclasses.replace(self.settings, channel_groups=(*groups, group))
             log.info("Following the channel group %s as well", group)
-            if self._assignment is not None:
-                self._assignment.add_groups([group])  # the instances share it out too
+            if self._sharing is not None:
+                self._sharing.add_groups([group])  # the instances share it out too
             elif self.subscription is not None:
                 self.subscription.follow(group)
 

@@ -26,9 +26,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
@@ -36,16 +35,22 @@ from errbot_pubnub.catch_up import CatchUp, CatchUpReport, is_transient
 from errbot_pubnub.delivery import DeliveryTracker
 from errbot_pubnub.history import HistoryDisabled, HistoryReader
 from errbot_pubnub.inbound import InboundPipeline
-from errbot_pubnub.message import timetoken_to_datetime
 from errbot_pubnub.retry import Backoff
 from errbot_pubnub.sdk import (
     Client,
     PNStatus,
-    PNStatusCategory,
     SubscriptionListener,
     install_surviving_worker,
     stop_client,
     watch_full_answers,
+)
+from errbot_pubnub.subscription_notices import (
+    Outage,
+    skipped_text,
+    tell_access_denied,
+    tell_catch_up_refused,
+    tell_history_disabled,
+    tell_history_unreadable,
 )
 from errbot_pubnub.subscription_outcomes import (
     STOPPED,
@@ -55,6 +60,7 @@ from errbot_pubnub.subscription_outcomes import (
     HistoryRead,
     Read,
 )
+from errbot_pubnub.subscription_session import SubscriptionSession
 
 if TYPE_CHECKING:
     from errbot_pubnub.settings import PubNubSettings
@@ -63,40 +69,10 @@ log = logging.getLogger(__name__)
 
 RECONNECT_BASE_DELAY = 0.5
 CATCH_UP_BACKOFF = Backoff(base=0.5, cap=15.0)
-OUTAGE_NOTICE_AFTER = 30.0  # seconds without a subscription before admins are told
 CATCH_UP_NOTICE_AFTER = 3  # failed catch-up attempts before admins are told
 CAPACITY_CHECK_INTERVAL = 300.0
 FLUSH_BEFORE_HANDOVER = 5.0  # seconds a group given up waits for its messages to be handled
 TICKS_PER_SECOND = 10_000_000
-
-
-_ERRORS = (
-    PNStatusCategory.PNUnexpectedDisconnectCategory,
-    PNStatusCategory.PNNetworkIssuesCategory,
-    PNStatusCategory.PNConnectionErrorCategory,
-    PNStatusCategory.PNBadRequestCategory,
-    PNStatusCategory.PNUnknownCategory,
-    PNStatusCategory.PNInternalExceptionCategory,
-    PNStatusCategory.PNMalformedResponseCategory,
-    PNStatusCategory.PNTLSConnectionFailedCategory,
-)
-
-
-@dataclass
-class _Session:
-    """One SDK client's subscription, as its statuses describe it."""
-
-    number: int
-    client: Client
-    connected: bool = False
-    failed: bool = False
-    denied: PNStatus | None = None
-    detail: str = ""
-    since: int = 0  # where a channel without a cursor starts (that of the first catch-up)
-    full_answers: dict[str, str | None] = field(default_factory=dict)  # channel -> its group
-    wrong_key: PNStatus | None = None  # PubNub does not know the subscribe key
-    regrouped: bool = False  # the groups held changed: it ends to subscribe to the new ones
-    groups: list[str] = field(default_factory=list)  # what it subscribes to
 
 
 class SubscriptionSupervisor:
@@ -142,7 +118,7 @@ class SubscriptionSupervisor:
             stopping=self._interrupted,
         )
         self._changed = threading.Condition()
-        self._session: _Session | None = None
+        self._session: SubscriptionSession | None = None
         self._sessions = 0
         self._activated = threading.Event()
         self.connected_once = threading.Event()
@@ -179,8 +155,7 @@ class SubscriptionSupervisor:
             self._groups.append(group)
             session = self._session
             if session is not None:
-                session.detail = f"following the new channel group {group}"
-                session.failed = True
+                session.end(f"following the new channel group {group}")
             self._changed.notify_all()
 
     def set_groups(self, added: frozenset[str], removed: frozenset[str]) -> None:
@@ -195,8 +170,7 @@ class SubscriptionSupervisor:
             self._groups = groups
             session = self._session
             if session is not None:
-                session.detail = "the channel groups held changed"
-                session.regrouped = session.failed = True
+                session.end("the channel groups held changed", regrouped=True)
                 if removed:
                     self._session = None  # let go of here, before returning
             self._changed.notify_all()
@@ -238,31 +212,12 @@ class SubscriptionSupervisor:
     # --- SDK statuses (on SDK threads: record, wake the supervisor, never block) --------------
 
     def _on_status(self, number: int, status: PNStatus) -> None:
-        category = status.category
         with self._changed:
             session = self._session
             if session is None or session.number != number:
                 return  # a client already let go of
-            if category in (
-                PNStatusCategory.PNConnectedCategory,
-                PNStatusCategory.PNReconnectedCategory,
-            ):
-                session.connected = True
-            elif category is PNStatusCategory.PNAccessDeniedCategory:
-                session.denied = status
-                session.failed = True
-            elif category is PNStatusCategory.PNDisconnectedCategory:
-                session.failed = True
-            elif refusals.wrong_key(status) == "subscribe_key":
-                session.wrong_key = status  # a setting to fix, not an outage to wait out
-                session.failed = True
-            elif category in _ERRORS:
-                session.detail = _detail(status)
-                log.warning("PubNub subscription error: %s", session.detail)
-            else:
-                log.debug("PubNub status %s: %s", category, _detail(status))
-                return
-            self._changed.notify_all()
+            if session.note(status):
+                self._changed.notify_all()
 
     def _on_full_answer(self, number: int, channels: dict[str, str | None]) -> None:
         """Before a full answer's messages are handed over: hold them, note the channels."""
@@ -277,9 +232,7 @@ class SubscriptionSupervisor:
     # --- the supervisor's cycle ---------------------------------------------------------------
 
     def _run(self) -> None:
-        failures = 0
-        down_since: float | None = None
-        outage_told = False
+        outage = Outage()
         while not self._stop.is_set():
             try:
                 ending = self._subscription_life() if self.groups() else self._hold_nothing()
@@ -290,12 +243,11 @@ class SubscriptionSupervisor:
             if self._stop.is_set() or self.fatal:
                 return
             if ending.regrouped:
-                failures, down_since, outage_told = 0, None, False
+                outage.over()
                 continue
             if ending.was_live:
-                failures, down_since, outage_told = 0, None, False
-            failures += 1
-            down_since = down_since or time.monotonic()
+                outage.over()
+            failures = outage.failed()
             reason = ending.reason
             if ending.access_denied:
                 delay = self._access_retry_interval
@@ -303,15 +255,7 @@ class SubscriptionSupervisor:
                 delay = self._backoff.delay(failures)
                 self._connection.set(states.RECONNECTING, reason)
             log.warning("PubNub subscription: %s; subscribing again in %.1f s", reason, delay)
-            down_for = time.monotonic() - down_since
-            if not outage_told and down_for >= OUTAGE_NOTICE_AFTER:
-                outage_told = True
-                self._notices.notify(
-                    "disconnected",
-                    f"The PubNub subscription has been down for {down_for:.0f} s ({reason}). "
-                    "The bot keeps trying; messages written meanwhile are caught up from "
-                    "history when it is back.",
-                )
+            outage.tell_if_long(self._notices, reason)
             self._stop.wait(delay)
             self.reconnections += 1
 
@@ -362,7 +306,7 @@ class SubscriptionSupervisor:
             return STOPPED
         return Ending("the channel groups held changed", regrouped=True)
 
-    def _live(self, session: _Session) -> Ending:
+    def _live(self, session: SubscriptionSession) -> Ending:
         """Wait for the subscription to end, catching up after full answers and checking the
         groups' sizes now and then."""
         next_check = time.monotonic() + CAPACITY_CHECK_INTERVAL
@@ -382,7 +326,7 @@ class SubscriptionSupervisor:
                 next_check = time.monotonic() + CAPACITY_CHECK_INTERVAL
                 self._check_capacity()
 
-    def _release(self, session: _Session) -> int | None:
+    def _release(self, session: SubscriptionSession) -> int | None:
         """Release the held live messages once the channels of full answers are caught up;
         how many were released, or None if the subscription failed or the bot stops first
         (they then wait for the next subscription's catch-up)."""
@@ -408,17 +352,18 @@ class SubscriptionSupervisor:
             if report is not None:
                 log.info("Caught up after a full live answer: %s", report.summary())
                 if report.skipped:
-                    self._cannot_catch_up(
-                        "; ".join(f"{c}: {why}" for c, why in sorted(report.skipped.items())[:5]),
+                    tell_catch_up_refused(
+                        self._notices,
+                        skipped_text(report.skipped),
                         session.since,
                         channels=sorted(report.skipped),
                     )
 
-    def _subscribe(self) -> _Session:
+    def _subscribe(self) -> SubscriptionSession:
         client = self._make_client()
         with self._changed:
             self._sessions += 1
-            session = _Session(self._sessions, client, groups=list(self._groups))
+            session = SubscriptionSession(self._sessions, client, groups=list(self._groups))
             self._session = session
         number = session.number
         install_surviving_worker(client, self._pipeline.accept)
@@ -429,7 +374,7 @@ class SubscriptionSupervisor:
         )
         return session
 
-    def _failure(self, session: _Session) -> Ending:
+    def _failure(self, session: SubscriptionSession) -> Ending:
         """Why ``session`` failed, after dealing with a 403 or a key PubNub does not know."""
         if session.regrouped:
             return Ending(session.detail, regrouped=True)
@@ -451,11 +396,7 @@ class SubscriptionSupervisor:
                 return Ending(f"{states.ACCESS_DENIED} at start", access_denied=True)
             self._connection.set(states.ACCESS_DENIED, refusals.reason(session.denied))
             log.error("%s", sentence)
-            self._notices.notify(
-                "access denied",
-                f"{sentence} No customer message is received until then; the bot tries again "
-                f"every {self._access_retry_interval:g} s.",
-            )
+            tell_access_denied(self._notices, sentence, self._access_retry_interval)
             reason = f"{states.ACCESS_DENIED}: {refusals.reason(session.denied)}"
             return Ending(reason, access_denied=True)
         return Ending(session.detail or "the subscription was lost")
@@ -468,7 +409,7 @@ class SubscriptionSupervisor:
 
     # --- catch-up -----------------------------------------------------------------------------
 
-    def _catch_up_until(self, until: int, session: _Session) -> bool:
+    def _catch_up_until(self, until: int, session: SubscriptionSession) -> bool:
         """Catch up to ``until``; False if the subscription failed or the bot stops first."""
         if self.history is History.DISABLED:
             self._caught_up(until, session)
@@ -499,21 +440,19 @@ class SubscriptionSupervisor:
         log.info("Caught up from PubNub history: %s", report.summary())
         self._capacity.check(report.groups)
         if report.skipped:
-            self._cannot_catch_up(
-                "; ".join(f"{c}: {why}" for c, why in sorted(report.skipped.items())[:5]),
-                resume,
-                channels=sorted(report.skipped),
+            tell_catch_up_refused(
+                self._notices, skipped_text(report.skipped), resume, channels=sorted(report.skipped)
             )
         else:
             self._caught_up(until, session)
         return True
 
-    def _caught_up(self, until: int, session: _Session) -> None:
+    def _caught_up(self, until: int, session: SubscriptionSession) -> None:
         """``until`` is the new resume point: that of the groups held when they are shared."""
         self._tracker.caught_up(until, session.groups if self._shared else None)
 
     def _read_history(
-        self, session: _Session, since: int, read: Callable[[], CatchUpReport]
+        self, session: SubscriptionSession, since: int, read: Callable[[], CatchUpReport]
     ) -> HistoryRead:
         """``read()``, retried with backoff while it fails in a way that may pass."""
         attempt = 0
@@ -526,7 +465,7 @@ class SubscriptionSupervisor:
                 return HistoryRead(Read.IMPOSSIBLE)
             except Exception as exc:
                 if not is_transient(exc):
-                    self._cannot_catch_up(refusals.reason(exc), since)
+                    tell_catch_up_refused(self._notices, refusals.reason(exc), since)
                     return HistoryRead(Read.IMPOSSIBLE)
                 delay = CATCH_UP_BACKOFF.delay(attempt)
                 log.warning(
@@ -536,12 +475,7 @@ class SubscriptionSupervisor:
                     delay,
                 )
                 if attempt == CATCH_UP_NOTICE_AFTER:
-                    self._notices.notify(
-                        "catch-up",
-                        "The bot cannot read PubNub history right now "
-                        f"({refusals.reason(exc)}); customer messages wait until it can, none "
-                        "is lost.",
-                    )
+                    tell_history_unreadable(self._notices, refusals.reason(exc))
                 with self._changed:
                     self._changed.wait_for(
                         lambda: session.failed or self._stop.is_set(), timeout=delay
@@ -551,22 +485,7 @@ class SubscriptionSupervisor:
     def _history_disabled(self) -> None:
         self.history = History.DISABLED
         log.error("This PubNub keyset has no Message Persistence: catch-up is impossible.")
-        self._notices.notify(
-            "no history",
-            "This PubNub keyset has no Message Persistence (Storage & Playback): messages "
-            "customers write while the bot is stopped or disconnected cannot be recovered. "
-            "Enable Message Persistence for the keyset in the PubNub Admin Portal.",
-        )
-
-    def _cannot_catch_up(self, reason: str, since: int, channels: list[str] | None = None) -> None:
-        where = f"channels {', '.join(channels[:10])}" if channels else "the channel groups"
-        self._notices.notify(
-            "catch-up refused",
-            f"PubNub refused the catch-up of {where} ({reason}): what customers wrote there "
-            "while the bot was not listening was not delivered (its last catch-up reached "
-            f"{timetoken_to_datetime(since):%Y-%m-%d %H:%M:%S} UTC). The bot needs READ on the "
-            "customers' channels and MANAGE on its channel groups.",
-        )
+        tell_history_disabled(self._notices)
 
     def _check_capacity(self) -> None:
         try:
@@ -575,10 +494,3 @@ class SubscriptionSupervisor:
             log.warning("Cannot list the channel groups to check their size: %s", exc)
             return
         self._capacity.check({group: len(channels) for group, channels in by_group.items()})
-
-
-def _detail(status: Any) -> str:
-    code = refusals.status_code(status)
-    text = refusals.reason(status) if code else refusals.error_text(status)
-    category = getattr(getattr(status, "category", None), "name", "")
-    return f"HTTP {code}: {text}" if code else (text or category)

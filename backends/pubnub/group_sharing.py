@@ -1,0 +1,52 @@
+"""``PUBNUB_SHARE_GROUPS``: this instance takes in only its share of the channel groups.
+
+The instances on the delivery database elect and assign (:mod:`errbot_instances`); the
+subscription is told which groups to add and which to give up as the share changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from errbot_instances import assignment, process
+from errbot_instances.assignment import AllGroups, GroupAssignment, OnChange
+from errbot_instances.election import Alone, Election
+
+log = logging.getLogger(__name__)
+
+
+class GroupSharing:
+    """This instance among the others on one database, and its share of the groups."""
+
+    def __init__(self, url: str, groups: Iterable[str], on_change: OnChange) -> None:
+        """Join the instances on ``url`` and start taking in this one's share of ``groups``
+        (``on_change(added, removed)`` subscribes accordingly)."""
+        self._election: Election | Alone | None = process.join(url)
+        self._assignment: GroupAssignment | AllGroups | None = assignment.share(
+            self._election, on_change, groups=groups, on_lost=_instances_lost
+        ).start()
+
+    def add_groups(self, groups: Iterable[str]) -> None:
+        """Groups followed from now on: the instances share them out too."""
+        if self._assignment is not None:
+            self._assignment.add_groups(groups)
+
+    def stop(self) -> None:
+        """Hand this instance's channel groups to the others at once (they catch them up)."""
+        shared, self._assignment = self._assignment, None
+        if shared is not None:
+            shared.stop()
+        election, self._election = self._election, None
+        if election is not None:
+            process.leave(election)
+
+
+def _instances_lost(instances: list[tuple[str, str, int]]) -> None:
+    for instance, host, pid in instances:
+        log.warning(
+            "Instance %s (%s, pid %d) went silent: its channel groups are taken over.",
+            instance,
+            host,
+            pid,
+        )
