@@ -5,7 +5,8 @@ when reading one module at a time.
   ``if TYPE_CHECKING:``, are left out: they never run);
 - one module of the PubNub backend imports the PubNub SDK (the local server and the customer
   tools aside); the others use the types it re-exports;
-- hardly any module reads another object's private attributes.
+- hardly any module reads another object's private attributes;
+- no runtime module is over 500 lines (the local server and the customer tools aside).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ SDK_OWNER = "errbot_pubnub.sdk"
 SDK_AS_A_CUSTOMER = {"errbot_pubnub.customer_client", "errbot_pubnub.customer_session"}
 EMULATOR = "errbot_pubnub.emulator"
 MAX_PRIVATE_READS = 5
+MAX_MODULE_LINES = 500
+#: The packages whose modules run in a bot, held to :data:`MAX_MODULE_LINES`.
+SIZED = (*RUNTIME, "errbot_instances")
 
 
 def modules() -> dict[str, Path]:
@@ -189,3 +193,27 @@ def private_reads() -> list[str]:
 def test_hardly_any_module_reads_another_objects_private_attributes() -> None:
     reads = private_reads()
     assert len(reads) <= MAX_PRIVATE_READS, "\n".join(reads)
+
+
+def long_modules(limit: int = MAX_MODULE_LINES) -> dict[str, int]:
+    """The runtime modules over ``limit`` lines, with their line counts."""
+    found = {}
+    for name, path in modules().items():
+        if not name.startswith(SIZED) or name.startswith(EMULATOR) or name in SDK_AS_A_CUSTOMER:
+            continue
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > limit:
+            found[name] = lines
+    return found
+
+
+def test_module_sizes_are_read_leaving_out_the_emulator_and_customer_tools() -> None:
+    long = long_modules(limit=200)
+    assert long["errbot_pubnub.backend"] > 200
+    assert long["errbot_instances.election"] > 200
+    assert not [name for name in long if name.startswith(EMULATOR) or name in SDK_AS_A_CUSTOMER]
+
+
+def test_no_runtime_module_is_over_500_lines() -> None:
+    long = long_modules()
+    assert not long, "over 500 lines: " + ", ".join(f"{n} ({c})" for n, c in sorted(long.items()))
