@@ -101,7 +101,9 @@ def test_the_time_budget_bounds_the_retries(make_publisher: Any) -> None:
     server.faults.fail_next(50, 502, operation="publish")
     with pytest.raises(PublishError):
         publisher.publish(CHANNEL, reply("late"), None)
-    assert 2 <= server.request_count("publish") <= 4
+    # Far fewer than the 50 attempts allowed: the budget ended them. (Usually 2; a loaded
+    # machine may spend the budget on the first attempt, which leaves no time for a second.)
+    assert 1 <= server.request_count("publish") <= 4
 
 
 def test_an_unanswered_publish_that_arrived_is_not_published_again(make_publisher: Any) -> None:
