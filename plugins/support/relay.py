@@ -61,6 +61,20 @@ class Outcome(Enum):
     DOWN = "down"  # the network, or the bot's place in the room
 
 
+@dataclass(frozen=True)
+class RelaySettings:
+    """What every relay of an activation shares: ``prefix`` of the commands it names,
+    ``join_as`` (the bot's name when it joins a room), ``warn_admins``, ``retry_interval``
+    (seconds between two tries at a room that is down, and between two looks at the store),
+    ``flood_per_minute`` (the rate beyond which a customer floods)."""
+
+    prefix: str
+    join_as: str | None
+    warn_admins: Callable[[str], None]
+    retry_interval: float
+    flood_per_minute: int
+
+
 @dataclass
 class _Progress:
     """A message on its way in pieces: which are posted already (kept until all are)."""
@@ -79,21 +93,16 @@ class RoomRelay:
         rooms: AgentRooms,
         desk: Desk,
         posts: AgentPosts,
-        *,
-        prefix: str,
-        join_as: str | None,
-        warn_admins: Callable[[str], None],
-        retry_interval: float,
-        flood_per_minute: int,
+        settings: RelaySettings,
     ) -> None:
         self.room = room
         self._rooms = rooms
         self._desk = desk
         self._posts = posts
-        self._prefix = prefix
-        self._warn_admins = warn_admins
-        self._retry = retry_interval
-        self._floods = FloodWatch(flood_per_minute)
+        self._prefix = settings.prefix
+        self._warn_admins = settings.warn_admins
+        self._retry = settings.retry_interval
+        self._floods = FloodWatch(settings.flood_per_minute)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.idle = threading.Event()  # set while nothing can be posted until woken
@@ -101,7 +110,7 @@ class RoomRelay:
         self._thread: threading.Thread | None = None
         self.down = False
         self._presence = RoomPresence(
-            room.room, join_as, joins_by_itself=posts.joined_at_connection(room.room)
+            room.room, settings.join_as, joins_by_itself=posts.joined_at_connection(room.room)
         )
         self._progress: dict[int, _Progress] = {}
         self._alone: set[int] = set()  # entries a refused group left to go on their own

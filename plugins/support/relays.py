@@ -10,7 +10,7 @@ from collections.abc import Callable
 from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
 from errbot_support.records import Pending
-from errbot_support.relay import RoomRelay
+from errbot_support.relay import RelaySettings, RoomRelay
 from errbot_support.routing import AgentRoom, AgentRooms
 
 STOP_TIMEOUT = 5.0
@@ -24,28 +24,10 @@ class AgentRoomRelays:
         rooms: AgentRooms,
         desk: Desk,
         posts: AgentPosts,
-        *,
-        prefix: str,
-        join_as: str | None,
-        warn_admins: Callable[[str], None],
-        retry_interval: float,
-        flood_per_minute: int,
+        settings: RelaySettings,
     ) -> None:
         self.rooms = rooms
-        self._by_room = {
-            room: RoomRelay(
-                room,
-                rooms,
-                desk,
-                posts,
-                prefix=prefix,
-                join_as=join_as,
-                warn_admins=warn_admins,
-                retry_interval=retry_interval,
-                flood_per_minute=flood_per_minute,
-            )
-            for room in rooms.all
-        }
+        self._by_room = {room: RoomRelay(room, rooms, desk, posts, settings) for room in rooms.all}
 
     def start(self) -> None:
         for relay in self._by_room.values():
