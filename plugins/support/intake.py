@@ -176,6 +176,7 @@ class Intake:
             )
         )
         try:  # from the room's relay: this never waits for the agents' network
-            self._relay.tell(self._rooms.route(incoming.room), text)
+            # Not kept: the database that would keep it has just refused.
+            self._relay.tell(self._rooms.route(incoming.room), text, kept=False)
         finally:
             self._warn_admins(f"Support: the conversation database refused a message: {exc}")

@@ -11,6 +11,7 @@ from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
 from errbot_support.records import Pending
 from errbot_support.relay import RelaySettings, RoomRelay
+from errbot_support.relay_notice_store import NoticeStore
 from errbot_support.routing import AgentRoom, AgentRooms
 
 STOP_TIMEOUT = 5.0
@@ -27,7 +28,12 @@ class AgentRoomRelays:
         settings: RelaySettings,
     ) -> None:
         self.rooms = rooms
-        self._by_room = {room: RoomRelay(room, rooms, desk, posts, settings) for room in rooms.all}
+        store = desk.store
+        notices = NoticeStore(store.engine, store._writer)  # taking turns with its writers
+        self._by_room = {
+            room: RoomRelay(room, rooms, desk, posts, settings, notices=notices)
+            for room in rooms.all
+        }
 
     def start(self) -> None:
         for relay in self._by_room.values():
@@ -50,9 +56,12 @@ class AgentRoomRelays:
         reading it back, when nothing older waits in the store."""
         self._by_room[room].recorded(pending)
 
-    def tell(self, room: AgentRoom, text: str, number: int | None = None) -> None:
-        """Post a notice in ``room`` from its relay: whoever calls never waits for the room."""
-        self._by_room[room].tell(number, text)
+    def tell(
+        self, room: AgentRoom, text: str, number: int | None = None, *, kept: bool = True
+    ) -> None:
+        """Post a notice in ``room`` from its relay: whoever calls never waits for the room.
+        It is recorded first (``kept``), so that a crash before it is posted loses nothing."""
+        self._by_room[room].tell(number, text, kept=kept)
 
     def when_shown(self, room: AgentRoom, entry_id: int, then: Callable[[], None]) -> None:
         """Call ``then`` once entry ``entry_id`` was shown (or set aside) in ``room``."""
