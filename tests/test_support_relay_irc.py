@@ -131,7 +131,7 @@ def test_what_irc_cannot_carry_reaches_the_agents_whole_and_holds_nobody_up(
     eve_first = "#2 eve: ends with a nul\u2400"
     assert any(
         line == eve_first or line.startswith(f"{eve_first}{GROUP_SEPARATOR}") for line in lines
-    )
+    ), lines
     assert sum("New conversation" in line for line in lines) == 3  # each announced once
 
 
