@@ -165,14 +165,19 @@ class RoomRelay:
             self.idle.clear()
             self._wake.set()
 
-    def tell(self, number: int | None, text: str, *, kept: bool = True) -> None:
+    def tell(
+        self, number: int | None, text: str, *, kept: bool = True, source: str | None = None
+    ) -> None:
         """Post ``text`` (about conversation ``number``) in turn, from this relay's thread;
         ``kept``: recorded first, so that a crash before it is posted does not lose it (if the
-        database refuses, it is posted all the same from memory)."""
-        notice = Notice(None, number, text)
+        database refuses, it is posted all the same from memory); none if a notice of the
+        same ``source`` was kept already."""
+        notice: Notice | None = Notice(None, number, text)
         if kept:
             try:
-                notice = self._notice_store.record(self.room.key, number, text)
+                notice = self._notice_store.record(self.room.key, number, text, source)
+                if notice is None:
+                    return
             except SQLAlchemyError as exc:
                 log.warning("A notice for %s could not be recorded (%s): %r", self.room, exc, text)
         self._queue(notice)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from errbot_support.database import READ_ONLY, without_waiting_for_the_disk
 from errbot_support.tables import relay_notices
@@ -33,19 +34,28 @@ class NoticeStore:
         self._engine = engine
         self._writer = writer
 
-    def record(self, room_key: str, number: int | None, text: str) -> Notice:
-        """Keep a notice for the agent room ``room_key`` (committed to disk on return)."""
+    def record(
+        self, room_key: str, number: int | None, text: str, source: str | None = None
+    ) -> Notice | None:
+        """Keep a notice for the agent room ``room_key`` (committed to disk on return); None
+        if one about ``source`` was kept already (posted, or waiting to be)."""
         row = {
             "agent_room": room_key,
             "number": number,
             "body": text,
             "created_at": datetime.now(timezone.utc),
             "posted": False,
+            "source": source,
         }
-        with self._writer, self._engine.begin() as connection:
-            notice_id = connection.execute(
-                insert(relay_notices).values(row).returning(relay_notices.c.id)
-            ).scalar_one()
+        try:
+            with self._writer, self._engine.begin() as connection:
+                notice_id = connection.execute(
+                    insert(relay_notices).values(row).returning(relay_notices.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            if source is None:
+                raise
+            return None
         return Notice(notice_id, number, text)
 
     def waiting(self, room_key: str) -> list[Notice]:

@@ -57,11 +57,18 @@ class AgentRoomRelays:
         self._by_room[room].recorded(pending)
 
     def tell(
-        self, room: AgentRoom, text: str, number: int | None = None, *, kept: bool = True
+        self,
+        room: AgentRoom,
+        text: str,
+        number: int | None = None,
+        *,
+        kept: bool = True,
+        source: str | None = None,
     ) -> None:
         """Post a notice in ``room`` from its relay: whoever calls never waits for the room.
-        It is recorded first (``kept``), so that a crash before it is posted loses nothing."""
-        self._by_room[room].tell(number, text, kept=kept)
+        It is recorded first (``kept``), so that a crash before it is posted loses nothing;
+        once only for a ``source`` (what it is about) that may come again."""
+        self._by_room[room].tell(number, text, kept=kept, source=source)
 
     def when_shown(self, room: AgentRoom, entry_id: int, then: Callable[[], None]) -> None:
         """Call ``then`` once entry ``entry_id`` was shown (or set aside) in ``room``."""

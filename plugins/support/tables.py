@@ -145,6 +145,9 @@ relay_notices = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("posted", Boolean, nullable=False, default=False),
+    # What it is about, when that may come again (a message redelivered after a crash).
+    Column("source", String(640)),
+    UniqueConstraint("source", name="uq_support_relay_notice_source"),
 )
 
 Index("ix_support_relay_notices_waiting", relay_notices.c.posted, relay_notices.c.agent_room)
