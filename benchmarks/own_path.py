@@ -26,32 +26,42 @@ from pubnub.models.consumer.pubsub import PNMessageResult
 
 from benchmarks.bot import RunningBot
 from benchmarks.marks import mark
-from benchmarks.publishers import payload
+from benchmarks.publishers import CUSTOMER, payload
 from errbot_pubnub.sdk import Inbound
 
 CUSTOMERS = 100
 WARM_UP = 200
 
 
-def prepared(channels: list[str], count: int, group: str) -> list[Inbound]:
-    """Messages as the SDK listener hands them over, with timetokens ahead of the server's."""
+def prepared(channels: list[str], count: int, group: str, writers: int) -> list[Inbound]:
+    """Messages as the SDK listener hands them over, with timetokens ahead of the server's,
+    each by the customer of its channel (the channel at position ``p`` is customer
+    ``p % writers``'s, as the publishers open them)."""
     base = int(datetime.now(timezone.utc).timestamp() * 10**7) + 10**9
     found = []
     for n in range(count):
-        channel = channels[n % len(channels)]
+        at = n % len(channels)
+        channel, customer = channels[at], CUSTOMER.format(at % writers)
         result = PNMessageResult(
-            payload(mark("pipe", 0, n)), group, channel, base + n, publisher="customer-0"
+            payload(mark("pipe", 0, n)), group, channel, base + n, publisher=customer
         )
-        found.append(Inbound(channel, base + n, "customer-0", result))
+        found.append(Inbound(channel, base + n, customer, result))
     return found
 
 
 def measure(
-    bot: RunningBot, channels: list[str], group: str, count: int, profile: bool = False
+    bot: RunningBot,
+    channels: list[str],
+    group: str,
+    count: int,
+    *,
+    writers: int,
+    profile: bool = False,
 ) -> dict[str, Any]:
-    """CPU and wall time per message for ``count`` messages (after a warm-up)."""
+    """CPU and wall time per message for ``count`` messages (after a warm-up); ``writers``:
+    how many customers the publishers write as."""
     backend = bot.bot.hosted_backends()["customers"]
-    items = prepared(channels, WARM_UP + count, group)
+    items = prepared(channels, WARM_UP + count, group, writers)
     # The relays post on threads of their own: waited for, their work counted.
     relay = bot.support.runtime.agents.relays
     for item in items[:WARM_UP]:

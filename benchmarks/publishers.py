@@ -6,6 +6,11 @@ in a separate process, driven over a pipe, and the very same process and threads
 ceiling and for the relay. Each publisher thread has its own SDK client (its own connection);
 its index is the ``publisher`` of the messages' marks, and its messages on one channel are
 published one after the other, so their order on arrival can be checked.
+
+Each channel is one customer's chat, and only that customer writes there, whichever thread
+publishes: the channel at position ``p`` of a list is customer ``p % threads``'s (as ``each``
+opens them), and every thread has a client of its own for each customer. A message in someone
+else's chat is not the customer's words: the bot reports it to the agents instead.
 """
 
 from __future__ import annotations
@@ -43,12 +48,25 @@ class Customers:
     def __init__(self, origin: str, threads: int) -> None:
         self.origin = origin
         self.clients = [sdk.client(origin, CUSTOMER.format(n)) for n in range(threads)]
+        # as_customer[thread][customer]: the thread's own client for that customer.
+        self.as_customer = [
+            [
+                self.clients[n] if n == thread else sdk.client(origin, CUSTOMER.format(n))
+                for n in range(threads)
+            ]
+            for thread in range(threads)
+        ]
         self.listener: PubNub | None = None
         self.recorder: sdk.Recorder | None = None
 
     def close(self) -> None:
-        for pubnub in [*self.clients, *([self.listener] if self.listener else [])]:
+        own = [c for clients in self.as_customer for c in clients]
+        for pubnub in [*own, *([self.listener] if self.listener else [])]:
             sdk.stop(pubnub)
+
+    def _customer_of(self, index: int, position: int) -> PubNub:
+        """Thread ``index``'s client for the customer of the channel at ``position``."""
+        return self.as_customer[index][position % len(self.clients)]
 
     # --- publishing -------------------------------------------------------------------------
 
@@ -104,8 +122,9 @@ class Customers:
             done = {"published": 0, "failed": 0}
             position, seq = index, 0
             while time.monotonic() < deadline:
-                client = devices[index] if devices else None
-                channel = channels[position % len(channels)]
+                at = position % len(channels)
+                client = devices[index] if devices else self._customer_of(index, at)
+                channel = channels[at]
                 ok = self._publish(index, channel, tag, seq, client)
                 done["published" if ok else "failed"] += 1
                 position += len(self.clients)
@@ -138,7 +157,8 @@ class Customers:
                     time.sleep(wait)
                 else:
                     late[index] = max(late[index], -wait)
-                ok = self._publish(index, channels[n % len(channels)], tag, n)
+                at = n % len(channels)
+                ok = self._publish(index, channels[at], tag, n, self._customer_of(index, at))
                 done["published" if ok else "failed"] += 1
             return done
 

@@ -160,7 +160,9 @@ class Bench:
         bot = self._start_bot(group, group)
         try:
             self._open_conversations(bot, channels)
-            return own_path.measure(bot, channels, group, count, profile)
+            return own_path.measure(
+                bot, channels, group, count, writers=self.plan.publisher_threads, profile=profile
+            )
         finally:
             bot.stop()
 

@@ -104,7 +104,7 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             )
         assert migrate(engine) == 1
         with engine.connect() as c:
-            assert current_version(c) == SCHEMA_VERSION == 5
+            assert current_version(c) == SCHEMA_VERSION == 6
             columns = {col["name"] for col in inspect(c).get_columns(conversations.name)}
             assert {"rating", "agent_room", "customer_details", "thread_key"} <= columns
             row = c.execute(

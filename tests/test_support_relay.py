@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from errbot_support.records import CustomerMessage, Relay
+from errbot_support.relay_notice_store import NoticeStore
 from errbot_support.store import Store
 from tests.botrunner import wait_for
 from tests.support_fixtures import AGENT_ROOM, support_bot
@@ -154,3 +155,24 @@ def test_a_message_longer_than_a_post_arrives_whole_in_marked_pieces(tmp_path):
             piece.removeprefix("#1 \u2506 ").removeprefix("#1 dana: ") for piece in pieces
         )
         assert text == words
+
+
+def test_a_notice_about_a_message_delivered_again_is_kept_once(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'support.sqlite'}")
+    try:
+        notices = NoticeStore(store.engine, store._writer)
+        first = notices.record("#support", 1, "#1: mallory wrote", "dana-chat/17")
+        assert notices.record("#support", 1, "#1: mallory wrote", "dana-chat/17") is None
+        notices.record("#support", None, "a flood", None)
+        notices.record("#support", None, "another flood", None)
+        assert [n.text for n in notices.waiting("#support")] == [
+            "#1: mallory wrote",
+            "a flood",
+            "another flood",
+        ]
+        notices.posted(first.id)
+        assert notices.record("#support", 1, "#1: mallory wrote", "dana-chat/17") is None
+        assert [n.text for n in notices.waiting("#support")] == ["a flood", "another flood"]
+        assert notices.waiting("#elsewhere") == []
+    finally:
+        store.close()

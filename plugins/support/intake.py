@@ -129,8 +129,11 @@ class Intake:
         text = intruder_report(kind, where, display_name(msg.frm), customer, msg.body or "")
         log.warning("In %s: %s", room, unmarked(text))
         agent_room = self._rooms.of(latest) if latest else self._rooms.route(str(room))
+        message_id = (msg.extras or {}).get("message_id")
+        # A message delivered again (after a crash) is told of once.
+        source = f"{room}/{message_id}" if message_id is not None else None
         # From the room's relay: taking customers' messages in never waits for the agents.
-        self._relay.tell(agent_room, text, latest.number if latest else None)
+        self._relay.tell(agent_room, text, latest.number if latest else None, source=source)
 
     def _acknowledge(self, conversation: Conversation) -> threading.Event | None:
         """The acknowledgement, or outside business hours the after-hours notice."""
@@ -176,6 +179,7 @@ class Intake:
             )
         )
         try:  # from the room's relay: this never waits for the agents' network
-            self._relay.tell(self._rooms.route(incoming.room), text)
+            # Not kept: the database that would keep it has just refused.
+            self._relay.tell(self._rooms.route(incoming.room), text, kept=False)
         finally:
             self._warn_admins(f"Support: the conversation database refused a message: {exc}")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
-from errbot_support.tables import metadata, schema_version
+from errbot_support.tables import metadata, relay_notices, schema_version
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ def _add_thread_key(connection: Connection) -> None:
     )
 
 
+def _add_relay_notices(connection: Connection) -> None:
+    relay_notices.create(connection, checkfirst=True)  # with its index
+
+
 # Ordered upgrade steps, appended whenever the tables change.
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(2, "conversations keep the customer's rating", _add_rating),
@@ -53,6 +57,7 @@ UPGRADES: tuple[Upgrade, ...] = (
         4, "conversations keep what the customer's network said of them", _add_customer_details
     ),
     Upgrade(5, "conversations keep their thread in the agent room", _add_thread_key),
+    Upgrade(6, "the relays' notices are kept until posted", _add_relay_notices),
 )
 
 

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from errbot_support import formatting
 from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
@@ -35,6 +37,7 @@ from errbot_support.parts import GROUP_SEPARATOR, grouped, split_post
 from errbot_support.presence import RoomPresence
 from errbot_support.records import Kind, Pending
 from errbot_support.refusals import refused_for_content
+from errbot_support.relay_notice_store import Notice, NoticeStore
 from errbot_support.relay_notices import flooding_notice, set_aside_notice
 from errbot_support.routing import AgentRoom, AgentRooms
 
@@ -61,6 +64,20 @@ class Outcome(Enum):
     DOWN = "down"  # the network, or the bot's place in the room
 
 
+@dataclass(frozen=True)
+class RelaySettings:
+    """What every relay of an activation shares: ``prefix`` of the commands it names,
+    ``join_as`` (the bot's name when it joins a room), ``warn_admins``, ``retry_interval``
+    (seconds between two tries at a room that is down, and between two looks at the store),
+    ``flood_per_minute`` (the rate beyond which a customer floods)."""
+
+    prefix: str
+    join_as: str | None
+    warn_admins: Callable[[str], None]
+    retry_interval: float
+    flood_per_minute: int
+
+
 @dataclass
 class _Progress:
     """A message on its way in pieces: which are posted already (kept until all are)."""
@@ -79,21 +96,19 @@ class RoomRelay:
         rooms: AgentRooms,
         desk: Desk,
         posts: AgentPosts,
+        settings: RelaySettings,
         *,
-        prefix: str,
-        join_as: str | None,
-        warn_admins: Callable[[str], None],
-        retry_interval: float,
-        flood_per_minute: int,
+        notices: NoticeStore,
     ) -> None:
         self.room = room
+        self._notice_store = notices
         self._rooms = rooms
         self._desk = desk
         self._posts = posts
-        self._prefix = prefix
-        self._warn_admins = warn_admins
-        self._retry = retry_interval
-        self._floods = FloodWatch(flood_per_minute)
+        self._prefix = settings.prefix
+        self._warn_admins = settings.warn_admins
+        self._retry = settings.retry_interval
+        self._floods = FloodWatch(settings.flood_per_minute)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.idle = threading.Event()  # set while nothing can be posted until woken
@@ -101,12 +116,13 @@ class RoomRelay:
         self._thread: threading.Thread | None = None
         self.down = False
         self._presence = RoomPresence(
-            room.room, join_as, joins_by_itself=posts.joined_at_connection(room.room)
+            room.room, settings.join_as, joins_by_itself=posts.joined_at_connection(room.room)
         )
         self._progress: dict[int, _Progress] = {}
         self._alone: set[int] = set()  # entries a refused group left to go on their own
         self._served: dict[int, float] = {}  # conversation -> when it last had a post
-        self._notices: list[tuple[int | None, str]] = []
+        self._notices: list[Notice] = []  # to post before anything else, oldest first
+        self._notice_ids: set[int] = set()  # kept notices queued or posted by this relay
         self._waiters: dict[int, list[Callable[[], None]]] = {}
         # Entries shown (or set aside) lately: for late waiters, and so that a read of the
         # store skips those whose relayed mark is still queued.
@@ -149,10 +165,30 @@ class RoomRelay:
             self.idle.clear()
             self._wake.set()
 
-    def tell(self, number: int | None, text: str) -> None:
-        """Post ``text`` (about conversation ``number``) in turn, from this relay's thread."""
+    def tell(
+        self, number: int | None, text: str, *, kept: bool = True, source: str | None = None
+    ) -> None:
+        """Post ``text`` (about conversation ``number``) in turn, from this relay's thread;
+        ``kept``: recorded first, so that a crash before it is posted does not lose it (if the
+        database refuses, it is posted all the same from memory); none if a notice of the
+        same ``source`` was kept already."""
+        notice: Notice | None = Notice(None, number, text)
+        if kept:
+            try:
+                notice = self._notice_store.record(self.room.key, number, text, source)
+                if notice is None:
+                    return
+            except SQLAlchemyError as exc:
+                log.warning("A notice for %s could not be recorded (%s): %r", self.room, exc, text)
+        self._queue(notice)
+
+    def _queue(self, notice: Notice) -> None:
         with self._lock:
-            self._notices.append((number, text))
+            if notice.id is not None:
+                if notice.id in self._notice_ids:
+                    return
+                self._notice_ids.add(notice.id)
+            self._notices.append(notice)
             self.idle.clear()
             self._wake.set()
 
@@ -264,7 +300,7 @@ class RoomRelay:
         number = pending.conversation.number
         waiting.setdefault(number, []).append(pending)
         if self._floods.saw(number, pending.entry.id):
-            self._notices.append((number, self._flooding_notice(pending)))
+            self.tell(number, self._flooding_notice(pending))
 
     def _read(self) -> dict[int, list[Pending]]:
         """This room's waiting messages, oldest first, by conversation."""
@@ -285,6 +321,8 @@ class RoomRelay:
             after = batch[-1].entry.id
         self._floods.settle(set(found))
         self._forget_served()
+        for notice in self._notice_store.waiting(self.room.key):  # those a crash left
+            self._queue(notice)
         return found
 
     def _forget_served(self) -> None:
@@ -422,12 +460,17 @@ class RoomRelay:
         return Outcome.POSTED
 
     def _post_notice(self) -> Outcome:
-        number, text = self._notices[0]
-        for piece in self._posts.pieces(self.room.room, text, number):
-            outcome = self._post(piece, number)
+        notice = self._notices[0]
+        for piece in self._posts.pieces(self.room.room, notice.text, notice.number):
+            outcome = self._post(piece, notice.number)
             if outcome is Outcome.DOWN:
                 return outcome
         self._notices.pop(0)
+        if notice.id is not None:
+            try:
+                self._notice_store.posted(notice.id)
+            except SQLAlchemyError:  # posted again after a restart, not before
+                log.exception("Could not mark a notice in %s posted.", self.room)
         return Outcome.POSTED
 
     def _shown_all(self, shown: list[Pending]) -> None:
@@ -445,7 +488,7 @@ class RoomRelay:
         self._desk.set_aside(entry)
         reason = self._last_refusal
         text = set_aside_notice(number, self._prefix)
-        self._notices.append((number, text))
+        self.tell(number, text)
         log.warning("Message %d of #%d set aside in %s: %s", entry.id, number, self.room, reason)
         try:
             self._warn_admins(f"Support: {text} ({self.room} refused it: {reason})")

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
 from errbot_support.records import Pending
-from errbot_support.relay import RoomRelay
+from errbot_support.relay import RelaySettings, RoomRelay
+from errbot_support.relay_notice_store import NoticeStore
 from errbot_support.routing import AgentRoom, AgentRooms
 
 STOP_TIMEOUT = 5.0
@@ -24,26 +25,13 @@ class AgentRoomRelays:
         rooms: AgentRooms,
         desk: Desk,
         posts: AgentPosts,
-        *,
-        prefix: str,
-        join_as: str | None,
-        warn_admins: Callable[[str], None],
-        retry_interval: float,
-        flood_per_minute: int,
+        settings: RelaySettings,
     ) -> None:
         self.rooms = rooms
+        store = desk.store
+        notices = NoticeStore(store.engine, store._writer)  # taking turns with its writers
         self._by_room = {
-            room: RoomRelay(
-                room,
-                rooms,
-                desk,
-                posts,
-                prefix=prefix,
-                join_as=join_as,
-                warn_admins=warn_admins,
-                retry_interval=retry_interval,
-                flood_per_minute=flood_per_minute,
-            )
+            room: RoomRelay(room, rooms, desk, posts, settings, notices=notices)
             for room in rooms.all
         }
 
@@ -68,9 +56,19 @@ class AgentRoomRelays:
         reading it back, when nothing older waits in the store."""
         self._by_room[room].recorded(pending)
 
-    def tell(self, room: AgentRoom, text: str, number: int | None = None) -> None:
-        """Post a notice in ``room`` from its relay: whoever calls never waits for the room."""
-        self._by_room[room].tell(number, text)
+    def tell(
+        self,
+        room: AgentRoom,
+        text: str,
+        number: int | None = None,
+        *,
+        kept: bool = True,
+        source: str | None = None,
+    ) -> None:
+        """Post a notice in ``room`` from its relay: whoever calls never waits for the room.
+        It is recorded first (``kept``), so that a crash before it is posted loses nothing;
+        once only for a ``source`` (what it is about) that may come again."""
+        self._by_room[room].tell(number, text, kept=kept, source=source)
 
     def when_shown(self, room: AgentRoom, entry_id: int, then: Callable[[], None]) -> None:
         """Call ``then`` once entry ``entry_id`` was shown (or set aside) in ``room``."""

@@ -27,6 +27,7 @@ from errbot_support.agent_side import AgentSide, Pollers
 from errbot_support.desk import Desk
 from errbot_support.intake import Intake
 from errbot_support.migrations import SchemaError
+from errbot_support.relay import RelaySettings
 from errbot_support.relays import AgentRoomRelays
 from errbot_support.routing import AgentRooms, agent_rooms
 from errbot_support.settings import Settings, SettingsError
@@ -99,11 +100,13 @@ def build_runtime(
         rooms,
         desk,
         posts,
-        prefix=prefix,
-        join_as=join_as,
-        warn_admins=warn_admins,
-        retry_interval=settings.retry_interval,
-        flood_per_minute=settings.flood_per_minute,
+        RelaySettings(
+            prefix=prefix,
+            join_as=join_as,
+            warn_admins=warn_admins,
+            retry_interval=settings.retry_interval,
+            flood_per_minute=settings.flood_per_minute,
+        ),
     )
     access = Access(settings, rooms)
     database = store.engine.url.render_as_string(hide_password=True)

@@ -134,3 +134,20 @@ entries = Table(
 Index("ix_support_entries_conversation", entries.c.conversation_id, entries.c.id)
 Index("ix_support_entries_relay", entries.c.relay)
 Index("ix_support_entries_delivery", entries.c.delivery)
+
+# Schema version 6: what a relay is to say in an agent room, kept until it was posted.
+relay_notices = Table(
+    "support_relay_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_room", String(512), nullable=False),  # the room's key (``AgentRoom.key``)
+    Column("number", Integer),  # the conversation it is about, if any
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("posted", Boolean, nullable=False, default=False),
+    # What it is about, when that may come again (a message redelivered after a crash).
+    Column("source", String(640)),
+    UniqueConstraint("source", name="uq_support_relay_notice_source"),
+)
+
+Index("ix_support_relay_notices_waiting", relay_notices.c.posted, relay_notices.c.agent_room)
