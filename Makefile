@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8090
+# Test workers (pytest-xdist): the tests mostly wait on servers and bots, so two share two cores
+# well; TEST_WORKERS=0 runs them all in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: test lint format install demo customer chat-sdk-customer emulator bench clean
 
@@ -19,7 +22,7 @@ install: $(BIN)/python
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

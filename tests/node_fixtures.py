@@ -1,13 +1,15 @@
 """PubNub's JavaScript SDKs under Node: ``js/`` holds their pinned versions (package-lock.json).
 
 ``node_sdks`` installs them once per session with ``npm ci`` (into ``js/node_modules``, ignored
-by git; skipped when the lock file has not changed since) and returns ``run(script, *args)``,
+by git; skipped when the lock file has not changed since; one install at a time, as parallel test
+workers share ``js/``) and returns ``run(script, *args)``,
 which runs a script of ``js/`` with Node and returns its process. Where Node or npm is missing,
 the tests that need them skip, saying so.
 """
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -40,13 +42,15 @@ def node_sdks() -> Callable[..., subprocess.CompletedProcess[str]]:
             f"Node.js {version.stdout.strip()} is too old for PubNub's JavaScript SDK 12 "
             f"(its HTTP client needs Node {MIN_NODE} or newer)"
         )
-    if not _installed():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS,
-            check=True,
-            timeout=INSTALL_TIMEOUT,
-        )
+    with (JS / ".npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _installed():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=JS,
+                check=True,
+                timeout=INSTALL_TIMEOUT,
+            )
 
     def run(script: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
