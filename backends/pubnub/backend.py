@@ -26,6 +26,7 @@ from errbot.core import ErrBot
 from errbot_instances import assignment, process
 from errbot_instances.assignment import AllGroups, GroupAssignment
 from errbot_instances.election import Alone, Election
+from errbot_instances.postgres import liveness_of
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
 from errbot_pubnub.admin_notices import AdminNotices
@@ -260,7 +261,7 @@ class PubNubBackend(ErrBot):
         channel groups only (at most all ten, which one subscriber can hold)."""
         url = self.settings.delivery_db_url
         assert url is not None and self.subscription is not None
-        self._election = process.join(url)
+        self._election = process.join(url, liveness_of(self.bot_config))
         self._assignment = assignment.share(
             self._election,
             self.subscription.set_groups,

@@ -149,6 +149,15 @@ class RoomRelay:
             self.idle.clear()
             self._wake.set()
 
+    def recorded_elsewhere(self) -> None:
+        """Another instance recorded a message: only the store has it, so the next look reads
+        the store (counted as a message not kept, so a read already under way is not
+        enough)."""
+        with self._lock:
+            self._overflows += 1
+            self.idle.clear()
+            self._wake.set()
+
     def tell(self, number: int | None, text: str) -> None:
         """Post ``text`` (about conversation ``number``) in turn, from this relay's thread."""
         with self._lock:

@@ -68,6 +68,11 @@ class AgentRoomRelays:
         reading it back, when nothing older waits in the store."""
         self._by_room[room].recorded(pending)
 
+    def recorded_elsewhere(self) -> None:
+        """Another instance recorded a customer message: every relay reads the store again."""
+        for relay in self._by_room.values():
+            relay.recorded_elsewhere()
+
     def tell(self, room: AgentRoom, text: str, number: int | None = None) -> None:
         """Post a notice in ``room`` from its relay: whoever calls never waits for the room."""
         self._by_room[room].tell(number, text)
