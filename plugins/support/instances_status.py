@@ -15,7 +15,8 @@ def instances_report(url: str, me: str | None, liveness: Liveness, *, active: bo
     try:
         found = instances(url, liveness)
     except Exception as exc:  # the database is down: say so, the rest of the status stands
-        return f"Instances: this one ({me}, {role}); the others cannot be listed ({first_line(exc)})."
+        why = first_line(exc)
+        return f"Instances: this one ({me}, {role}); the others cannot be listed ({why})."
     lines = [f"Instances on this database (this one: {me}, {role}):"]
     lines += [f"- {line}" for line in describe(found)]
     return "\n".join(lines)
