@@ -157,7 +157,11 @@ class SupportBots:
         )
         holders = dict(rows)
         wanted = self.pids(numbers)
-        return taking == wanted and set(holders) == set(self.groups) and set(holders.values()) <= wanted
+        return (
+            taking == wanted
+            and set(holders) == set(self.groups)
+            and set(holders.values()) <= wanted
+        )
 
     def holding_groups(self, number: int) -> bool:
         pid = self.processes[number].pid
@@ -174,7 +178,13 @@ class SupportBots:
             raise AssertionError(f"{failure}\n{self.logs()}") from None
 
     def logs(self) -> str:
-        parts = []
+        parts = [
+            "--- sessions: " + repr(row)
+            for row in self.query(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 120)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        ]
         for number, starts in sorted(self.starts.items()):
             for start in range(1, starts + 1):
                 path = self.folder / f"bot-{number}-{start}.log"
@@ -232,9 +242,9 @@ class Agent:
         for line in self.bot_lines():
             if line.command == "JOIN" and AGENT_ROOM in line.params:
                 present.add(line.nick)
-            elif line.command == "PART" and AGENT_ROOM in line.params[:1]:
-                present.discard(line.nick)
-            elif line.command == "QUIT":
+            elif (
+                line.command == "PART" and AGENT_ROOM in line.params[:1]
+            ) or line.command == "QUIT":
                 present.discard(line.nick)
         return present
 
