@@ -245,7 +245,10 @@ def test_three_bots_act_as_one_through_kills_restarts_and_a_graceful_stop(
     assert len(alice.answers("standing by", "alice")) == 1
     scenario.admin_told_once()
     assert len(alice.answers("is now yours")) == len(CHANNELS)
+    # No bot mistook another's reply for a message posing as support: not in the room, nor
+    # to the admins.
     assert alice.answers("posing as support") == []
+    assert not [line for line in scenario.boss.lines() if "posing" in line.params[-1]]
     times = {name: round(seconds, 2) for name, seconds in scenario.times.items()}
     print(f"\ntakeover times (s): {times}")
     print(f"relayed twice (in flight when killed): {len(doubled)} of 60")

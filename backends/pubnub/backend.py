@@ -65,6 +65,7 @@ from errbot_pubnub.settings import (
     invalid_name_reason,
     read_settings,
 )
+from errbot_pubnub.shared_publications import SharedPublications
 from errbot_pubnub.subscription import SubscriptionSupervisor
 from errbot_pubnub.subscription_outcomes import Health, History
 from errbot_pubnub.user_profiles import UserProfiles
@@ -94,6 +95,12 @@ class PubNubBackend(ErrBot):
         self.dead_letters: DeadLetters
         self._delivery_database: DeliveryDatabase | None = None
         self.tracker, self.dead_letters = self._open_delivery_state(config)
+        # Bots sharing the groups publish under one user id: each knows the others' publishes.
+        self._shared = (
+            SharedPublications(self._delivery_database.engine)
+            if self.settings.share_groups and self._delivery_database is not None
+            else None
+        )
         try:
             identity = read_identity_settings(config)
         except PubNubConfigurationError as error:
@@ -234,6 +241,7 @@ class PubNubBackend(ErrBot):
             user_id=settings.user_id,
             history_available=self._history_available,
             publish_id_meta=settings.publish_id_meta,
+            on_published=self._shared.add if self._shared else lambda channel, timetoken: None,
         )
         self.inbound.start()
         self.subscription = SubscriptionSupervisor(
@@ -284,7 +292,9 @@ class PubNubBackend(ErrBot):
         if timetoken < self._listening_since:
             return True
         publisher = self._publisher
-        return publisher is None or publisher.published(channel, timetoken)
+        if publisher is None or publisher.published(channel, timetoken):
+            return True
+        return self._shared is not None and self._shared.has(channel, timetoken)
 
     def _history_available(self) -> bool:
         return self.subscription is not None and self.subscription.history is not History.DISABLED
