@@ -122,6 +122,15 @@ class RoomRelay:
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
+        """Start relaying (again, after a stop: what waits is read from the store first)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._presence.lost()  # the bot may have left the room meanwhile: look again
+        with self._lock:
+            self._synced = False
+            self.idle.clear()
+            self._wake.set()
         self._thread = threading.Thread(
             target=self._run, name=f"support-relay-{self.room}", daemon=True
         )
