@@ -230,6 +230,13 @@ SUPPORT_CUSTOMER_NETWORK = os.environ.get("SUPPORT_CUSTOMER_NETWORK", "customers
 # serves one bot: a second bot started on it refuses to activate Support.
 SUPPORT_DB_URL = os.environ.get("SUPPORT_DB_URL") or None
 
+# Several bots on one PostgreSQL SUPPORT_DB_URL (and the same PUBNUB_DELIVERY_DB_URL, with
+# PUBNUB_SHARE_GROUPS) act as one: all take customers in, one at a time faces the agents (on IRC
+# give each bot its own nick and leave the agent room out of CHATROOM_PRESENCE: the active one
+# joins it). The seconds within which another takes over from one that died (README "Several
+# instances").
+INSTANCES_TAKEOVER_SECONDS = 10
+
 # Who may run the agent commands: empty for anyone in the agent room, or identities and glob
 # patterns (nick, user id or "network:..." form) who may then also work from direct messages.
 # Environment: SUPPORT_AGENTS, comma-separated. Default: empty, except on the terminal, where

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from errbot_instances.election import Alone, Election
+from errbot_instances.losses import shared_out
 from errbot_instances.postgres import close_quietly, connect, first_line, lock_key
 from errbot_instances.registry import forget_stale, set_intake, taking_groups
 from errbot_instances.rendezvous import Holding, rebalance
@@ -144,6 +145,7 @@ class GroupAssignment:
                     )
                 }
                 changed = rebalance(groups, live)
+                shared_out(connection, lost, groups, changed)
                 if changed:
                     connection.cursor().executemany(
                         "UPDATE instance_groups SET holder = %s, target = %s,"

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from errbot_instances.losses import took_over_active
 from errbot_instances.postgres import (
     Liveness,
     close_quietly,
@@ -175,7 +176,12 @@ class Election(_Watched):
             holding = bool(
                 connection.execute("SELECT pg_try_advisory_lock(%s)", (ACTIVE_KEY,)).fetchone()[0]
             )
-        heartbeat(connection, self.me, ACTIVE if holding else STANDBY)
+        if holding and not self._holding:
+            with connection.transaction():
+                took_over_active(connection, self.me)
+                heartbeat(connection, self.me, ACTIVE)
+        else:
+            heartbeat(connection, self.me, ACTIVE if holding else STANDBY)
         with self._transition:
             if self._stopping.is_set() or self._reconnect:
                 return  # fenced or stopping meanwhile: this session no longer counts
@@ -203,9 +209,9 @@ class Election(_Watched):
     def _leave(self, connection: psycopg.Connection | None) -> None:
         if connection is None:
             return
-        try:
-            connection.execute("SELECT pg_advisory_unlock_all()")
+        try:  # the row first: whoever takes over next must not count this one lost
             forget(connection, self.id)
+            connection.execute("SELECT pg_advisory_unlock_all()")
         except Exception as problem:  # the server will forget us all the same
             log.info("Leaving cleanly failed (%s): the others will notice.", first_line(problem))
         close_quietly(connection)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BOUND = 10.0
 MIN_BOUND = 2.0
 KEEPALIVE_PROBES = 3
+#: The bot setting that sets :attr:`Liveness.bound` for every part of a bot.
+BOUND_SETTING = "INSTANCES_TAKEOVER_SECONDS"
 
 
 def is_postgresql(url: str) -> bool:
@@ -111,6 +113,20 @@ class Liveness:
         if idle_limit:
             settings["idle_session_timeout"] = str(round(self.server_release * 1000))
         return settings
+
+
+def liveness_of(config: Any) -> Liveness:
+    """The :class:`Liveness` a bot's settings ask for (``INSTANCES_TAKEOVER_SECONDS``, 10 s
+    by default); raises ``ValueError`` with one sentence if the setting is not a number of
+    seconds of at least :data:`MIN_BOUND`."""
+    given = getattr(config, BOUND_SETTING, None)
+    if given is None:
+        return Liveness()
+    if isinstance(given, bool) or not isinstance(given, int | float) or not given >= MIN_BOUND:
+        raise ValueError(
+            f"{BOUND_SETTING} must be a number of seconds of at least {MIN_BOUND:g}, not {given!r}"
+        )
+    return Liveness(float(given))
 
 
 def connect(url: str, liveness: Liveness, *, idle_limit: bool = True) -> psycopg.Connection:

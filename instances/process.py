@@ -10,22 +10,31 @@ process's election on its database and watches it; the first join starts it, the
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from errbot_instances.election import Alone, Election, elect
 from errbot_instances.postgres import Liveness
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _joined: dict[str, tuple[Election | Alone, int]] = {}
 
 
 def join(url: str, liveness: Liveness | None = None) -> Election | Alone:
-    """This process's election among the instances on ``url`` (started if it was not yet).
-    Give the same URL everywhere in the process: it is what tells databases apart."""
+    """This process's election among the instances on ``url`` (started if it was not yet,
+    with ``liveness``: the first join's counts). Give the same URL everywhere in the process:
+    it is what tells databases apart."""
     with _lock:
         election, joined = _joined.get(url, (None, 0))
         if election is None:
             election = elect(url, liveness=liveness).start()
+        elif isinstance(election, Election) and liveness not in (None, election.liveness):
+            log.warning(
+                "This instance keeps the takeover bound it started with (%g s), not %g s.",
+                election.liveness.bound,
+                liveness.bound,
+            )
         _joined[url] = (election, joined + 1)
         return election
 

@@ -1,4 +1,5 @@
-"""The two tables the instances share: who is there, and who takes in which channel group.
+"""The tables the instances share: who is there, who takes in which channel group, and who
+was lost.
 
 Created on first use, under a transaction-level advisory lock so that instances starting
 together do not race on ``CREATE TABLE``.
@@ -35,6 +36,15 @@ STATEMENTS = (
         holder text,
         target text,
         since timestamptz
+    )""",
+    # One sentence per instance lost without a word and who took its work over, until the
+    # active instance has told the admins (``told``).
+    """CREATE TABLE IF NOT EXISTS instance_losses (
+        seq bigserial PRIMARY KEY,
+        instance text NOT NULL,
+        said text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        told boolean NOT NULL DEFAULT false
     )""",
 )
 

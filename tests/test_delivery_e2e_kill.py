@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from errbot_pubnub.emulator import PubNubEmulator
-from errbot_support.relay import RELAY_BATCH
+from errbot_support.relay_settings import RELAY_BATCH
 from tests.botrunner import wait_for
 from tests.bridge_fixtures import CORE_PLUGINS
 from tests.delivery_e2e_fixtures import (

@@ -313,6 +313,7 @@ def test_support_status_says_where_support_stands(tmp_path):
             "Open conversations: 2, 1 waiting for an agent",
             "Reminders: after 10m of waiting; automatic resolution: after 2d 0h of silence; "
             "business hours: open now",
+            "Instances: this bot alone (an SQLite database serves one bot).",
         ]
         assert bot.command("alice", "!support status now") == (
             "Unexpected 'now'. Usage: !support status"

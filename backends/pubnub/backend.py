@@ -23,6 +23,7 @@ from typing import Any
 from errbot.backends.base import Message, Person, RoomError
 from errbot.core import ErrBot
 
+from errbot_instances.postgres import liveness_of
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
 from errbot_pubnub.admin_notices import AdminNotices
@@ -53,6 +54,7 @@ from errbot_pubnub.settings import (
     invalid_name_reason,
     read_settings,
 )
+from errbot_pubnub.shared_publications import SharedPublications
 from errbot_pubnub.subscription import SubscriptionSupervisor
 from errbot_pubnub.subscription_notices import denied_sentence
 from errbot_pubnub.subscription_outcomes import Health, History
@@ -84,6 +86,12 @@ class PubNubBackend(ErrBot):
         )
         self.tracker = records.tracker
         self.dead_letters = records.dead_letters
+        # Bots sharing the groups publish under one user id: each knows the others' publishes.
+        self._shared = (
+            SharedPublications(records.database.engine)
+            if self.settings.share_groups and records.database is not None
+            else None
+        )
         try:
             identity = read_identity_settings(config)
         except PubNubConfigurationError as error:
@@ -185,6 +193,7 @@ class PubNubBackend(ErrBot):
             user_id=settings.user_id,
             history_available=self._history_available,
             publish_id_meta=settings.publish_id_meta,
+            on_published=self._shared.add if self._shared else lambda channel, timetoken: None,
         )
         self.inbound.start()
         self.subscription = SubscriptionSupervisor(
@@ -213,7 +222,9 @@ class PubNubBackend(ErrBot):
         url = self.settings.delivery_db_url
         assert url is not None and self.subscription is not None
         groups = self.settings.channel_groups
-        self._sharing = GroupSharing(url, groups, self.subscription.set_groups)
+        self._sharing = GroupSharing(
+            url, groups, self.subscription.set_groups, liveness_of(self.bot_config)
+        )
 
     def _published_by_us(self, channel: str, timetoken: int) -> bool:
         """Whether a message under the bot's user id is one this bot published. One from
@@ -221,7 +232,9 @@ class PubNubBackend(ErrBot):
         if timetoken < self._listening_since:
             return True
         publisher = self._publisher
-        return publisher is None or publisher.published(channel, timetoken)
+        if publisher is None or publisher.published(channel, timetoken):
+            return True
+        return self._shared is not None and self._shared.has(channel, timetoken)
 
     def _history_available(self) -> bool:
         return self.subscription is not None and self.subscription.history is not History.DISABLED

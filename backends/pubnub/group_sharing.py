@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from errbot_instances import assignment, process
 from errbot_instances.assignment import AllGroups, GroupAssignment, OnChange
 from errbot_instances.election import Alone, Election
+from errbot_instances.postgres import Liveness
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,12 @@ log = logging.getLogger(__name__)
 class GroupSharing:
     """This instance among the others on one database, and its share of the groups."""
 
-    def __init__(self, url: str, groups: Iterable[str], on_change: OnChange) -> None:
+    def __init__(
+        self, url: str, groups: Iterable[str], on_change: OnChange, liveness: Liveness | None
+    ) -> None:
         """Join the instances on ``url`` and start taking in this one's share of ``groups``
         (``on_change(added, removed)`` subscribes accordingly)."""
-        self._election: Election | Alone | None = process.join(url)
+        self._election: Election | Alone | None = process.join(url, liveness)
         self._assignment: GroupAssignment | AllGroups | None = assignment.share(
             self._election, on_change, groups=groups, on_lost=_instances_lost
         ).start()

@@ -132,7 +132,11 @@ class Publisher:
         user_id: str | None = None,
         history_available: Callable[[], bool] = lambda: False,
         publish_id_meta: str | None = None,
+        on_published: Callable[[str, int], None] = lambda channel, timetoken: None,
     ) -> None:
+        """``on_published(channel, timetoken)``: told of each publication (the other bots on
+        the delivery database learn of it: ``errbot_pubnub.shared_publications``)."""
+        self._on_published = on_published
         self._pubnub = pubnub
         self._converter = converter
         self._max_bytes = max_bytes
@@ -240,6 +244,7 @@ class Publisher:
         with self._locks_lock:
             published = self._published.setdefault(channel, deque(maxlen=_REMEMBERED_PUBLISHES))
             published.append(timetoken)
+        self._on_published(channel, timetoken)
         return timetoken
 
     def _find_lost_publish(

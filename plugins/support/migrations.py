@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
+from errbot_instances.postgres import lock_key
 from errbot_support.tables import metadata, relay_notices, schema_version
 
 SCHEMA_VERSION = 6
+SCHEMA_LOCK = lock_key("errbot-support:schema")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def migrate(
 ) -> int:
     """Bring the database to ``latest`` and return the version it started from (0 if new)."""
     with engine.begin() as connection:
+        _one_at_a_time(connection)
         found = current_version(connection)
         if found is None:
             metadata.create_all(connection)
@@ -93,8 +96,17 @@ def migrate(
     for step in sorted(upgrades, key=lambda u: u.version):
         if found < step.version <= latest:
             with engine.begin() as connection:
+                _one_at_a_time(connection)
                 if current_version(connection) != step.version - 1:
                     continue  # another process applied it meanwhile
                 step.apply(connection)
                 connection.execute(update(schema_version).values(version=step.version))
     return found
+
+
+def _one_at_a_time(connection: Connection) -> None:
+    """On PostgreSQL, bots starting together create or upgrade the tables one after the other
+    (two concurrent ``CREATE TABLE`` of one name collide in the catalog): a lock held until the
+    transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})

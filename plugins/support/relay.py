@@ -22,10 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import Enum
-
-from sqlalchemy.exc import SQLAlchemyError
+from dataclasses import replace
 
 from errbot_support import formatting
 from errbot_support.agent_posts import AgentPosts
@@ -37,54 +34,27 @@ from errbot_support.parts import GROUP_SEPARATOR, grouped, split_post
 from errbot_support.presence import RoomPresence
 from errbot_support.records import Kind, Pending
 from errbot_support.refusals import refused_for_content
-from errbot_support.relay_notice_store import Notice, NoticeStore
+from errbot_support.relay_notice_queue import NoticeQueue
+from errbot_support.relay_notice_store import NoticeStore
 from errbot_support.relay_notices import flooding_notice, set_aside_notice
+from errbot_support.relay_settings import (
+    FLOOD_SHARE,
+    FRESH_KEPT,
+    PER_CONVERSATION,
+    PIECES_PER_TURN,
+    RELAY_BATCH,
+    REREAD_AFTER,
+    SERVED_KEPT,
+    SERVED_MEMORY,
+    SHOWN_KEPT,
+    WINDOW,
+    Outcome,
+    Progress,
+    RelaySettings,
+)
 from errbot_support.routing import AgentRoom, AgentRooms
 
 log = logging.getLogger(__name__)
-
-RELAY_BATCH = 50  # recorded messages read from the store at a time
-WINDOW = 500  # waiting messages of one room a relay holds at a time
-PER_CONVERSATION = 200  # of them, of one conversation at most (a flood hides no one)
-REREAD_AFTER = 0.5  # seconds: on a paced room, what waits is read again between two posts
-#: A flooding conversation's share of a paced room: one post in the time of this many (on IRC
-#: at its default pace, 6 posts a minute).
-FLOOD_SHARE = 10
-#: On a paced network, the pieces (IRC: lines) of one message posted in one turn: an
-#: announcement's lines together, a very long message taking turns with the others.
-PIECES_PER_TURN = 5
-FRESH_KEPT = 1000  # messages just recorded handed over as they are; beyond, read from the store
-SHOWN_KEPT = 50_000  # entries remembered as shown (far more than marks ever queued)
-SERVED_KEPT, SERVED_MEMORY = 1000, 600.0  # conversations' last turns kept, seconds
-
-
-class Outcome(Enum):
-    POSTED = "posted"
-    REFUSED = "refused"  # for what the post holds
-    DOWN = "down"  # the network, or the bot's place in the room
-
-
-@dataclass(frozen=True)
-class RelaySettings:
-    """What every relay of an activation shares: ``prefix`` of the commands it names,
-    ``join_as`` (the bot's name when it joins a room), ``warn_admins``, ``retry_interval``
-    (seconds between two tries at a room that is down, and between two looks at the store),
-    ``flood_per_minute`` (the rate beyond which a customer floods)."""
-
-    prefix: str
-    join_as: str | None
-    warn_admins: Callable[[str], None]
-    retry_interval: float
-    flood_per_minute: int
-
-
-@dataclass
-class _Progress:
-    """A message on its way in pieces: which are posted already (kept until all are)."""
-
-    pieces: list[str]
-    posted: int = 0
-    cut_smaller: bool = False
 
 
 class RoomRelay:
@@ -101,7 +71,6 @@ class RoomRelay:
         notices: NoticeStore,
     ) -> None:
         self.room = room
-        self._notice_store = notices
         self._rooms = rooms
         self._desk = desk
         self._posts = posts
@@ -118,11 +87,10 @@ class RoomRelay:
         self._presence = RoomPresence(
             room.room, settings.join_as, joins_by_itself=posts.joined_at_connection(room.room)
         )
-        self._progress: dict[int, _Progress] = {}
+        self._progress: dict[int, Progress] = {}
         self._alone: set[int] = set()  # entries a refused group left to go on their own
         self._served: dict[int, float] = {}  # conversation -> when it last had a post
-        self._notices: list[Notice] = []  # to post before anything else, oldest first
-        self._notice_ids: set[int] = set()  # kept notices queued or posted by this relay
+        self._notices = NoticeQueue(notices, room.key, room)  # posted before anything else
         self._waiters: dict[int, list[Callable[[], None]]] = {}
         # Entries shown (or set aside) lately: for late waiters, and so that a read of the
         # store skips those whose relayed mark is still queued.
@@ -138,6 +106,15 @@ class RoomRelay:
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
+        """Start relaying (again, after a stop: what waits is read from the store first)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._presence.lost()  # the bot may have left the room meanwhile: look again
+        with self._lock:
+            self._synced = False
+            self.idle.clear()
+            self._wake.set()
         self._thread = threading.Thread(
             target=self._run, name=f"support-relay-{self.room}", daemon=True
         )
@@ -165,32 +142,22 @@ class RoomRelay:
             self.idle.clear()
             self._wake.set()
 
+    def recorded_elsewhere(self) -> None:
+        """Another instance recorded a message: only the store has it, so the next look reads
+        the store (counted as a message not kept, so a read already under way is not
+        enough)."""
+        with self._lock:
+            self._overflows += 1
+            self.idle.clear()
+            self._wake.set()
+
     def tell(
         self, number: int | None, text: str, *, kept: bool = True, source: str | None = None
     ) -> None:
-        """Post ``text`` (about conversation ``number``) in turn, from this relay's thread;
-        ``kept``: recorded first, so that a crash before it is posted does not lose it (if the
-        database refuses, it is posted all the same from memory); none if a notice of the
-        same ``source`` was kept already."""
-        notice: Notice | None = Notice(None, number, text)
-        if kept:
-            try:
-                notice = self._notice_store.record(self.room.key, number, text, source)
-                if notice is None:
-                    return
-            except SQLAlchemyError as exc:
-                log.warning("A notice for %s could not be recorded (%s): %r", self.room, exc, text)
-        self._queue(notice)
-
-    def _queue(self, notice: Notice) -> None:
-        with self._lock:
-            if notice.id is not None:
-                if notice.id in self._notice_ids:
-                    return
-                self._notice_ids.add(notice.id)
-            self._notices.append(notice)
-            self.idle.clear()
-            self._wake.set()
+        """Post ``text`` (about conversation ``number``) in turn, from this relay's thread
+        (see :meth:`NoticeQueue.add`)."""
+        if self._notices.add(number, text, kept=kept, source=source):
+            self.wake()
 
     def room_joined(self) -> None:
         self._presence.asked()  # wait for it rather than asking again
@@ -300,7 +267,9 @@ class RoomRelay:
         number = pending.conversation.number
         waiting.setdefault(number, []).append(pending)
         if self._floods.saw(number, pending.entry.id):
-            self.tell(number, self._flooding_notice(pending))
+            self.tell(
+                number, flooding_notice(pending.conversation, self._floods.per_minute, self._prefix)
+            )
 
     def _read(self) -> dict[int, list[Pending]]:
         """This room's waiting messages, oldest first, by conversation."""
@@ -321,8 +290,7 @@ class RoomRelay:
             after = batch[-1].entry.id
         self._floods.settle(set(found))
         self._forget_served()
-        for notice in self._notice_store.waiting(self.room.key):  # those a crash left
-            self._queue(notice)
+        self._notices.reload()  # those a crash left
         return found
 
     def _forget_served(self) -> None:
@@ -381,7 +349,7 @@ class RoomRelay:
         progress = self._progress.get(entry.id)
         if progress is None:
             text = formatting.relay(pending, self._prefix, self._desk.clock())
-            progress = _Progress(self._posts.pieces(self.room.room, text, number))
+            progress = Progress(self._posts.pieces(self.room.room, text, number))
             self._progress[entry.id] = progress
         posted = 0
         while progress.posted < len(progress.pieces):
@@ -433,7 +401,7 @@ class RoomRelay:
         text = carriable(formatting.relay(pending, self._prefix, self._desk.clock()))
         return GROUP_SEPARATOR.join(text.split("\n")) if limits.per_line else text
 
-    def _cut_smaller(self, progress: _Progress, limits: PostLimits, number: int) -> None:
+    def _cut_smaller(self, progress: Progress, limits: PostLimits, number: int) -> None:
         """The network refused a piece it should take: cut that piece in halves' size."""
         smaller = replace(limits, size=max(1, limits.size // 2))
         refused = progress.pieces[progress.posted]
@@ -460,17 +428,12 @@ class RoomRelay:
         return Outcome.POSTED
 
     def _post_notice(self) -> Outcome:
-        notice = self._notices[0]
+        notice = self._notices.first()
         for piece in self._posts.pieces(self.room.room, notice.text, notice.number):
             outcome = self._post(piece, notice.number)
             if outcome is Outcome.DOWN:
                 return outcome
-        self._notices.pop(0)
-        if notice.id is not None:
-            try:
-                self._notice_store.posted(notice.id)
-            except SQLAlchemyError:  # posted again after a restart, not before
-                log.exception("Could not mark a notice in %s posted.", self.room)
+        self._notices.posted()
         return Outcome.POSTED
 
     def _shown_all(self, shown: list[Pending]) -> None:
@@ -506,9 +469,6 @@ class RoomRelay:
                 del self._shown[next(iter(self._shown))]
         for then in called:
             then()
-
-    def _flooding_notice(self, pending: Pending) -> str:
-        return flooding_notice(pending.conversation, self._floods.per_minute, self._prefix)
 
     # ------------------------------------------------------------------ the room
 

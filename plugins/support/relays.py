@@ -10,8 +10,9 @@ from collections.abc import Callable
 from errbot_support.agent_posts import AgentPosts
 from errbot_support.desk import Desk
 from errbot_support.records import Pending
-from errbot_support.relay import RelaySettings, RoomRelay
+from errbot_support.relay import RoomRelay
 from errbot_support.relay_notice_store import NoticeStore
+from errbot_support.relay_settings import RelaySettings
 from errbot_support.routing import AgentRoom, AgentRooms
 
 STOP_TIMEOUT = 5.0
@@ -55,6 +56,11 @@ class AgentRoomRelays:
         """A message was just recorded for ``room``: its relay may take it as it is, without
         reading it back, when nothing older waits in the store."""
         self._by_room[room].recorded(pending)
+
+    def recorded_elsewhere(self) -> None:
+        """Another instance recorded a customer message: every relay reads the store again."""
+        for relay in self._by_room.values():
+            relay.recorded_elsewhere()
 
     def tell(
         self,

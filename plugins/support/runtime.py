@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from errbot_instances.postgres import is_postgresql
 from errbot_instances.sole import AlreadyServed, SoleInstance
 from errbot_support.access import Access
 from errbot_support.actions import AgentActions
@@ -27,7 +28,8 @@ from errbot_support.agent_side import AgentSide, Pollers
 from errbot_support.desk import Desk
 from errbot_support.intake import Intake
 from errbot_support.migrations import SchemaError
-from errbot_support.relay import RelaySettings
+from errbot_support.relay_settings import RelaySettings
+from errbot_support.relay_switch import IntakeRelays
 from errbot_support.relays import AgentRoomRelays
 from errbot_support.routing import AgentRooms, agent_rooms
 from errbot_support.settings import Settings, SettingsError
@@ -135,7 +137,10 @@ def build_runtime(
         prefix=prefix,
         interrupted=interrupted,
     )
-    intake = Intake(desk, relays, rooms, settings, customers, warn_admins=warn_admins)
+    # Intake runs on every instance; it hands messages to the relays while they run here.
+    alone = not is_postgresql(settings.db_url)
+    handed = IntakeRelays(relays, lambda: alone or agents.running, warn_admins)
+    intake = Intake(desk, handed, rooms, settings, customers, warn_admins=warn_admins)
     return SupportRuntime(
         settings=settings,
         rooms=rooms,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from errbot_support import announcements
 from errbot_support.records import (
     RATING_WINDOW,
     CustomerMessage,
@@ -58,7 +59,10 @@ class CustomerRecording(StoreBase):
                 with self._writing() as c:
                     # A repeat is rare (a redelivery): the unique source id catches it, and
                     # only then is it looked up, on the next attempt.
-                    return self._record(c, message, look_for_duplicate=attempt > 1)
+                    recorded = self._record(c, message, look_for_duplicate=attempt > 1)
+                    if not recorded.duplicate:  # the active instance hears of it at commit
+                        announcements.recorded(c, message.agent_room)
+                    return recorded
             except IntegrityError:
                 if attempt >= RECORD_ATTEMPTS:
                     raise

@@ -23,7 +23,9 @@ from errbot_support import activation_log
 from errbot_support.access import CUSTOMER
 from errbot_support.actions import AgentActions
 from errbot_support.errors import SupportError
+from errbot_support.facing import AgentFacing, instance_liveness
 from errbot_support.identities import weak_identity_warning
+from errbot_support.one_answer import Standby
 from errbot_support.rendering import dialect_of, render
 from errbot_support.runtime import SupportRuntime, build_runtime
 from errbot_support.settings import NOT_CONFIGURED, SettingsError, in_use, read_settings
@@ -60,6 +62,7 @@ class Support(BotPlugin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._runtime: SupportRuntime | None = None
+        self._facing: AgentFacing | None = None  # the agent side, on the active instance
         self._configured = False  # SUPPORT_AGENT_ROOM is set
         self._hinted: dict[str, float] = {}  # agent -> when their stray text was last answered
 
@@ -79,6 +82,7 @@ class Support(BotPlugin):
             return
         try:
             settings = read_settings(self.bot_config)
+            liveness = instance_liveness(self.bot_config)
             runtime = build_runtime(
                 settings,
                 self._bot,
@@ -95,7 +99,11 @@ class Support(BotPlugin):
         runtime.intake.start()
         super().activate()
         self._warn_about_weak_identities()
-        runtime.agents.start()
+        # The agent side runs while this bot is the active instance (always on SQLite).
+        self._facing = AgentFacing(
+            runtime, self._bot, liveness=liveness, tell_admins=self.warn_admins
+        )
+        self._facing.begin()
         self.log.info(
             "Support active: agent room(s) %s, customers %s, database %s.",
             ", ".join(runtime.rooms.names()),
@@ -106,6 +114,9 @@ class Support(BotPlugin):
         )
 
     def deactivate(self) -> None:
+        facing, self._facing = self._facing, None
+        if facing is not None:
+            facing.end()  # another instance takes over at once
         runtime, self._runtime = self._runtime, None
         if runtime is not None:
             runtime.stop()
@@ -124,6 +135,9 @@ class Support(BotPlugin):
         runtime = self._runtime
         if runtime is not None and runtime.agents.running:
             runtime.agents.room_joined(room)
+        facing = self._facing
+        if facing is not None:
+            facing.room_joined(room)
 
     def _warn_about_weak_identities(self) -> None:
         """Once at start: agents or admins named by what anyone can take (a bare IRC nick)."""
@@ -150,7 +164,14 @@ class Support(BotPlugin):
         if runtime is None:  # support is not in use: its commands only say so
             return msg, cmd, args
         command = self._bot.all_commands.get(cmd) if cmd else None
-        refused = runtime.access.refusal(msg, getattr(command, "__self__", None) is self)
+        owned = getattr(command, "__self__", None) is self
+        refused = runtime.access.refusal(msg, owned)
+        facing = self._facing
+        standby = facing.on_standby(msg) if owned and facing and refused != CUSTOMER else None
+        if standby is not None:  # another instance answers: say so at most once
+            if standby is Standby.REFUSE and not dry_run:
+                self.send(msg.frm, facing.refusal())
+            return None, None, None
         if refused is None:
             return msg, cmd, args
         if not dry_run and refused == CUSTOMER:
@@ -176,7 +197,10 @@ class Support(BotPlugin):
         if msg.body.startswith(self._prefix()) or not runtime.access.is_agent(msg):
             return
         number = runtime.threads.conversation_of(msg)
-        if number is not None and runtime.agents.running:
+        facing = self._facing
+        if facing is not None and facing.on_standby(msg) is not None:
+            return  # the active instance reads the thread too
+        if number is not None and (runtime.agents.running or self._may_answer()):
             runtime.agents.actions.reply_in_thread(msg, number)
 
     def _hint_stray_text(self, runtime: SupportRuntime, msg: Message) -> None:
@@ -220,9 +244,14 @@ class Support(BotPlugin):
         if not self._configured:
             raise CommandError(NOT_CONFIGURED)
         runtime = self._runtime
-        if runtime is None or not runtime.agents.running:
+        if runtime is None or not (runtime.agents.running or self._may_answer()):
             raise CommandError("The Support plugin is not active.")
         return runtime.agents.actions
+
+    def _may_answer(self) -> bool:
+        """A standby answers the commands its network hands it alone (Slack)."""
+        facing = self._facing
+        return facing is not None and facing.may_answer()
 
     def _usage(self, usage: str, problem: str | None = None) -> CommandError:
         return usage_error(self._prefix(), usage, problem)
@@ -354,7 +383,8 @@ class Support(BotPlugin):
         actions = self._actions()
         if args.strip():
             raise self._usage("support status", f"Unexpected '{args.strip()}'.")
-        return actions.status()
+        facing = self._facing
+        return actions.status() + (f"\n{facing.status()}" if facing is not None else "")
 
     @botcmd
     @shown_for_sender
