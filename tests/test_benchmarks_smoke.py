@@ -59,4 +59,8 @@ def test_the_harness_reports_every_measurement_and_counts_every_message(tmp_path
     assert burst["recorded_and_acknowledged_s"] is not None
     assert burst["queue_counts_all_s"] is not None and burst["announced_all_s"] is not None
     assert flood["flood_recorded"] == flood["flood_published"] > 0
-    assert flood["flooding_notices"] == 1 and flood["calm_shown"] == flood["calm_messages"]
+    # One notice if the flood went past the rate that makes one (a loaded machine may publish
+    # fewer in its fraction of a second), none otherwise.
+    flooded = flood["flood_published"] > flood["flood_per_minute"]
+    assert flood["flooding_notices"] == (1 if flooded else 0)
+    assert flood["calm_shown"] == flood["calm_messages"]
