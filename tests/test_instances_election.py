@@ -52,11 +52,15 @@ def test_one_of_three_is_active_and_a_graceful_stop_hands_over_at_once(postgres_
     try:
         within(BOUND, lambda: sum(e.is_active() for e in elections.values()) == 1)
         [first] = [name for name, e in elections.items() if e.is_active()]
-        # The rows say the same: one active, two standing by.
-        with connect(postgres_database, Liveness()) as connection:
-            roles = dict(connection.execute("SELECT id, role FROM instances").fetchall())
-        assert sorted(roles.values()) == ["active", "standby", "standby"]
-        assert roles[elections[first].id] == "active"
+
+        # The rows say the same (once the other two have written theirs, which each does as it
+        # starts): one active, two standing by.
+        def roles() -> dict[str, str]:
+            with connect(postgres_database, Liveness()) as connection:
+                return dict(connection.execute("SELECT id, role FROM instances").fetchall())
+
+        within(BOUND, lambda: sorted(roles().values()) == ["active", "standby", "standby"])
+        assert roles()[elections[first].id] == "active"
 
         stopped = time.monotonic()
         elections.pop(first).stop()
