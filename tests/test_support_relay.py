@@ -160,7 +160,7 @@ def test_a_message_longer_than_a_post_arrives_whole_in_marked_pieces(tmp_path):
 def test_a_notice_about_a_message_delivered_again_is_kept_once(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'support.sqlite'}")
     try:
-        notices = NoticeStore(store.engine, store._writer)
+        notices = NoticeStore(store.engine, store.writer)
         first = notices.record("#support", 1, "#1: mallory wrote", "dana-chat/17")
         assert notices.record("#support", 1, "#1: mallory wrote", "dana-chat/17") is None
         notices.record("#support", None, "a flood", None)

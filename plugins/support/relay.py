@@ -38,14 +38,11 @@ from errbot_support.relay_notice_queue import NoticeQueue
 from errbot_support.relay_notice_store import NoticeStore
 from errbot_support.relay_notices import flooding_notice, set_aside_notice
 from errbot_support.relay_settings import (
-    FLOOD_SHARE,
     FRESH_KEPT,
     PER_CONVERSATION,
     PIECES_PER_TURN,
     RELAY_BATCH,
     REREAD_AFTER,
-    SERVED_KEPT,
-    SERVED_MEMORY,
     SHOWN_KEPT,
     WINDOW,
     Outcome,
@@ -53,6 +50,7 @@ from errbot_support.relay_settings import (
     RelaySettings,
 )
 from errbot_support.routing import AgentRoom, AgentRooms
+from errbot_support.turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +87,7 @@ class RoomRelay:
         )
         self._progress: dict[int, Progress] = {}
         self._alone: set[int] = set()  # entries a refused group left to go on their own
-        self._served: dict[int, float] = {}  # conversation -> when it last had a post
+        self._turns = Turns(self._floods)
         self._notices = NoticeQueue(notices, room.key, room)  # posted before anything else
         self._waiters: dict[int, list[Callable[[], None]]] = {}
         # Entries shown (or set aside) lately: for late waiters, and so that a read of the
@@ -205,13 +203,13 @@ class RoomRelay:
                 if not self._all_of(waiting, limits):
                     break
                 continue
-            turn = self._next(waiting, limits)
+            turn = self._turns.next(waiting, limits, self._retry)
             if isinstance(turn, float):
                 return turn  # only flooding conversations wait, for their share
             done = self._turn(waiting[turn], limits)
             if done is None:
                 break
-            self._served[turn] = time.monotonic()
+            self._turns.served(turn)
             del waiting[turn][:done]
             if not waiting[turn]:
                 del waiting[turn]
@@ -289,38 +287,9 @@ class RoomRelay:
                 break
             after = batch[-1].entry.id
         self._floods.settle(set(found))
-        self._forget_served()
+        self._turns.forget_old()
         self._notices.reload()  # those a crash left
         return found
-
-    def _forget_served(self) -> None:
-        """Keep only the recent turns: an old one makes no difference to whose turn it is."""
-        if len(self._served) > SERVED_KEPT:
-            since = time.monotonic() - SERVED_MEMORY
-            self._served = {n: at for n, at in self._served.items() if at >= since}
-
-    def _next(self, waiting: dict[int, list[Pending]], limits: PostLimits) -> int | float:
-        """The conversation whose turn it is: the oldest message first on a network without
-        pace; on a paced one, the conversation that had a post least recently, a flooding one
-        only once its share allows. A float: how long until a flooding one may go."""
-        now, best, best_key, wait = time.monotonic(), None, None, None
-        for number, pending in waiting.items():
-            first = pending[0].entry.id
-            if not limits.paced:
-                key: tuple = (first,)
-            else:
-                served = self._served.get(number, float("-inf"))
-                if self._floods.flooding(number, waiting=True):
-                    ready = served + FLOOD_SHARE * limits.interval
-                    if ready > now:
-                        wait = ready - now if wait is None else min(wait, ready - now)
-                        continue
-                key = (served, first)
-            if best_key is None or key < best_key:
-                best, best_key = number, key
-        if best is None:
-            return wait if wait is not None else self._retry
-        return best
 
     # ------------------------------------------------------------------ one turn
 

@@ -30,7 +30,7 @@ class AgentRoomRelays:
     ) -> None:
         self.rooms = rooms
         store = desk.store
-        notices = NoticeStore(store.engine, store._writer)  # taking turns with its writers
+        notices = NoticeStore(store.engine, store.writer)
         self._by_room = {
             room: RoomRelay(room, rooms, desk, posts, settings, notices=notices)
             for room in rooms.all

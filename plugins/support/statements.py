@@ -6,10 +6,9 @@ Building a statement and its cache key costs more than running it; these run for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 
 from errbot_support.records import (
     RATING_QUESTION,
@@ -33,7 +32,14 @@ TAG_LIST = (
     .scalar_subquery()
     .label("tag_list")
 )
-OPEN_IN_ROOM = select(conversations, TAG_LIST).where(
+
+
+def conversations_with_tags(*columns: Any) -> Select:
+    """Conversations with their tags, in one statement: the one way the store reads them."""
+    return select(conversations, TAG_LIST, *columns)
+
+
+OPEN_IN_ROOM = conversations_with_tags().where(
     conversations.c.customer_room == bindparam("room"),
     conversations.c.state != State.RESOLVED.value,
 )
@@ -52,13 +58,8 @@ SET_RATING = (
     .where(conversations.c.id == bindparam("number"))
     .values(rating=bindparam("rating"))
 )
-CONVERSATIONS = select(conversations).where(
+CONVERSATIONS = conversations_with_tags().where(
     conversations.c.id.in_(bindparam("numbers", expanding=True))
-)
-TAGS = (
-    select(tags.c.conversation_id, tags.c.tag)
-    .where(tags.c.conversation_id.in_(bindparam("numbers", expanding=True)))
-    .order_by(tags.c.tag)
 )
 UNRELAYED = (
     select(entries)
@@ -120,7 +121,8 @@ def customer_entry(
     }
 
 
-def conversation_of(row: Row, tags: Iterable[str]) -> Conversation:
+def with_tag_list(row: Row) -> Conversation:
+    """A conversation read with its ``TAG_LIST``, tags in alphabetical order."""
     return Conversation(
         number=row.id,
         customer_room=row.customer_room,
@@ -132,17 +134,12 @@ def conversation_of(row: Row, tags: Iterable[str]) -> Conversation:
         opened_at=row.opened_at,
         first_reply_at=row.first_reply_at,
         resolved_at=row.resolved_at,
-        tags=tuple(tags),
+        tags=tuple(sorted((row.tag_list or "").split())),
         rating=row.rating,
         agent_room=row.agent_room,
         customer_details=dict(row.customer_details or {}),
         thread_key=row.thread_key,
     )
-
-
-def with_tag_list(row: Row) -> Conversation:
-    """A conversation read with its ``TAG_LIST``, tags in order as ``TAGS`` gives them."""
-    return conversation_of(row, sorted((row.tag_list or "").split()))
 
 
 def entry_of(row: Row) -> Entry:

@@ -36,6 +36,7 @@ from errbot_support.statements import (
     MARK_RELAYED,
     SET_ASIDE,
     UNRELAYED,
+    conversations_with_tags,
     entry_of,
     with_tag_list,
 )
@@ -54,7 +55,7 @@ class ConflictError(Exception):
 class Store(CustomerRecording, StoreViews):
     def __init__(self, url: str) -> None:
         self.engine = open_engine(url)
-        self._writer = writer_lock(self.engine)
+        self.writer = writer_lock(self.engine)
         try:
             migrate(self.engine)
             self._fold = case_folding(self.engine)
@@ -71,12 +72,12 @@ class Store(CustomerRecording, StoreViews):
 
     def open_conversations(self) -> list[Conversation]:
         query = (
-            select(conversations)
+            conversations_with_tags()
             .where(conversations.c.state != State.RESOLVED.value)
             .order_by(conversations.c.opened_at, conversations.c.id)
         )
         with self._reading() as c:
-            return self._conversations(c, c.execute(query).all())
+            return self._conversations(c.execute(query).all())
 
     def open_conversation_in(self, room: str) -> Conversation | None:
         with self._reading() as c:
@@ -85,12 +86,12 @@ class Store(CustomerRecording, StoreViews):
 
     def conversations_in_rooms(self, rooms: Iterable[str]) -> list[Conversation]:
         query = (
-            select(conversations)
+            conversations_with_tags()
             .where(conversations.c.customer_room.in_(list(rooms)))
             .order_by(conversations.c.id)
         )
         with self._reading() as c:
-            return self._conversations(c, c.execute(query).all())
+            return self._conversations(c.execute(query).all())
 
     def entries(self, number: int, offset: int = 0, limit: int | None = None) -> list[Entry]:
         query = (
@@ -255,7 +256,7 @@ class Store(CustomerRecording, StoreViews):
         message is only relayed again (the message itself was recorded durably before).
         """
         with (
-            self._writer,
+            self.writer,
             self.engine.connect() as c,
             without_waiting_for_the_disk(c),
             c.begin(),

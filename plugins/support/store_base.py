@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, insert
 
 from errbot_support.database import READ_ONLY
 from errbot_support.records import Conversation, Delivery, Kind
-from errbot_support.statements import CONVERSATIONS, OPEN_IN_ROOM, TAGS, conversation_of
+from errbot_support.statements import CONVERSATIONS, OPEN_IN_ROOM, with_tag_list
 from errbot_support.tables import entries
 
 
@@ -34,13 +34,15 @@ class StoreBase:
     """The engine and its transactions (``Store`` opens them)."""
 
     engine: Any
-    _writer: Any
+    #: What this process's writers hold while they write (see database.py); other writers of
+    #: the same database, such as the relays' notices, hold it too.
+    writer: Any
     _fold: Any
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A write transaction, taking turns with this process's other writers."""
-        with self._writer, self.engine.begin() as connection:
+        with self.writer, self.engine.begin() as connection:
             yield connection
 
     def _reading(self) -> Connection:
@@ -73,19 +75,15 @@ class StoreBase:
         return c.execute(CONVERSATIONS, {"numbers": wanted}).all()
 
     def _conversation(self, c: Connection, number: int) -> Conversation | None:
-        found = self._conversations(c, self._rows_by_id(c, [number]))
+        found = self._conversations(self._rows_by_id(c, [number]))
         return found[0] if found else None
 
     def _by_number(self, c: Connection, numbers: Iterable[int]) -> dict[int, Conversation]:
         """These conversations, by number (each read once)."""
-        found = self._conversations(c, self._rows_by_id(c, numbers))
+        found = self._conversations(self._rows_by_id(c, numbers))
         return {conversation.number: conversation for conversation in found}
 
     @staticmethod
-    def _conversations(c: Connection, rows: list[Row]) -> list[Conversation]:
-        numbers = [row.id for row in rows]
-        by_number: dict[int, list[str]] = {n: [] for n in numbers}
-        if numbers:
-            for number, tag in c.execute(TAGS, {"numbers": numbers}):
-                by_number[number].append(tag)
-        return [conversation_of(row, sorted(by_number[row.id])) for row in rows]
+    def _conversations(rows: Iterable[Row]) -> list[Conversation]:
+        """Rows of :func:`~errbot_support.statements.conversations_with_tags` as records."""
+        return [with_tag_list(row) for row in rows]

@@ -11,7 +11,12 @@ from datetime import datetime
 from sqlalchemy import func, literal, or_, select
 
 from errbot_support.records import Conversation, Entry, Kind, State
-from errbot_support.statements import OWN_NAME_AFTER, entry_of, like_escaped
+from errbot_support.statements import (
+    OWN_NAME_AFTER,
+    conversations_with_tags,
+    entry_of,
+    like_escaped,
+)
 from errbot_support.store_base import StoreBase
 from errbot_support.tables import conversations, entries
 
@@ -48,12 +53,12 @@ class StoreViews(StoreBase):
 
     def conversations_opened_since(self, since: datetime) -> list[Conversation]:
         query = (
-            select(conversations)
+            conversations_with_tags()
             .where(conversations.c.opened_at >= since)
             .order_by(conversations.c.id)
         )
         with self._reading() as c:
-            return self._conversations(c, c.execute(query).all())
+            return self._conversations(c.execute(query).all())
 
     def count_by_state(self, rooms: Callable[[str | None], bool] | None = None) -> dict[State, int]:
         """Every conversation ever, by state; only those whose stored agent room ``rooms``
@@ -82,7 +87,7 @@ class StoreViews(StoreBase):
         )
         since = func.min(entries.c.created_at)
         query = (
-            select(conversations, since.label("since"))
+            conversations_with_tags(since.label("since"))
             .join(entries, entries.c.conversation_id == conversations.c.id)
             .where(
                 conversations.c.state != State.RESOLVED.value,
@@ -95,7 +100,7 @@ class StoreViews(StoreBase):
         )
         with self._reading() as c:
             rows = c.execute(query).all()
-            found = self._conversations(c, rows)
+            found = self._conversations(rows)
         return [(conversation, row.since) for conversation, row in zip(found, rows, strict=True)]
 
     def search(
