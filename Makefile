@@ -7,7 +7,7 @@ PORT ?= 8090
 # well; TEST_WORKERS=0 runs them all in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: test lint format install demo customer chat-sdk-customer emulator bench clean
+.PHONY: test test-repeat lint format install demo customer chat-sdk-customer emulator bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,23 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The whole suite RUNS times in a row (20 unless set), stopping at the first red run: a test
+# that fails one run in ten shows here before it fails someone's change. Each run's output is
+# kept in .test-runs/.
+RUNS ?= 20
+test-repeat: install
+	@mkdir -p .test-runs
+	@for run in $$(seq 1 $(RUNS)); do \
+		start=$$(date +%s); \
+		if $(BIN)/python -m pytest -n $(TEST_WORKERS) -q -p no:cacheprovider \
+			> .test-runs/run-$$run.log 2>&1; then \
+			echo "run $$run of $(RUNS): green in $$(( $$(date +%s) - start )) s ($$(tail -n 1 .test-runs/run-$$run.log))"; \
+		else \
+			echo "run $$run of $(RUNS): RED, see .test-runs/run-$$run.log"; \
+			grep -E '^(FAILED|ERROR)' .test-runs/run-$$run.log; exit 1; \
+		fi; \
+	done; echo "$(RUNS) runs in a row green"
 
 lint: install
 	$(BIN)/ruff check .
