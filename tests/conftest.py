@@ -11,6 +11,7 @@ server (``postgres_url``, ``postgres_database``) comes from ``tests/postgres_fix
 """
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -27,6 +28,17 @@ pytest_plugins = [
     "tests.browser_fixtures",
     "tests.node_fixtures",
 ]
+
+
+def pytest_configure(config: object) -> None:
+    """Give the processes the tests start a Ctrl-C that works.
+
+    A shell starts background jobs (``make test &``, ``nohup``, some CI runners) with SIGINT
+    ignored, and an ignored signal stays ignored in every child: the bots the tests stop with
+    SIGINT would never hear it. A handled signal is reset to its default in a child.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_sessionstart(session: object) -> None:
