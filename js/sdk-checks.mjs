@@ -28,7 +28,8 @@ function heard(pubnub, kind, channel, act) {
 }
 
 const checks = {
-  // A Node backend holding the secret key publishes by POST: the JS SDK signs it its own way.
+  // A Node backend holding the secret key signs every request: a POST publish in the JS SDK's own
+  // way (a v2 GET without the body), a PATCH, a POST and a DELETE with their method and body.
   async signedPostPublish() {
     const server = client("backend", { secretKey });
     const answer = await server.publish({
@@ -43,9 +44,22 @@ const checks = {
     await server.objects.setChannelMetadata({ channel: "dana-support", data: { name: "Dana" } });
     await server.objects.setChannelMetadata({ channel: "erin-support", data: { name: "Erin" } });
     const sorted = await server.objects.getAllChannelMetadata({ sort: { name: "desc", updated: "asc" } });
+    // A POST with a JSON body and a DELETE are signed with their method (and body).
+    const action = await server.addMessageAction({
+      channel: "dana-support", messageTimetoken: String(answer.timetoken), action: { type: "receipt", value: "read" },
+    });
+    const actions = await server.getMessageActions({ channel: "dana-support" });
+    await server.removeMessageAction({
+      channel: "dana-support", messageTimetoken: String(answer.timetoken), actionTimetoken: action.data.actionTimetoken,
+    });
+    const actionsLeft = await server.getMessageActions({ channel: "dana-support" });
+    await server.objects.removeChannelMetadata({ channel: "erin-support" });
+    const left = await server.objects.getAllChannelMetadata();
     return {
       timetoken: String(answer.timetoken), history: history.channels["dana-support"],
       signal: String(signal.timetoken), sorted: sorted.data.map((c) => c.id),
+      actions: actions.data.map((a) => a.value), actionsLeft: actionsLeft.data,
+      afterRemovals: left.data.map((c) => c.id),
     };
   },
 

@@ -63,6 +63,7 @@ def test_every_answer_lets_any_page_read_it_and_preflights_are_answered(pubnub_s
         ("POST", "/v1/files/{key}/channels/dana-support/generate-upload-url", "File Sharing"),
         ("GET", "/v1/push/sub-key/{key}/devices/abc", "Mobile Push Notifications"),
         ("GET", "/v2/presence/sub-key/{key}/channel/dana-support/uuid/dana/data", "Presence"),
+        ("GET", "/v2/presence/sub-key/{key}/uuid/dana", "Presence where-now"),
         ("DELETE", "/v3/history/sub-key/{key}/channel/dana-support", "Deleting messages"),
     ],
 )
@@ -76,7 +77,7 @@ def test_what_is_not_served_is_refused_as_on_a_keyset_without_it(
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_a_node_backend_publishes_by_post_signed_as_the_javascript_sdk_signs(
+def test_a_node_backend_signs_its_requests_as_the_javascript_sdk_does(
     node_sdks, pubnub_server_factory
 ):
     secured = pubnub_server_factory(secret_key=SECRET_KEY)
@@ -84,9 +85,13 @@ def test_a_node_backend_publishes_by_post_signed_as_the_javascript_sdk_signs(
     [stored] = result["history"]
     assert stored["message"] == {"text": "signed"} and stored["meta"] == {"author": "ops"}
     assert stored["customMessageType"] == "support-note"
-    assert [m.publisher for m in secured.published("dana-support")] == ["backend", "backend"]
-    assert secured.published("dana-support")[1].signal
+    published = [m for m in secured.published("dana-support") if not m.action]
+    assert [m.publisher for m in published] == ["backend", "backend"]
+    assert published[1].signal
     assert result["sorted"] == ["erin-support", "dana-support"]
+    assert result["actions"] == ["read"]  # added by a signed POST with a body
+    assert result["actionsLeft"] == []  # removed by a signed DELETE
+    assert result["afterRemovals"] == ["dana-support"]  # another signed DELETE
 
 
 def test_app_context_channels_and_memberships_from_the_javascript_sdk(node_sdks, pubnub_server):
