@@ -83,6 +83,7 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
         reply = bubble(page, "from-agent", "What is your order number?")
         expect(reply.locator(".author")).to_have_text("alice")
         expect(page.get_by_text("Support is typing…")).to_be_hidden()  # the reply came
+        fits_the_phone(page)
 
         page.reload()  # the history comes back, the same customer goes on
         expect(bubble(page, "from-customer", "my parcel")).to_be_visible()
@@ -126,6 +127,15 @@ def resolves_and_is_rated(page: Any, bot: Any, number: str) -> None:
     answers = page.locator("#support-chat-messages li.from-customer .text")
     expect(answers.get_by_text("4", exact=True)).to_be_visible()
     expect(rating).to_be_hidden()  # rated already: not asked again
+
+
+def fits_the_phone(page: Any) -> None:
+    """Nothing is wider than the phone's screen: no sideways scrolling, the composer in view."""
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for control in (page.get_by_label("Your message"), page.get_by_role("button", name="Send")):
+        box = control.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
 
 
 def announced_channel(announcement: str) -> str:
