@@ -2,7 +2,7 @@
 
 CORS is checked with plain HTTP requests, as a browser sends them; the rest with the official
 npm packages ``pubnub`` (12) and ``@pubnub/chat`` under Node (``js/sdk-checks.mjs``), whose
-answers are judged here.
+answers are judged here. The chat page's copy of the SDK is checked against the pinned package.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 
 from errbot_pubnub.emulator import filters
+from tests.node_fixtures import JS
 from tests.pubnub_fixtures import SECRET_KEY, SUBSCRIBE_KEY
+
+ROOT = JS.parent
 
 
 def sdk_check(node_sdks, check: str, server, *args: str) -> dict[str, Any]:
@@ -167,3 +170,15 @@ def test_app_context_filters_keep_what_they_say(expression, kept):
 def test_an_unreadable_filter_says_so(expression):
     with pytest.raises(filters.FilterError):
         filters.parse(expression)
+
+
+def test_the_chat_page_ships_the_pinned_javascript_sdk_unmodified_with_its_licence(node_sdks):
+    """The page's vendor/ copy is npm's browser build of the version the lock file pins."""
+    pinned = json.loads((JS / "package-lock.json").read_text())["packages"]["node_modules/pubnub"]
+    vendor = ROOT / "demo" / "web" / "vendor"
+    package = JS / "node_modules" / "pubnub"
+    shipped = vendor / f"pubnub.{pinned['version']}.min.js"
+    assert shipped.read_bytes() == (package / "dist" / "web" / "pubnub.min.js").read_bytes()
+    assert (vendor / "pubnub-LICENSE").read_bytes() == (package / "LICENSE").read_bytes()
+    page = (vendor.parent / "index.html").read_text()
+    assert f'<script src="vendor/{shipped.name}"></script>' in page
