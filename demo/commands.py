@@ -267,12 +267,21 @@ def _log_file(config: Any) -> str:
         return str(log_file)
 
 
+def _customer_command(config: Any) -> str:
+    """The demo customer that speaks the configured converter's message shape."""
+    converter = getattr(config, "PUBNUB_MESSAGE_CONVERTER", "")
+    name = converter if isinstance(converter, str) else getattr(converter, "__name__", "")
+    if name.rsplit(".", 1)[-1] == "ChatSDKMessageConverter":
+        return "make chat-sdk-customer"
+    return "make customer"
+
+
 def _instructions(
     config: Any, origin: str | None, server: PubNubEmulator | None, page: ChatPage
 ) -> str:
     room = getattr(config, "SUPPORT_AGENT_ROOM", "the agent room")
     where = "here" if agents_on_this_terminal(config) else f"in {room}"
-    customer, number = "make customer", "1"
+    customer, number = _customer_command(config), "1"
     if server is None:
         state = f"Customers are on {origin or 'PubNub itself'} (PUBNUB_PUBLISH_KEY is set)"
         number = "N"  # earlier conversations are kept: numbers go on from there

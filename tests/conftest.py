@@ -55,6 +55,25 @@ def pytest_sessionstart(session: object) -> None:
         )
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a run that skipped anything where every real part must be present (CI sets
+    ``SUPPORT_TESTS_REQUIRE_ALL_PARTS=1``): a missing Chromium, Node or PostgreSQL must not
+    pass as green."""
+    if not os.environ.get("SUPPORT_TESTS_REQUIRE_ALL_PARTS"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.ensure_newline()
+        reporter.write_sep(
+            "=",
+            f"{len(skipped)} tests skipped where every part must be present: "
+            + "; ".join(sorted({str(report.longrepr[-1]) for report in skipped})),
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session", autouse=True)
 def installed_distribution_first() -> None:
     """Put the source root behind the installed packages on ``sys.path`` (``tests`` stays
