@@ -78,13 +78,16 @@ def weak_identity_warning(bot: Any, settings: Mapping[str, Iterable[str]]) -> st
     found = {name: weak for name, weak in found.items() if weak}
     if not found:
         return None
-    listed = "; ".join(f"{name}: {', '.join(weak)}" for name, weak in found.items())
+    # Patterns as inline code: the chat's Markdown would take "alice!*@*" for emphasis.
+    listed = "; ".join(
+        f"{name}: {', '.join(f'`{pattern}`' for pattern in weak)}" for name, weak in found.items()
+    )
     kinds = set(networks.values())
     advice = []
     if kinds & IRC_BACKENDS:
         advice.append(
-            "on IRC write nick!user@host with a host you trust, e.g. alice!*@trusted.example"
+            "on IRC write nick!user@host with a host you trust, e.g. `alice!*@trusted.example`"
         )
     if kinds & SLACK_BACKENDS:
-        advice.append("on Slack write member ids, e.g. U0123ABCD")
+        advice.append("on Slack write member ids, e.g. `U0123ABCD`")
     return f"These patterns trust a name anyone can take ({listed}): {' and '.join(advice)}."
