@@ -5,7 +5,8 @@
 //
 // As PubNub's own Chat SDK support-chat sample does, the customer opens a direct conversation
 // with the support user; the app also puts that channel in the channel group the bot listens
-// to. Each line typed is sent; agents' replies print as "<agent>: <text>", and a notice as
+// to, which only an open keyset allows a customer (under Access Manager the app server opens
+// the session: README, "Customer sessions"). Each line typed is sent; agents' replies print as "<agent>: <text>", and a notice as
 // "resolved: <text>" (the Chat SDK shows the bot's notices by Message.meta.kind).
 import readline from "node:readline";
 import { parseArgs } from "node:util";
