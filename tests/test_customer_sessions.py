@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from errbot.bootstrap import setup_bot
+from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
 from pubnub.pubnub import PubNub
 
@@ -32,6 +33,7 @@ from tests.pubnub_fixtures import (
     PUBLISH_KEY,
     SECRET_KEY,
     SUBSCRIBE_KEY,
+    PubNubEvents,
     pubnub_config,
     stop_clients,
     subscribed,
@@ -114,6 +116,20 @@ def refused(request: Any) -> int | None:
     return None
 
 
+def listening_refused(server: Any, session: dict[str, Any], **where: list[str]) -> int:
+    """The HTTP status of the customer's app subscribing to ``channels`` or ``groups``."""
+    app = customer_app(server, session)
+    events = PubNubEvents()
+    app.add_listener(events)
+    try:
+        app.subscribe().channels(where.get("channels", [])).channel_groups(
+            where.get("groups", [])
+        ).execute()
+        return events.wait_status(PNStatusCategory.PNAccessDeniedCategory).status_code
+    finally:
+        stop_clients([app])
+
+
 def test_a_customer_token_reaches_its_own_channel_and_nothing_else(tmp_path, server):
     with session_bot(tmp_path, server) as url:
         status, dana = open_session(url, "dana")
@@ -144,6 +160,9 @@ def test_a_customer_token_reaches_its_own_channel_and_nothing_else(tmp_path, ser
             assert refused(add.channel_group("support-2")) == 403
         finally:
             stop_clients([app])
+        # Nor can it listen in: on another customer's channel, or on all of them through a group.
+        assert listening_refused(server, dana, channels=["erin-support"]) == 403
+        assert listening_refused(server, dana, groups=["support"]) == 403
 
         # The channels are where the bot hears them.
         admin = new_client(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
