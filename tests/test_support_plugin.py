@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -545,6 +546,21 @@ def test_bad_settings_stop_the_plugin_with_one_sentence_to_the_admins(
     # The log says it in one line too, without a traceback as if the plugin had a bug.
     logged = [r for r in caplog.records if sentence in r.getMessage()]
     assert logged
+    assert not any(r.exc_info for r in caplog.records if r.name == "errbot.plugin_manager")
+    assert "Traceback" not in caplog.text
+
+
+def test_a_database_the_bot_may_not_write_stops_the_plugin_with_one_sentence(tmp_path, caplog):
+    database = tmp_path / "support.sqlite"
+    existing = sqlite3.connect(database)  # a database that exists, then opened read-only
+    existing.execute("CREATE TABLE earlier (id INTEGER)")
+    existing.commit()
+    existing.close()
+    sentence = "SUPPORT_DB_URL cannot be used (attempt to write a readonly database)"
+    line = refused_activation(
+        tmp_path, sentence, SUPPORT_DB_URL=f"sqlite:///file:{database}?mode=ro&uri=true"
+    )
+    assert line.startswith("Error: Support failed to activate: ")
     assert not any(r.exc_info for r in caplog.records if r.name == "errbot.plugin_manager")
     assert "Traceback" not in caplog.text
 
