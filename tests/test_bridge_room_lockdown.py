@@ -3,18 +3,28 @@ ChatRoom, and a plugin's own, tried by a non-agent in the agent room, a stranger
 message, an agent who is not an admin, and a customer.
 
 A real bridged bot: customers are official PubNub SDK clients on the local PubNub server (their
-channels in the group "support"), agents are on Errbot's Test backend.
+channels in the group "support"), agents are on Errbot's Test backend, and, as in production,
+on real IRC servers (miniircd and ngircd).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.botrunner import wait_for
+from tests.botrunner import running_bot, wait_for
+from tests.bridge_fixtures import irc_network
+from tests.irc_fixtures import SERVERS, IRCClient, IRCServer, plain
 from tests.support_fixtures import *  # noqa: F403
-from tests.support_fixtures import AGENT_ROOM, GROUP, bridged_support_bot
+from tests.support_fixtures import (
+    AGENT_ROOM,
+    GROUP,
+    bridged_config,
+    bridged_support_bot,
+    support_active,
+)
 
 ROOM_PLUGIN_DIR = Path(__file__).resolve().parent / "plugins" / "room_ops"
 
@@ -93,3 +103,68 @@ def test_a_customer_cannot_run_room_commands(bot, customers):
     assert group_channels(dana) == {"dana-support"}
     assert not any("Only bot admins" in text for text in dana.texts())
     assert not any("rooms" in text for text in dana.texts())
+
+
+def said_by_bot(person: IRCClient, target: str) -> list[str]:
+    """What the bot said to ``person`` in ``target`` (their own nick: privately)."""
+    return [plain(m.params[-1]) for m in person.messages(target) if m.nick == "helpdesk"]
+
+
+def tries_every_room_command(person: IRCClient, target: str) -> None:
+    """``person`` runs every room command in ``target``: each gets the one refusal, and the
+    customers' rooms are never shown."""
+    to = "helpdesk" if target == person.nick else target
+    start = len(said_by_bot(person, target))
+
+    def answered(text: str) -> bool:
+        return any(text in line for line in said_by_bot(person, target)[start:])
+
+    person.say(to, "!room list")
+    wait_for(lambda: answered("agents:#support"))
+    for command, action in ROOM_COMMANDS.items():
+        person.say(to, command)
+        wait_for(lambda action=action: answered(refusal(action)))
+    answers = said_by_bot(person, target)[start:]
+    assert not any("customers:" in line for line in answers)
+    assert len([line for line in answers if "Only bot admins" in line]) == len(ROOM_COMMANDS)
+
+
+@pytest.fixture(params=SERVERS)
+def irc_server(request: pytest.FixtureRequest) -> Iterator[IRCServer]:
+    """Each IRC server in turn."""
+    server = IRCServer(kind=request.param).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_on_irc_a_stranger_by_private_message_and_a_non_agent_in_the_channel_are_refused(
+    tmp_path, pubnub_server, customers, irc_server, irc_client
+):
+    channel = "#support"
+    alice, mallory, stranger = irc_client("alice"), irc_client("mallory"), irc_client("stranger")
+    alice.join(channel)
+    mallory.join(channel)
+    userhost = alice.wait_for_join("alice", channel).source.partition("!")[2]
+    agents = irc_network(irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,))
+    config = bridged_config(
+        tmp_path,
+        pubnub_server,
+        agents,
+        SUPPORT_AGENT_ROOM=f"agents:{channel}",
+        SUPPORT_AGENTS=[f"agents:alice!{userhost}"],
+        BOT_ADMINS=("agents:admin!*@admins.example",),
+    )
+    with running_bot("Bridge", config, ready=support_active):
+        dana, erin = customers("dana"), customers("erin")
+        dana.write("Hello")
+        alice.wait_for_text(channel, "dana: Hello")
+        erin.write("Hi there")
+        alice.wait_for_text(channel, "erin: Hi there")
+
+        tries_every_room_command(stranger, "stranger")  # by private message
+        tries_every_room_command(mallory, channel)
+        assert group_channels(dana) == {"dana-support", "erin-support"}
+        dana.write("Still there?")
+        alice.wait_for_text(channel, "dana: Still there?")
