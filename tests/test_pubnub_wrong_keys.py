@@ -1,6 +1,6 @@
 """A wrong key is a setting to fix, not an outage to wait out: the bot stops at start with one
 sentence naming it (the local PubNub server answers a key it does not know as PubNub does,
-with a 400)."""
+with a 400), on a PubNub bot and on a bridged one whose customers are on PubNub."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from errbot.bootstrap import setup_bot
 
+from errbot_bridge import BridgeConfigurationError
 from errbot_pubnub.settings import PubNubConfigurationError
 from tests.botrunner import make_config, refusal_to_start
 from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY
+from tests.support_fixtures import bridged_config, customers_network
 
-
-@pytest.mark.parametrize(
+WRONG_KEYS = pytest.mark.parametrize(
     ("keys", "sentence"),
     [
         (
@@ -32,6 +33,9 @@ from tests.pubnub_fixtures import PUBLISH_KEY, SUBSCRIBE_KEY
     ],
     ids=["subscribe key", "publish key"],
 )
+
+
+@WRONG_KEYS
 def test_a_wrong_key_stops_the_bot_with_one_sentence_naming_it(
     tmp_path: Path, pubnub_server: Any, keys: dict[str, str], sentence: str, caplog: Any
 ) -> None:
@@ -42,3 +46,22 @@ def test_a_wrong_key_stops_the_bot_with_one_sentence_naming_it(
     assert str(error) == sentence
     assert bot.connection.state == "stopped"
     assert "down for" not in caplog.text  # not taken for an outage
+
+
+@WRONG_KEYS
+def test_a_wrong_key_of_the_customers_network_stops_the_bridge_with_one_sentence(
+    tmp_path: Path, pubnub_server: Any, keys: dict[str, str], sentence: str, caplog: Any
+) -> None:
+    customers = customers_network(pubnub_server)
+    customers["BOT_IDENTITY"] = {**customers["BOT_IDENTITY"], **keys}
+    config = bridged_config(
+        tmp_path,
+        pubnub_server,
+        {"BACKEND": "Test"},
+        BRIDGE_BACKENDS={"agents": {"BACKEND": "Test"}, "customers": customers},
+    )
+    error = refusal_to_start(setup_bot("Bridge", logging.getLogger("errbot"), config))
+    assert isinstance(error, BridgeConfigurationError)
+    assert str(error) == f'BRIDGE_BACKENDS["customers"]: {sentence}'
+    assert "down for" not in caplog.text
+    assert "Traceback" not in caplog.text
