@@ -238,7 +238,9 @@ SUPPORT_DB_URL = os.environ.get("SUPPORT_DB_URL") or None
 INSTANCES_TAKEOVER_SECONDS = 10
 
 # Who may run the agent commands: empty for anyone in the agent room, or identities and glob
-# patterns (nick, user id or "network:..." form) who may then also work from direct messages.
+# patterns who may then also work from direct messages. Name what the network vouches for: on
+# IRC nick!user@host with a host you trust ("agents:alice!*@trusted.example"; a bare nick is
+# anyone's once its owner leaves), on Slack member ids ("agents:U0123ABCD").
 # Environment: SUPPORT_AGENTS, comma-separated. Default: empty, except on the terminal, where
 # you ("@admin") talk to the bot one-on-one (Errbot's Text backend puts you in no room inside a
 # Bridge), so the template lists you: "agents:@admin".
