@@ -41,7 +41,7 @@ from errbot_support.rendering import Dialect, dialect_of, post, render
 from tests.botrunner import make_config, running_bot, wait_for
 from tests.bridge_fixtures import irc_network
 from tests.support_fixtures import *  # noqa: F403 (the desk, PubNub and IRC fixtures)
-from tests.support_fixtures import bridged_config, customer_message, support_active
+from tests.support_fixtures import ALICE, bridged_config, customer_message, support_active
 from tests.test_support_slack_threads import CHANNEL, slack_backend
 
 pytest.importorskip("telegram", reason="python-telegram-bot (the test extra) is not installed")
@@ -453,3 +453,56 @@ def test_details_from_the_customers_app_are_shown_as_written(text_backend, capsy
     read = slack_shows(*slack, markdown)
     assert [line for line, _ in read][:2] == want[:2]
     assert [formatted for _, formatted in read][:2] == [["#1", "fay"], ["#1", "fay"]]
+
+
+# ----------------------------------------------------------------- lists, one item a line
+
+
+def listings(desk) -> tuple[str, list[str]]:
+    """What agents list (the queue, their own, a customer's conversations, a search, the end
+    of a transcript), one after the other, and the lines a person must read of it: each
+    item on its own line, though most lines begin with the bot's bold number."""
+    dana = desk.receive(customer_message("dana-chat", "My *parcel* is late", name="Dana Smith"))
+    desk.receive(customer_message("erin-chat", "parcel_2 `lost` <!here>", name="erin"))
+    desk.claim(1, ALICE)
+    desk.tag(1, ALICE, ["billing"])
+    desk.clock.advance(minutes=2)
+    now, mine = desk.clock(), [c for c in desk.queue() if c.agent == ALICE.key]
+    markdown = "\n".join(
+        [
+            formatting.queue(desk.queue(), "!", now),
+            formatting.agents_queue(mine, now),
+            formatting.history(desk.customer_history("dana-chat")),
+            formatting.search(desk.search("PARCEL", limit=10), "PARCEL", 10, "!"),
+            formatting.transcript(desk.transcript(dana.conversation.number, 0, 10), "!"),
+        ]
+    )
+    return markdown, [
+        "2 open conversation(s), 1 waiting:",
+        "#2 waiting, 2m: erin (erin-chat)",
+        "#1 Alice, 2m: Dana Smith (dana-chat) [billing]",
+        "Type !claim 2 to take the oldest waiting one.",
+        "You have 1 open conversation(s):",
+        "#1 Alice, 2m: Dana Smith (dana-chat) [billing]",
+        "Dana Smith (dana-chat): 1 conversation(s)",
+        "#1 opened 2024-05-06 09:00 UTC, assigned to Alice [billing]",
+        "2 conversation(s) mention 'PARCEL':",
+        "#2 erin, waiting, 2024-05-06: erin: parcel_2 `lost` <!here>",
+        "#1 Dana Smith, assigned to Alice, 2024-05-06: Dana Smith: My *parcel* is late",
+        "!transcript <number> shows one.",
+        "#1 Dana Smith (dana-chat), assigned to Alice, page 1/1:",
+        "-- 2024-05-06 (UTC) --",
+        "09:00 Dana Smith: My *parcel* is late",
+        "09:00 - Alice claimed the conversation",
+        "09:00 - Alice tagged #billing",
+    ]
+
+
+def test_lists_show_one_item_a_line_on_every_network(text_backend, capsys, slack, telegram, desk):
+    markdown, want = listings(desk)
+    assert text_backend_shows(text_backend, capsys, markdown) == want
+    assert [line for line, _ in slack_shows(*slack, markdown)] == want
+    backend, api, room = telegram
+    backend.send_message(post(backend, markdown, room))
+    assert api.sent[-1][1].split("\n") == want
+    assert commonmark_shows(markdown)[0] == want
