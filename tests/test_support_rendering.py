@@ -40,6 +40,7 @@ from errbot_support.records import Pending
 from errbot_support.rendering import Dialect, dialect_of, post, render
 from tests.botrunner import make_config, running_bot, wait_for
 from tests.bridge_fixtures import irc_network
+from tests.irc_fixtures import plain
 from tests.support_fixtures import *  # noqa: F403 (the desk, PubNub and IRC fixtures)
 from tests.support_fixtures import ALICE, bridged_config, customer_message, support_active
 from tests.test_support_slack_threads import CHANNEL, slack_backend
@@ -386,13 +387,30 @@ def test_irc_shows_what_customers_wrote_line_by_line(
             want += expected(1, "dana", text)
             count = 3 + len(want)
             wait_for(lambda n=count: len(alice.messages(channel)) >= n, timeout=30)
+        # A name from the customer's app (App Context) and attachments, tricky likewise.
+        eve = customers("eve")
+        eve.client.set_uuid_metadata().uuid("eve").set_name(NAME).sync()
+        eve.write("hello")
+        alice.wait_for_text(channel, "Type !claim 2 to take it.")
+        eve.write("see attached", attachments=list(ATTACHMENTS))
+        eves = expected(2, NAME, "see attached", ATTACHMENTS)
+        wait_for(lambda: len(alice.messages(channel)) >= count + 3 + len(eves), timeout=30)
 
     raw = [line.params[-1] for line in alice.messages(channel)][3:]
+    raw, announced, raw_eve = raw[: len(want)], raw[len(want) : len(want) + 3], raw[len(want) + 3 :]
     read = [irc_reads(line)[0] for line in raw]
     assert read == want
     # The bot's bold is the only formatting, and nothing a customer wrote is a CTCP request.
     assert not any(ord(c) < 0x20 and c != "\t" for line in raw for c in irc_reads(line)[1])
     no_forged_line(read)
+    # Her name stays on its line, in the announcement as in each line of her message.
+    who = shown(NAME).replace("\n", "\u2424")
+    assert [plain(line) for line in announced] == [
+        f"#2 New conversation with {who} (customers:eve-support):",
+        f"#2 {who}: hello",
+        "Type !claim 2 to take it.",
+    ]
+    assert [irc_reads(line)[0] for line in raw_eve] == eves
 
 
 def test_each_network_gets_its_own_dialect_and_the_terminal_is_one_window(
