@@ -11,8 +11,8 @@ network (``errbot_support.rendering``) and handed to that network's own Errbot b
   cannot be reached either), which Telegram shows as plain text (the backend sets no parse mode);
 - Markdown posted as is (Mattermost and the like, whose Errbot backends pass it on): rendered
   by markdown-it, a CommonMark implementation, then read as text;
-- Errbot's IRC backend on a real IRC server, end to end: a customer on the local PubNub server
-  writes, an IRC client in the agent room reads.
+- Errbot's IRC backend on real IRC servers (miniircd, and ngircd, strict as servers run), end
+  to end: a customer on the local PubNub server writes, an IRC client in the agent room reads.
 
 On each, every line the agent reads equals the customer's line after the conversation's
 number and the customer's name, and a forged header never starts a line of its own.
@@ -25,6 +25,7 @@ import logging
 import re
 import sys
 import unicodedata
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -40,7 +41,7 @@ from errbot_support.records import Pending
 from errbot_support.rendering import Dialect, dialect_of, post, render
 from tests.botrunner import make_config, running_bot, wait_for
 from tests.bridge_fixtures import irc_network
-from tests.irc_fixtures import plain
+from tests.irc_fixtures import IRCClient, IRCServer, plain
 from tests.support_fixtures import *  # noqa: F403 (the desk, PubNub and IRC fixtures)
 from tests.support_fixtures import ALICE, bridged_config, customer_message, support_active
 from tests.test_support_slack_threads import CHANNEL, slack_backend
@@ -367,14 +368,21 @@ def irc_reads(raw: str) -> tuple[str, str]:
 IRC_SAFE = {label: text for label, text in TRICKY.items() if label != "whitespace"}
 
 
+@pytest.fixture
+def alice(any_irc_server: IRCServer) -> Iterator[IRCClient]:
+    """An agent on IRC, in ``#support``, on miniircd and on the strict ngircd in turn."""
+    client = IRCClient(any_irc_server, "alice")
+    client.join("#support")
+    yield client
+    client.close()
+
+
 def test_irc_shows_what_customers_wrote_line_by_line(
-    tmp_path, pubnub_server, customers, irc_server, irc_client
+    tmp_path, pubnub_server, customers, any_irc_server, alice
 ):
     """The whole way: PubNub, the Support plugin, Errbot's IRC backend, a real IRC server."""
     channel = "#support"
-    alice = irc_client("alice")
-    alice.join(channel)
-    agents = irc_network(irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,))
+    agents = irc_network(any_irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,))
     config = bridged_config(tmp_path, pubnub_server, agents, SUPPORT_AGENT_ROOM=f"agents:{channel}")
     with running_bot("Bridge", config, ready=support_active):
         alice.wait_for_join("helpdesk", channel)
