@@ -101,6 +101,8 @@ def test_an_agents_day_with_every_command(desk_bot, customers):
     desk_bot.wait_sent(lambda s: s.body.startswith("#2 New conversation with dana"))
     history = desk_bot.command("bob", "!customer dana").splitlines()
     assert history[0] == "dana (customers:dana-support): 2 conversation(s)"
+    for other_way in ("dana-support", "customers:dana-support", "DANA", "#2"):  # room, name, N
+        assert desk_bot.command("bob", f"!customer {other_way}").splitlines() == history
     stats = desk_bot.command("bob", "!stats").splitlines()
     assert stats[0] == "Now: 1 waiting, 0 assigned, 1 resolved in all."
     assert stats[2].startswith("Time to first reply: median ")

@@ -204,6 +204,11 @@ ARGUMENT_ERRORS = [
     ("!stats 99999999999", "'99999999999' is not a number of days from 1 to 36500."),
     ("!queue now", "Unexpected 'now'. Usage: !queue [all|mine]"),
     ("!resolve 9", "There is no conversation #9: !queue lists the open ones."),
+    # What was typed is shown as typed, never as markup.
+    ("!claim *one*", "'*one*' is not a conversation number. Usage: !claim <number>"),
+    ("!claim 1 `2`", "Unexpected '`2`'. Usage: !claim <number>"),
+    ("!queue _now_", "Unexpected '_now_'. Usage: !queue [all|mine]"),
+    ("!stats **9**", "'**9**' is not a number of days from 1 to 36500."),
 ]
 
 

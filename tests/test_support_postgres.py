@@ -17,9 +17,12 @@ import pytest
 
 from errbot_support.desk import Desk
 from errbot_support.errors import AlreadyClaimed, OpenElsewhere
+from errbot_support.formatting import search as search_results
 from errbot_support.records import Agent, Relay, State
+from errbot_support.rendering import Dialect, render
 from errbot_support.store import ConflictError, Store
-from tests.support_fixtures import ALICE, Clock, all_at_once, customer_message
+from tests.support_fixtures import ALICE, Clock, all_at_once, customer_message, read_on_test_backend
+from tests.test_support_search import FOLDED
 
 pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
 
@@ -151,6 +154,29 @@ def test_search_waiting_customers_teams_and_details_on_postgresql(store):
         [(silent, reply)] = desk.answered_then_silent(timedelta(hours=24))
         assert (silent.number, reply.body) == (opened.number, "Looking into it")
         assert desk.resolve_silent(silent, reply).state is State.RESOLVED
+    finally:
+        desk.close()
+
+
+def test_search_ignores_case_in_every_script_on_postgresql(store):
+    """The database folds case (ICU's mappings), as Python does on SQLite; what was found is
+    shown as it was written."""
+    desk = Desk(store, Clock())
+    try:
+        rooms = {}
+        for n, (written, _) in enumerate(FOLDED):
+            rooms[written] = desk.receive(customer_message(f"pg-{n}", written)).conversation
+        desk.receive(customer_message("pg-other", "Nothing of the kind"))
+        for written, wanted in FOLDED:
+            for asked in (wanted, written.upper(), written.lower()):
+                found = desk.search(asked, limit=10)
+                assert [c.number for c, _ in found] == [rooms[written].number], asked
+            markdown = search_results(found, wanted, 10, "!")
+            shown = read_on_test_backend(render(markdown, Dialect.ERRBOT)).split("\n")
+            assert shown[:2] == [
+                f"1 conversation(s) mention '{wanted}':",
+                f"#{rooms[written].number} Dana, waiting, 2024-05-06: Dana: {written}",
+            ]
     finally:
         desk.close()
 

@@ -11,8 +11,8 @@ network (``errbot_support.rendering``) and handed to that network's own Errbot b
   cannot be reached either), which Telegram shows as plain text (the backend sets no parse mode);
 - Markdown posted as is (Mattermost and the like, whose Errbot backends pass it on): rendered
   by markdown-it, a CommonMark implementation, then read as text;
-- Errbot's IRC backend on a real IRC server, end to end: a customer on the local PubNub server
-  writes, an IRC client in the agent room reads.
+- Errbot's IRC backend on real IRC servers (miniircd, and ngircd, strict as servers run), end
+  to end: a customer on the local PubNub server writes, an IRC client in the agent room reads.
 
 On each, every line the agent reads equals the customer's line after the conversation's
 number and the customer's name, and a forged header never starts a line of its own.
@@ -25,6 +25,7 @@ import logging
 import re
 import sys
 import unicodedata
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -40,8 +41,9 @@ from errbot_support.records import Pending
 from errbot_support.rendering import Dialect, dialect_of, post, render
 from tests.botrunner import make_config, running_bot, wait_for
 from tests.bridge_fixtures import irc_network
+from tests.irc_fixtures import IRCClient, IRCServer, plain
 from tests.support_fixtures import *  # noqa: F403 (the desk, PubNub and IRC fixtures)
-from tests.support_fixtures import bridged_config, customer_message, support_active
+from tests.support_fixtures import ALICE, bridged_config, customer_message, support_active
 from tests.test_support_slack_threads import CHANNEL, slack_backend
 
 pytest.importorskip("telegram", reason="python-telegram-bot (the test extra) is not installed")
@@ -366,14 +368,21 @@ def irc_reads(raw: str) -> tuple[str, str]:
 IRC_SAFE = {label: text for label, text in TRICKY.items() if label != "whitespace"}
 
 
+@pytest.fixture
+def alice(any_irc_server: IRCServer) -> Iterator[IRCClient]:
+    """An agent on IRC, in ``#support``, on miniircd and on the strict ngircd in turn."""
+    client = IRCClient(any_irc_server, "alice")
+    client.join("#support")
+    yield client
+    client.close()
+
+
 def test_irc_shows_what_customers_wrote_line_by_line(
-    tmp_path, pubnub_server, customers, irc_server, irc_client
+    tmp_path, pubnub_server, customers, any_irc_server, alice
 ):
     """The whole way: PubNub, the Support plugin, Errbot's IRC backend, a real IRC server."""
     channel = "#support"
-    alice = irc_client("alice")
-    alice.join(channel)
-    agents = irc_network(irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,))
+    agents = irc_network(any_irc_server, nick="helpdesk", CHATROOM_PRESENCE=(channel,))
     config = bridged_config(tmp_path, pubnub_server, agents, SUPPORT_AGENT_ROOM=f"agents:{channel}")
     with running_bot("Bridge", config, ready=support_active):
         alice.wait_for_join("helpdesk", channel)
@@ -386,13 +395,30 @@ def test_irc_shows_what_customers_wrote_line_by_line(
             want += expected(1, "dana", text)
             count = 3 + len(want)
             wait_for(lambda n=count: len(alice.messages(channel)) >= n, timeout=30)
+        # A name from the customer's app (App Context) and attachments, tricky likewise.
+        eve = customers("eve")
+        eve.client.set_uuid_metadata().uuid("eve").set_name(NAME).sync()
+        eve.write("hello")
+        alice.wait_for_text(channel, "Type !claim 2 to take it.")
+        eve.write("see attached", attachments=list(ATTACHMENTS))
+        eves = expected(2, NAME, "see attached", ATTACHMENTS)
+        wait_for(lambda: len(alice.messages(channel)) >= count + 3 + len(eves), timeout=30)
 
     raw = [line.params[-1] for line in alice.messages(channel)][3:]
+    raw, announced, raw_eve = raw[: len(want)], raw[len(want) : len(want) + 3], raw[len(want) + 3 :]
     read = [irc_reads(line)[0] for line in raw]
     assert read == want
     # The bot's bold is the only formatting, and nothing a customer wrote is a CTCP request.
     assert not any(ord(c) < 0x20 and c != "\t" for line in raw for c in irc_reads(line)[1])
     no_forged_line(read)
+    # Her name stays on its line, in the announcement as in each line of her message.
+    who = shown(NAME).replace("\n", "\u2424")
+    assert [plain(line) for line in announced] == [
+        f"#2 New conversation with {who} (customers:eve-support):",
+        f"#2 {who}: hello",
+        "Type !claim 2 to take it.",
+    ]
+    assert [irc_reads(line)[0] for line in raw_eve] == eves
 
 
 def test_each_network_gets_its_own_dialect_and_the_terminal_is_one_window(
@@ -453,3 +479,56 @@ def test_details_from_the_customers_app_are_shown_as_written(text_backend, capsy
     read = slack_shows(*slack, markdown)
     assert [line for line, _ in read][:2] == want[:2]
     assert [formatted for _, formatted in read][:2] == [["#1", "fay"], ["#1", "fay"]]
+
+
+# ----------------------------------------------------------------- lists, one item a line
+
+
+def listings(desk) -> tuple[str, list[str]]:
+    """What agents list (the queue, their own, a customer's conversations, a search, the end
+    of a transcript), one after the other, and the lines a person must read of it: each
+    item on its own line, though most lines begin with the bot's bold number."""
+    dana = desk.receive(customer_message("dana-chat", "My *parcel* is late", name="Dana Smith"))
+    desk.receive(customer_message("erin-chat", "parcel_2 `lost` <!here>", name="erin"))
+    desk.claim(1, ALICE)
+    desk.tag(1, ALICE, ["billing"])
+    desk.clock.advance(minutes=2)
+    now, mine = desk.clock(), [c for c in desk.queue() if c.agent == ALICE.key]
+    markdown = "\n".join(
+        [
+            formatting.queue(desk.queue(), "!", now),
+            formatting.agents_queue(mine, now),
+            formatting.history(desk.customer_history("dana-chat")),
+            formatting.search(desk.search("PARCEL", limit=10), "PARCEL", 10, "!"),
+            formatting.transcript(desk.transcript(dana.conversation.number, 0, 10), "!"),
+        ]
+    )
+    return markdown, [
+        "2 open conversation(s), 1 waiting:",
+        "#2 waiting, 2m: erin (erin-chat)",
+        "#1 Alice, 2m: Dana Smith (dana-chat) [billing]",
+        "Type !claim 2 to take the oldest waiting one.",
+        "You have 1 open conversation(s):",
+        "#1 Alice, 2m: Dana Smith (dana-chat) [billing]",
+        "Dana Smith (dana-chat): 1 conversation(s)",
+        "#1 opened 2024-05-06 09:00 UTC, assigned to Alice [billing]",
+        "2 conversation(s) mention 'PARCEL':",
+        "#2 erin, waiting, 2024-05-06: erin: parcel_2 `lost` <!here>",
+        "#1 Dana Smith, assigned to Alice, 2024-05-06: Dana Smith: My *parcel* is late",
+        "!transcript <number> shows one.",
+        "#1 Dana Smith (dana-chat), assigned to Alice, page 1/1:",
+        "-- 2024-05-06 (UTC) --",
+        "09:00 Dana Smith: My *parcel* is late",
+        "09:00 - Alice claimed the conversation",
+        "09:00 - Alice tagged #billing",
+    ]
+
+
+def test_lists_show_one_item_a_line_on_every_network(text_backend, capsys, slack, telegram, desk):
+    markdown, want = listings(desk)
+    assert text_backend_shows(text_backend, capsys, markdown) == want
+    assert [line for line, _ in slack_shows(*slack, markdown)] == want
+    backend, api, room = telegram
+    backend.send_message(post(backend, markdown, room))
+    assert api.sent[-1][1].split("\n") == want
+    assert commonmark_shows(markdown)[0] == want

@@ -187,6 +187,9 @@ def test_move_hands_a_conversation_to_another_team_with_its_story(teams_bot):
     assert refused == (
         "'#sales' is not an agent room; the rooms: support, vip. Usage: !move <number> <room>"
     )
+    assert bot.command("alice", "!move 1 *sales*", room=VIP).startswith(
+        "'*sales*' is not an agent room;"  # as typed, not emphasis
+    )
     assert bot.command("alice", "!move 1", room=VIP) == (
         "To which agent room? Usage: !move <number> <room>"
     )

@@ -149,7 +149,7 @@ class AgentActions:
             raise usage_error(
                 self._prefix,
                 usage,
-                f"'{target}' is not an agent room; the rooms: {', '.join(rooms.names())}.",
+                f"'{span(target)}' is not an agent room; the rooms: {', '.join(rooms.names())}.",
             )
         before = desk.get(number)
         if rooms.of(before) == to:

@@ -45,6 +45,8 @@ _BY_BACKEND = (
 
 _MARKS = f"{SPAN_START}{SPAN_END}{LINK_START}"
 _SPANS = re.compile(f"([{SPAN_START}{LINK_START}])([^{_MARKS}]*){SPAN_END}")
+_WHOLE_SPANS = re.compile(f"([{SPAN_START}{LINK_START}][^{_MARKS}]*{SPAN_END})")
+_OWN_ENTITIES = re.compile("[`&<>]")
 # What cannot stand inside a link's address in Slack's <...> or Markdown's autolink <...>.
 _NOT_IN_LINKS = re.compile(r"[\s<>|\\`]")
 _PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~\t]")
@@ -84,6 +86,26 @@ def _slack(text: str) -> str:
     return _SLACK_MARKERS.sub(lambda m: _INVISIBLE_BREAK + m.group() + _INVISIBLE_BREAK, text)
 
 
+def _slack_own(text: str) -> str:
+    """The plugin's own words for Slack, their ``&``, ``<`` and ``>`` as the entities Slack
+    requires (in code as written, elsewhere as references): else Slack reads the ``<number>``
+    of ``!transcript <number>`` as a link and shows no brackets."""
+    in_code = False
+
+    def entity(match: re.Match[str]) -> str:
+        nonlocal in_code
+        char = match.group()
+        if char == "`":
+            in_code = not in_code
+            return char
+        written = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}[char]
+        return written if in_code else _references(written)
+
+    parts = _WHOLE_SPANS.split(text)  # the plugin's words, then a span, and so on
+    parts[::2] = [_OWN_ENTITIES.sub(entity, own) for own in parts[::2]]
+    return "".join(parts)
+
+
 def escape(text: str, dialect: Dialect) -> str:
     """One line of customer text, as Markdown that ``dialect``'s converter shows as written."""
     if dialect is Dialect.SLACK:
@@ -106,6 +128,8 @@ def link(url: str, dialect: Dialect) -> str:
 
 def render(text: str, dialect: Dialect) -> str:
     """The plugin's Markdown, with its customer spans escaped and its line breaks kept."""
+    if dialect is Dialect.SLACK:
+        text = _slack_own(text)
     text = _SPANS.sub(
         lambda m: (link if m.group(1) == LINK_START else escape)(m.group(2), dialect), text
     )

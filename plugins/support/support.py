@@ -25,6 +25,7 @@ from errbot_support.actions import AgentActions
 from errbot_support.errors import SupportError
 from errbot_support.facing import AgentFacing, instance_liveness
 from errbot_support.identities import weak_identity_warning
+from errbot_support.literal import span
 from errbot_support.one_answer import Standby
 from errbot_support.rendering import dialect_of, render
 from errbot_support.runtime import SupportRuntime, build_runtime
@@ -335,7 +336,7 @@ class Support(BotPlugin):
         actions = self._actions()
         wanted = args.strip()
         if wanted not in ("", "all", "mine"):
-            raise self._usage("queue [all|mine]", f"Unexpected '{wanted}'.")
+            raise self._usage("queue [all|mine]", f"Unexpected '{span(wanted)}'.")
         return actions.queue(msg, wanted)
 
     @botcmd
@@ -382,7 +383,7 @@ class Support(BotPlugin):
         """Where support stands: agent rooms, database, what waits: support status"""
         actions = self._actions()
         if args.strip():
-            raise self._usage("support status", f"Unexpected '{args.strip()}'.")
+            raise self._usage("support status", f"Unexpected '{span(args.strip())}'.")
         facing = self._facing
         return actions.status() + (f"\n{facing.status()}" if facing is not None else "")
 
@@ -419,6 +420,6 @@ class Support(BotPlugin):
         if text and not (text.isdecimal() and 1 <= int(text) <= MAX_STATS_DAYS):
             raise self._usage(
                 "stats [all] [days]",
-                f"'{text}' is not a number of days from 1 to {MAX_STATS_DAYS}.",
+                f"'{span(text)}' is not a number of days from 1 to {MAX_STATS_DAYS}.",
             )
         return actions.stats(msg, int(text) if text else None, everywhere=everywhere)

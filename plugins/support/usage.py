@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from errbot.botplugin import CommandError
 
+from errbot_support.literal import span
+
 
 def usage_error(prefix: str, usage: str, problem: str | None = None) -> CommandError:
     """The refusal of badly written arguments: the problem, then how the command is written."""
@@ -21,10 +23,10 @@ def number_and_text(
         raise usage_error(prefix, usage, "Which conversation?")
     number = parts[0].lstrip("#")
     if not number.isdecimal():
-        raise usage_error(prefix, usage, f"'{parts[0]}' is not a conversation number.")
+        raise usage_error(prefix, usage, f"'{span(parts[0])}' is not a conversation number.")
     text = parts[1].strip() if len(parts) > 1 else ""
     if then and not text:
         raise usage_error(prefix, usage, then)
     if not then and text:
-        raise usage_error(prefix, usage, f"Unexpected '{text}'.")
+        raise usage_error(prefix, usage, f"Unexpected '{span(text)}'.")
     return int(number), text
