@@ -118,6 +118,11 @@ def headline(report: dict[str, Any], plan: Plan) -> dict[str, Any]:
     }
 
 
+def _shown(figure: float | None) -> str:
+    """A figure, or "n/a" where none could be measured (nothing arrived in the window)."""
+    return "n/a" if figure is None else str(figure)
+
+
 def summary(report: dict[str, Any]) -> list[str]:
     lines = [
         f"Machine: {report['machine']['cores']} cores, {report['machine']['cpu_model']}, "
@@ -133,9 +138,9 @@ def summary(report: dict[str, Any]) -> list[str]:
     for row in report["throughput"]:
         relay = row["relay"]
         lines.append(
-            f"{row['customers']:>9}  {row['ceiling_msgs_per_s']:>13}  "
-            f"{row['relay_msgs_per_s']:>11}  {row['ratio']:>13}  {relay['lost']:>4}  "
-            f"{relay['in_order']}"
+            f"{row['customers']:>9}  {_shown(row['ceiling_msgs_per_s']):>13}  "
+            f"{_shown(row['relay_msgs_per_s']):>11}  {_shown(row['ratio']):>13}  "
+            f"{relay['lost']:>4}  {relay['in_order']}"
         )
     for row in report["throughput"]:
         for name, figures in row.get("latency", {}).items():
