@@ -9,8 +9,11 @@ import cbor2
 import pytest
 from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.objects_v2.channel_members import PNUserMember
+from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
 from pubnub.models.consumer.v3.channel import Channel
 from pubnub.models.consumer.v3.group import Group
+from pubnub.models.consumer.v3.uuid import UUID
 
 from errbot_pubnub.emulator import PubNubEmulator
 from errbot_pubnub.emulator.access import TokenAuthority, TokenError
@@ -189,6 +192,78 @@ def test_patterns_and_group_permissions(admin, secured, pubnub_client):
     assert events.next_message().message == "heard through the group"
     refusal(agent.publish().channel("staff").message("no"))
     refusal(agent.list_channels_in_channel_group().channel_group("other"))
+
+
+def test_app_context_takes_get_update_and_join_on_the_channel_as_on_pubnub(
+    admin, secured, pubnub_client
+):
+    """Channel metadata takes GET to read and UPDATE to write; a user's memberships take
+    UPDATE on the user and JOIN on each channel; a channel's members take MANAGE on it."""
+    admin.set_channel_metadata().channel("bob-chat").set_name("Bob's").sync()  # signed
+    token = (
+        admin.grant_token()
+        .ttl(60)
+        .authorized_uuid("alice")
+        .channels([Channel.id("alice-chat").read().write().get().update().join()])
+        .uuids([UUID.id("alice").get().update()])
+        .sync()
+        .result.token
+    )
+    alice = pubnub_client("alice", server=secured)
+    alice.set_token(token)
+    mine = [PNChannelMembership.channel("alice-chat")]
+
+    alice.set_channel_metadata().channel("alice-chat").set_name("Alice's").sync()
+    assert alice.get_channel_metadata().channel("alice-chat").sync().result.data["name"] == (
+        "Alice's"
+    )
+    alice.set_memberships().uuid("alice").channel_memberships(mine).sync()
+    joined = alice.get_memberships().uuid("alice").sync().result.data
+    assert [m["channel"]["id"] for m in joined] == ["alice-chat"]
+
+    elsewhere = [PNChannelMembership.channel("bob-chat")]
+    refusals = {
+        "read bob's channel": refusal(alice.get_channel_metadata().channel("bob-chat")),
+        "rename it": refusal(alice.set_channel_metadata().channel("bob-chat").set_name("x")),
+        "remove her own": refusal(alice.remove_channel_metadata().channel("alice-chat")),
+        "join bob's": refusal(alice.set_memberships().uuid("alice").channel_memberships(elsewhere)),
+        "leave for bob": refusal(alice.remove_memberships().uuid("bob").channel_memberships(mine)),
+        "add bob as member": refusal(
+            alice.set_channel_members().channel("alice-chat").uuids([PNUserMember("bob")])
+        ),
+        "list every channel": refusal(alice.get_all_channel_metadata()),
+    }
+
+    assert {name: answer["status"] for name, answer in refusals.items()} == dict.fromkeys(
+        refusals, 403
+    )
+    assert refusals["rename it"]["payload"] == {"channels": ["bob-chat"]}
+    assert refusals["join bob's"]["payload"] == {"channels": ["bob-chat"]}
+    assert refusals["leave for bob"]["payload"] == {"uuids": ["bob"]}
+    assert refusals["add bob as member"]["payload"] == {"channels": ["alice-chat"]}
+    assert admin.get_channel_metadata().channel("bob-chat").sync().result.data["name"] == "Bob's"
+    members = admin.get_channel_members().channel("bob-chat").sync().result.data
+    assert members == []
+
+
+def test_joining_a_channel_takes_join_besides_update_on_the_user(admin, secured, pubnub_client):
+    token = (
+        admin.grant_token()
+        .ttl(60)
+        .authorized_uuid("alice")
+        .channels([Channel.id("alice-chat").read().write().get().update()])
+        .uuids([UUID.id("alice").get().update()])
+        .sync()
+        .result.token
+    )
+    alice = pubnub_client("alice", server=secured)
+    alice.set_token(token)
+    mine = [PNChannelMembership.channel("alice-chat")]
+
+    refused = refusal(alice.set_memberships().uuid("alice").channel_memberships(mine))
+
+    assert refused["payload"] == {"channels": ["alice-chat"]}
+    assert admin.get_memberships().uuid("alice").sync().result.data == []
 
 
 def test_grant_needs_a_server_with_a_secret(pubnub_client):

@@ -197,6 +197,7 @@ class Requirement:
     update_channels: list[str] = field(default_factory=list)
     delete_channels: list[str] = field(default_factory=list)
     manage_channels: list[str] = field(default_factory=list)  # its members
+    join_channels: list[str] = field(default_factory=list)  # a user's memberships in it
 
     def resources(self) -> dict[str, list[str]]:
         """The resources concerned, in the shape of PubNub's 403 ``payload``."""
@@ -209,6 +210,7 @@ class Requirement:
                 + self.update_channels
                 + self.delete_channels
                 + self.manage_channels
+                + self.join_channels
             )
         )
         groups = list(dict.fromkeys(self.read_groups + self.manage_groups))
@@ -229,6 +231,7 @@ class Requirement:
             (self.update_channels, UPDATE),
             (self.delete_channels, DELETE),
             (self.manage_channels, MANAGE),
+            (self.join_channels, JOIN),
         ):
             channels += [c for c in wanted if not token.allows("chan", c, bit)]
         groups = [g for g in self.read_groups if not token.allows("grp", g, READ)]

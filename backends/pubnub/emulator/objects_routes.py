@@ -182,12 +182,20 @@ def _changes(body: dict[str, Any], side: str) -> list[tuple[str, dict[str, Any] 
 
 
 async def user_memberships(request: web.Request) -> web.Response:
+    """A user's channels; changing them takes UPDATE on the user and JOIN on each channel
+    set or removed, as on PubNub."""
     uuid = request.match_info["uuid"]
-    changing = request.method == "PATCH"
-    requirement = Requirement(update_uuids=[uuid]) if changing else Requirement(get_uuids=[uuid])
-    context = await _authorized(request, requirement)
-    if changing:
-        for channel, fields in _changes(await _body(request), "channel"):
+    if request.method != "PATCH":
+        context = await _authorized(request, Requirement(get_uuids=[uuid]))
+    else:
+        try:
+            changes = _changes(await _body(request), "channel")
+        except PubNubError:  # a stranger hears 403 before any word on the body
+            await _authorized(request, Requirement(update_uuids=[uuid]))
+            raise
+        joined = list(dict.fromkeys(channel for channel, _ in changes))
+        context = await _authorized(request, Requirement(update_uuids=[uuid], join_channels=joined))
+        for channel, fields in changes:
             context.change_memberships([(uuid, channel)], fields)
     include = includes(request.query.get("include"))
     return _listed(context.memberships_of(uuid, include), request)
