@@ -21,6 +21,8 @@ import pytest
 from errbot.bootstrap import setup_bot
 from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.objects_v2.channel_members import PNUserMember
+from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
 from pubnub.pubnub import PubNub
 
 from errbot_pubnub import DefaultMessageConverter
@@ -179,6 +181,34 @@ def test_a_customer_token_reaches_its_own_channel_and_nothing_else(tmp_path, ser
             "support",
             "dana-support",
         )
+
+
+def test_a_customer_token_opens_its_own_chat_in_app_context_and_no_one_elses(tmp_path, server):
+    """What an app on PubNub's Chat SDK needs to open its conversation (get and create its
+    channel's metadata), on its own channel alone; no membership, member or removal."""
+    with session_bot(tmp_path, server) as url:
+        _, dana = open_session(url, "dana")
+        app = customer_app(server, dana)
+        try:
+            # Its own channel's App Context metadata, as a Chat SDK app opens its chat: yes.
+            named = app.set_channel_metadata().channel("dana-support").set_name("Dana")
+            assert refused(named) is None
+            assert refused(app.get_channel_metadata().channel("dana-support")) is None
+            # Another customer's channel metadata: no.
+            assert refused(app.get_channel_metadata().channel("erin-support")) == 403
+            renamed = app.set_channel_metadata().channel("erin-support").set_name("Mallory")
+            assert refused(renamed) == 403
+            # Nor memberships, members or removals, of its own channel or of others.
+            joined = app.set_memberships().uuid("dana")
+            own = [PNChannelMembership.channel("dana-support")]
+            assert refused(joined.channel_memberships(own)) == 403
+            others = [PNChannelMembership.channel("erin-support")]
+            assert refused(app.set_memberships().uuid("dana").channel_memberships(others)) == 403
+            members = app.set_channel_members().channel("dana-support")
+            assert refused(members.uuids([PNUserMember("support")])) == 403
+            assert refused(app.remove_channel_metadata().channel("dana-support")) == 403
+        finally:
+            stop_clients([app])
 
 
 def test_only_the_app_server_may_open_sessions_and_bad_input_is_one_sentence(tmp_path, server):

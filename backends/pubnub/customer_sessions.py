@@ -4,9 +4,11 @@ Given a customer's user id, :meth:`CustomerSessions.open` puts the customer's ch
 support channel group that has room (the first group not full; the next group is created when
 every one so far is full, up to the 10 groups one subscriber holds), has the bot follow that
 group if it did not yet, and grants an Access Manager token for that customer alone: READ and
-WRITE on its own channel, GET and UPDATE on its own App Context user, nothing on any channel
-group. A customer's app never needs the secret key nor MANAGE on a group, so no customer can
-list or remove another customer's channel.
+WRITE on its own channel, GET and UPDATE on that channel's App Context metadata (an app on
+PubNub's Chat SDK reads and creates it to open the conversation), GET and UPDATE on its own App
+Context user, nothing on any channel group nor on any other channel or user (no JOIN, no
+MANAGE, no DELETE). A customer's app never needs the secret key nor MANAGE on a group, so no
+customer can list or remove another customer's channel.
 
 The bot serves it over HTTP (the ``CustomerSessions`` plugin, a webhook of Errbot's built-in
 webserver); anything else holding the secret key can call :meth:`CustomerSessions.open` itself.

@@ -191,13 +191,14 @@ class Client(PubNub):
         self.publish().channel(channel).message(payload).should_store(False).sync()
 
     def grant_customer_token(self, user_id: str, channel: str, ttl_minutes: int) -> str:
-        """An Access Manager token for ``user_id`` alone: read and write ``channel``, read and
-        update its own App Context (needs the secret key)."""
+        """An Access Manager token for ``user_id`` alone: read and write ``channel`` and get
+        and update its App Context metadata (a Chat SDK app reads and creates it), get and
+        update its own App Context user (needs the secret key)."""
         envelope = (
             self.grant_token()
             .ttl(ttl_minutes)
             .authorized_uuid(user_id)
-            .channels([Channel.id(channel).read().write()])
+            .channels([Channel.id(channel).read().write().get().update()])
             .uuids([UUID.id(user_id).get().update()])
             .sync()
         )
