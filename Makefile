@@ -71,8 +71,9 @@ customer: $(BIN)/errbot-support-demo
 
 # A customer app made with PubNub's Chat SDK (Node), for a demo run with
 # PUBNUB_MESSAGE_CONVERTER=errbot_pubnub.ChatSDKMessageConverter make demo.
-chat-sdk-customer: js/node_modules/.package-lock.json
-	node js/chat-sdk-customer.mjs $(if $(PUBNUB_PUBLISH_KEY),,--origin 127.0.0.1:$(PORT)) \
+# It opens its session with the running demo's customer session service.
+chat-sdk-customer: js/node_modules/.package-lock.json $(BIN)/errbot-support-demo
+	$(BIN)/errbot-support-demo chat-sdk-customer --port $(PORT) \
 		$(if $(NAME),--user-id $(NAME)) $(if $(FULLNAME),--name "$(FULLNAME)") \
 		$(if $(EMAIL),--email "$(EMAIL)")
 

@@ -1,4 +1,4 @@
-"""``errbot-support-demo run`` (``make demo``) and ``errbot-support-demo customer``.
+"""``errbot-support-demo run`` (``make demo``), ``customer`` and ``chat-sdk-customer``.
 
 ``run`` keeps everything in its own process: the local PubNub server on a thread, Errbot in the
 main thread, where Ctrl-C reaches it as it does under ``errbot`` itself. A child process could
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import random
 import signal
 import socket
@@ -22,6 +23,7 @@ import click
 
 from errbot_pubnub.emulator import PubNubEmulator
 from errbot_pubnub.settings import PubNubSettings
+from errbot_support_demo import chat_sdk_customer as chat_sdk_app
 from errbot_support_demo import sessions
 from errbot_support_demo.configuration import (
     DemoError,
@@ -179,6 +181,31 @@ def customer(
     from errbot_pubnub.customer_client import cli as customer_client
 
     customer_client.main(args=[*arguments, *client_options], prog_name="customer")
+
+
+@cli.command(name="chat-sdk-customer", context_settings={"ignore_unknown_options": True})
+@config_option
+@port_option
+@data_option
+@click.argument("app_options", nargs=-1, type=click.UNPROCESSED)
+def chat_sdk_customer(
+    config_path: Path | None, port: int, data_dir: Path | None, app_options: tuple[str, ...]
+) -> None:
+    """Chat as a customer from the app made with PubNub's Chat SDK (Node), with the keys and
+    server of the bot's configuration and the running demo's customer session service.
+
+    Other options go to the app (--user-id, --name, --email).
+    """
+    config_file = find_config(config_path)
+    origin = None
+    if not uses_pubnub_itself():
+        origin = f"{LOCAL_HOST}:{port}"
+        _check_local_server(port)
+    point_config_at(_data_dir(data_dir), origin)
+    settings = pubnub_settings(load_config(config_file))
+    service = sessions.service(_data_dir(data_dir))
+    arguments, environment = chat_sdk_app.command(settings, service, app_options)
+    os.execve(arguments[0], arguments, environment)  # Ctrl-C and the exit status are the app's
 
 
 def main() -> None:

@@ -4,7 +4,8 @@
 127.0.0.1, unless ``PUBNUB_SESSION_SECRET`` / ``PUBNUB_SESSION_LISTEN`` say otherwise) and
 writes where it is into the data folder, readable by its owner only; ``errbot-support-demo
 customer`` reads it there and hands it to the customer client, which then holds nothing but the
-token the service granted it.
+token the service granted it; ``errbot-support-demo chat-sdk-customer`` hands it to the Chat SDK
+customer (the secret in its environment).
 """
 
 from __future__ import annotations
@@ -44,10 +45,18 @@ def remember(data_dir: Path, pubnub_config: Any) -> None:
         json.dump({"url": f"http://{listen}{SESSION_PATH}", "secret": secret}, file)
 
 
-def client_options(data_dir: Path) -> list[str]:
-    """The customer client's options for the service the running demo serves, if any."""
+def service(data_dir: Path) -> tuple[str, str] | None:
+    """The URL and shared secret of the service the running demo serves, if any."""
     try:
         found = json.loads((data_dir / SESSION_FILE).read_text())
     except (OSError, ValueError):
+        return None
+    return str(found["url"]), str(found["secret"])
+
+
+def client_options(data_dir: Path) -> list[str]:
+    """The customer client's options for the service the running demo serves, if any."""
+    found = service(data_dir)
+    if found is None:
         return []
-    return ["--session-url", str(found["url"]), "--session-secret", str(found["secret"])]
+    return ["--session-url", found[0], "--session-secret", found[1]]

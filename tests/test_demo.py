@@ -238,6 +238,43 @@ def shows_the_chat_page(output: str, pubnub_port: int) -> None:
         assert b"PubNub" in sdk.read()
 
 
+def test_make_chat_sdk_customer_opens_its_session_with_the_demos_service(
+    newcomer: tuple[Path, dict[str, str]], node_sdks
+) -> None:
+    """``make chat-sdk-customer`` against ``make demo`` on the Chat SDK's message shape: the
+    Chat SDK app gets its channel from the demo's session service, the secret in its
+    environment only, and chats end to end."""
+    folder, env = newcomer
+    (folder / "js").symlink_to(ROOT / "js")  # the project's folder, as a newcomer has it
+    env = {**env, "PUBNUB_MESSAGE_CONVERTER": "errbot_pubnub.ChatSDKMessageConverter"}
+    agent = Typist([str(DEMO), "run", "--port", "0"], folder, env)
+    customer = None
+    try:
+        found = wait_for(
+            lambda: re.search(r"make chat-sdk-customer PORT=(\d+)", agent.output.text),
+            timeout=STARTUP,
+        )
+        port = found.group(1)
+        command = [str(DEMO), "chat-sdk-customer", "--port", port, "--user-id", "dana"]
+        customer = Typist([*command, "--name", "Dana Smith"], folder, env)
+        customer.errors.shows("Connected as 'dana' in channel 'dana-support'", timeout=STARTUP)
+        secret = json.loads((folder / "data" / "demo" / "customer-sessions.json").read_text())
+        app = psutil.Process(customer.process.pid)  # the demo command became the app
+        assert app.cmdline()[1].endswith("chat-sdk-customer.mjs")
+        assert secret["secret"] not in " ".join(app.cmdline())
+        customer.type("Hello from the Chat SDK")
+        agent.output.shows("#1 New conversation with Dana Smith (customers:dana-support):")
+        agent.type("!claim 1")
+        agent.type("!reply 1 Hello Dana")
+        customer.output.shows("admin: Hello Dana")
+        agent.type("!resolve 1")
+        customer.output.shows("resolved: We have marked this conversation as resolved.")
+    finally:
+        agent.kill()
+        if customer is not None:
+            customer.kill()
+
+
 def readme_snippets(section: str) -> list[str]:
     text = (ROOT / "README.md").read_text()
     body = re.split(r"\n##+ ", text.split(f"\n### {section}\n", 1)[1], maxsplit=1)[0]
