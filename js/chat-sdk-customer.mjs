@@ -73,10 +73,21 @@ async function openSession() {
   return body;
 }
 
-/** What PubNub said, in one line. */
+/** What PubNub said, in one line: the Chat SDK wraps the PubNub client's status as JSON. */
 const reason = (error) => {
-  const status = error?.status?.statusCode ?? error?.statusCode;
-  return `${error?.message || error}${status ? ` (HTTP ${status})` : ""}`;
+  let status = error?.cause?.status ?? error?.status;
+  if (typeof status === "string") {
+    try {
+      status = JSON.parse(status);
+    } catch {
+      status = null;
+    }
+  }
+  const code = status?.statusCode;
+  if (!code) return `${error?.cause?.message || error?.message || error}`;
+  const data = status.errorData || {};
+  const denied = Object.entries(data.payload || {}).map(([kind, names]) => `${kind} ${names.join(", ")}`);
+  return `HTTP ${code} ${data.message || ""}`.trim() + (denied.length ? ` on ${denied.join("; ")}` : "");
 };
 
 const session = await openSession();
@@ -101,7 +112,11 @@ try {
       channelData: { name: `Support for ${options.name || options["user-id"]}` },
     }));
 } catch (error) {
-  stop(`PubNub refused to open the conversation in '${session.channel}': ${reason(error)}`);
+  stop(
+    `PubNub refused to open the conversation in '${session.channel}' (${reason(error)}): the ` +
+      "token must grant READ, WRITE, GET and UPDATE on that channel, GET and UPDATE on this user " +
+      '(README, "Access Manager: who needs what").',
+  );
 }
 
 // PubNub's customMessageType of each notice, by timetoken: the Chat SDK's Message does not carry

@@ -22,6 +22,8 @@ from typing import Any
 
 from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
+from pubnub.models.consumer.v3.channel import Channel
+from pubnub.models.consumer.v3.uuid import UUID
 
 from errbot_pubnub.sdk import new_client
 from tests.botrunner import wait_for
@@ -94,21 +96,25 @@ def _serving(url: str) -> bool:
     return True
 
 
+def app_command(server: Any, *options: str) -> list[str]:
+    return [
+        shutil.which("node"),
+        str(JS / "chat-sdk-customer.mjs"),
+        f"--origin={server.origin}",
+        f"--publish-key={PUBLISH_KEY}",
+        f"--subscribe-key={SUBSCRIBE_KEY}",
+        *options,
+    ]
+
+
 @contextmanager
 def chat_sdk_customer(server: Any, session_url: str, user_id: str, name: str) -> Iterator[Any]:
     """The Chat SDK customer, given what a company's app is given: the keys and where its
     server opens sessions (the shared secret in the environment, never on a command line)."""
     customer = subprocess.Popen(
-        [
-            shutil.which("node"),
-            str(JS / "chat-sdk-customer.mjs"),
-            f"--origin={server.origin}",
-            f"--publish-key={PUBLISH_KEY}",
-            f"--subscribe-key={SUBSCRIBE_KEY}",
-            f"--session-url={session_url}",
-            f"--user-id={user_id}",
-            f"--name={name}",
-        ],
+        app_command(
+            server, f"--session-url={session_url}", f"--user-id={user_id}", f"--name={name}"
+        ),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -214,3 +220,45 @@ def test_under_access_manager_a_chat_sdk_customer_chats_with_its_own_token_alone
             assert denied.status_code == 403
         finally:
             stop_clients([app])
+
+
+def test_without_a_session_or_with_a_refused_one_the_app_says_why_in_one_sentence(
+    tmp_path, pubnub_server_factory, node_sdks
+):
+    secured = pubnub_server_factory(secret_key=SECRET_KEY)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PUBNUB_")}
+
+    def stopped(*options: str, secret: str | None = None) -> str:
+        env = environment if secret is None else {**environment, "PUBNUB_SESSION_SECRET": secret}
+        app = subprocess.run(
+            app_command(secured, "--user-id=dana", *options),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert app.returncode == 1 and app.stdout == "", (app.stdout, app.stderr)
+        assert len(app.stderr.strip().splitlines()) == 1, app.stderr
+        return app.stderr.strip()
+
+    assert stopped().startswith("No session: give --session-url")
+    with session_service_bot(tmp_path, secured, secured=True) as (_, url):
+        assert stopped(f"--session-url={url}", secret="not-the-shared-secret") == (
+            "The customer session service refused (HTTP 401): "
+            "Authorization must be 'Bearer <PUBNUB_SESSION_SECRET>'."
+        )
+        # A token of the older grants, without GET and UPDATE on the channel's metadata.
+        admin = new_client(pubnub_config(secured, "app-server", secret_key=SECRET_KEY))
+        try:
+            grant = admin.grant_token().ttl(60).authorized_uuid("dana")
+            grant = grant.channels([Channel.id("dana-support").read().write()])
+            token = grant.uuids([UUID.id("dana").get().update()]).sync().result.token
+        finally:
+            stop_clients([admin])
+        refusal = stopped("--channel=dana-support", f"--token={token}")
+        assert refusal.startswith(
+            "PubNub refused to open the conversation in 'dana-support' "
+            "(HTTP 403 Forbidden on channels dana-support): the token must grant READ, WRITE, "
+            "GET and UPDATE on that channel"
+        )
