@@ -14,22 +14,18 @@ import threading
 import time
 from pathlib import Path
 
+from errbot_common.ports import free_port
+
 HOST = "127.0.0.1"
 #: mIRC bold, colour, reset, italics and underline codes, as Errbot's IRC backend sends them.
 FORMATTING = re.compile(r"\x03\d{0,2}(,\d{1,2})?|[\x02\x0f\x1d\x1f]")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 class IRCServerProcess:
     """ngircd (flood control and the line limit, as servers run) where installed."""
 
     def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port(HOST)
         ngircd = shutil.which("ngircd") or (
             "/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None
         )

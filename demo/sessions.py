@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 from pathlib import Path
 from typing import Any
+
+from errbot_common.ports import free_port
 
 SESSION_FILE = "customer-sessions.json"
 SESSION_PATH = "/pubnub/customer-session"
@@ -26,9 +27,7 @@ def turn_on(host: str) -> None:
     if not os.environ.get("PUBNUB_SESSION_SECRET"):
         os.environ["PUBNUB_SESSION_SECRET"] = secrets.token_hex(16)
     if not os.environ.get("PUBNUB_SESSION_LISTEN"):
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            os.environ["PUBNUB_SESSION_LISTEN"] = f"{host}:{probe.getsockname()[1]}"
+        os.environ["PUBNUB_SESSION_LISTEN"] = f"{host}:{free_port(host)}"
 
 
 def remember(data_dir: Path, pubnub_config: Any) -> None:

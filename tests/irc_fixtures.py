@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from errbot_common.ports import free_port
 from tests.botrunner import wait_for
 
 HOST = "127.0.0.1"
@@ -32,12 +33,6 @@ _MINIIRCD = (sys.executable, "-m", "miniircd", *(("--setuid", "root") if os.getu
 NGIRCD = shutil.which("ngircd") or "/usr/sbin/ngircd"
 #: The servers the relay's IRC tests run on (``irc_server_kind`` fixture).
 SERVERS = ("miniircd", "ngircd")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def _accepts(port: int) -> bool:

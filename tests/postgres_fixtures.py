@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.irc_fixtures import free_port
+from errbot_common.ports import free_port
 
 BINARIES = ("initdb", "pg_ctl")
 _databases = itertools.count(1)

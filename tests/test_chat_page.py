@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from errbot_common.ports import free_port
 from errbot_pubnub.settings import read_settings
 from errbot_support_demo.page import ServiceSessions, session_source
 from tests.bridge_fixtures import CORE_PLUGINS
-from tests.irc_fixtures import free_port
 from tests.pubnub_fixtures import PUBLISH_KEY, SECRET_KEY, SUBSCRIBE_KEY
 from tests.support_fixtures import AGENT_ROOM, bridged_support_bot, customers_network
 

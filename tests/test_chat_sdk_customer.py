@@ -25,10 +25,10 @@ from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.v3.channel import Channel
 from pubnub.models.consumer.v3.uuid import UUID
 
+from errbot_common.ports import free_port
 from errbot_pubnub.sdk import new_client
 from tests.botrunner import wait_for
 from tests.bridge_fixtures import CORE_PLUGINS
-from tests.irc_fixtures import free_port
 from tests.node_fixtures import JS
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,

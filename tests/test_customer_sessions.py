@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -25,12 +26,12 @@ from pubnub.models.consumer.objects_v2.channel_members import PNUserMember
 from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
 from pubnub.pubnub import PubNub
 
+from errbot_common.ports import free_port
 from errbot_pubnub import DefaultMessageConverter
 from errbot_pubnub.customer_session import CustomerError, CustomerSession, CustomerSettings
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError, group_names
 from errbot_pubnub.sdk import new_client
 from tests.botrunner import RunningBot, make_config, wait_for
-from tests.irc_fixtures import free_port
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
     SECRET_KEY,
@@ -408,3 +409,37 @@ def test_a_wrong_session_setting_turns_the_service_off_with_one_sentence(
         assert any(t.startswith(f"The customer session service is off: {sentence}") for t in told)
     finally:
         running.stop()
+
+
+def test_a_port_another_program_holds_turns_the_service_off_with_one_sentence(tmp_path, server):
+    """Errbot's webserver cannot listen there; it only logs that in its own thread, so the
+    admins hear it from the service (this reads Errbot's Webserver plugin's thread: the test
+    fails if that plugin changes the way it runs)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = make_config(
+            tmp_path,
+            BOT_IDENTITY={
+                "publish_key": PUBLISH_KEY,
+                "subscribe_key": SUBSCRIBE_KEY,
+                "secret_key": SECRET_KEY,
+            },
+            PUBNUB_ORIGIN=server.origin,
+            CORE_PLUGINS=CORE_PLUGINS,
+            BOT_ADMINS=("admin-room/admin",),
+            PUBNUB_SESSION_SECRET=SHARED_SECRET,
+            PUBNUB_SESSION_LISTEN=f"127.0.0.1:{port}",
+        )
+        running = RunningBot(setup_bot("PubNub", logging.getLogger("errbot"), config)).start()
+        try:
+            wait_for(lambda: server.published("admin-room"))
+            told = [m.message["text"] for m in server.published("admin-room")]
+            assert told == [
+                "The customer session service is off: Errbot's webserver could not listen on "
+                f"127.0.0.1:{port} (is another program using that port?): set "
+                "PUBNUB_SESSION_LISTEN to a free 'host:port'."
+            ]
+        finally:
+            running.stop()

@@ -39,6 +39,8 @@ SECRET_SETTING = "PUBNUB_SESSION_SECRET"
 LISTEN_SETTING = "PUBNUB_SESSION_LISTEN"
 WEBSERVER = "Webserver"
 MIN_SECRET_LENGTH = 16
+#: Errbot's webserver binds in a thread of its own and only logs a failure there.
+WEBSERVER_BIND_WAIT_S = 2.0
 
 
 def _host_and_port(listen: Any) -> tuple[str, int]:
@@ -85,7 +87,11 @@ class CustomerSessionsWebhook(BotPlugin):
             self._read_settings(config)
             listen = getattr(config, LISTEN_SETTING, None)
             if listen is not None:
-                self._serve_on(*_host_and_port(listen))
+                host, port = _host_and_port(listen)
+                self._serve_on(host, port)
+                self.start_poller(
+                    WEBSERVER_BIND_WAIT_S, self._check_listening, times=1, args=(host, port)
+                )
         except ValueError as problem:
             self._problem = str(problem)
             self.warn_admins(f"The customer session service is off: {problem}")
@@ -129,6 +135,19 @@ class CustomerSessionsWebhook(BotPlugin):
         if not web.is_activated:
             manager.activate_plugin(WEBSERVER)
         self.log.info("Customer sessions served on http://%s:%d%s", host, port, SESSION_PATH)
+
+    def _check_listening(self, host: str, port: int) -> None:
+        """Errbot's webserver thread ends at once when it cannot listen (the port is taken),
+        with a log line only: the admins are told, in one sentence."""
+        web = self._bot.plugin_manager.get_plugin_obj_by_name(WEBSERVER)
+        thread = getattr(web, "server_thread", None)  # Errbot's Webserver plugin, 6.x
+        if thread is None or thread.is_alive():
+            return
+        self._problem = (
+            f"Errbot's webserver could not listen on {host}:{port} (is another program using "
+            f"that port?): set {LISTEN_SETTING} to a free 'host:port'."
+        )
+        self.warn_admins(f"The customer session service is off: {self._problem}")
 
     def _service(self) -> CustomerSessions:
         """Built on first use, once the PubNub backend is connected."""
