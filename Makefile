@@ -52,8 +52,9 @@ format: $(BIN)/python
 emulator: install
 	$(BIN)/python -m errbot_pubnub.emulator --host 127.0.0.1 --port $(PORT)
 
-# Relay throughput against the PubNub SDK's ceiling, latency, catch-up and memory (a few
-# minutes; not part of `make test`). The last line printed is the whole report as JSON.
+# Relay throughput against the PubNub SDK's ceiling, latency, catch-up, memory, and several
+# instances on one PostgreSQL database (a few minutes; not part of `make test`). The last line
+# printed is the whole report as JSON.
 bench: install
 	$(BIN)/python -m benchmarks
 

@@ -4,6 +4,9 @@ Progress goes to stderr; stdout gets a readable summary and, as its last line, t
 report as one JSON object whose first keys are the headline figures (``relay_ceiling_ratio``:
 relay / ceiling at 100 customers; ``p99_customer_to_agent_ms``: at 100 messages per second),
 so a script can compare runs with ``tail -n 1``.
+
+``python -m benchmarks instances`` measures only the instances dimension (several bots on one
+PostgreSQL database, :mod:`benchmarks.instances`), which ``make bench`` runs last.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 
 import click
 
-from benchmarks import machine
+from benchmarks import instances, instances_report, machine
+from benchmarks.instances import InstancesPlan
 from benchmarks.scenarios import Bench, Plan
 
 TARGET_RATIO = 0.8
@@ -52,12 +56,29 @@ SMOKE = Plan(
     flood_window_seconds=5.0,
 )
 
+#: The instances dimension at its smallest: checks the harness, measures nothing.
+INSTANCES_SMOKE = InstancesPlan(
+    instances=(1, 2),
+    groups=2,
+    customers=4,
+    flood_seconds=0.6,
+    warm_up_seconds=0.2,
+    takeover_seconds=4.0,
+    takeover_rate=20.0,
+    takeover_kill_after=1.5,
+    takeover_stream_seconds=8.0,
+    simulation_channels=400,
+    simulation_group_size=100,
+    simulation_instances=3,
+    simulation_sample=8,
+)
+
 
 def progress(text: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
-def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
+def run(plan: Plan, work_dir: Path, more: InstancesPlan | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "command": shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
         "machine": machine.describe(),
@@ -74,10 +95,26 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         report["catch_up"] = [bench.catch_up(c, a) for c, a in plan.catch_up]
         report["memory"] = bench.memory() if plan.stored_conversations else None
         report["paced"] = bench.paced() if plan.burst_customers else None
+        report["instances"] = _instances(bench, more, work_dir) if more else None
     finally:
         bench.close()
     report["machine"]["load_average_at_end"] = machine.describe()["load_average_at_start"]
-    return {**headline(report, plan), **report}
+    figures = headline(report, plan)
+    if report["instances"]:
+        judged = instances_report.headline(report["instances"], report["machine"]["cores"])
+        figures["instances_figures"] = judged
+    return {**figures, **report}
+
+
+def _instances(bench: Bench, plan: InstancesPlan, work_dir: Path) -> dict[str, Any]:
+    return instances.run(
+        plan,
+        work_dir,
+        progress,
+        server=bench.server,
+        customers=bench.customers,
+        admin=bench.admin,
+    )
 
 
 def _plan(plan: Plan) -> dict[str, Any]:
@@ -195,7 +232,23 @@ def _paced_summary(paced: dict[str, Any] | None) -> list[str]:
     ]
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+def _numbers(given: str) -> tuple[int, ...]:
+    """``1,2,4`` -> (1, 2, 4); ``none`` -> ()."""
+    return () if given.strip().lower() == "none" else tuple(int(n) for n in given.split(","))
+
+
+def _printed(report: dict[str, Any], lines: list[str]) -> None:
+    if report.get("instances"):
+        judged = report.get("instances_figures") or instances_report.headline(
+            report["instances"], report["machine"]["cores"]
+        )
+        lines += instances_report.summary(report["instances"], judged, report["machine"]["cores"])
+    for line in lines:
+        click.echo(line)
+    click.echo(json.dumps(report))
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--smoke", is_flag=True, help="A few messages and two customers (a harness check).")
 @click.option(
     "--customers",
@@ -213,10 +266,20 @@ def _paced_summary(paced: dict[str, Any] | None) -> list[str]:
 @click.option(
     "--only-throughput",
     is_flag=True,
-    help="Throughput and latency only: no catch-up, no memory (to compare changes quickly).",
+    help="Throughput and latency only: no catch-up, no memory, no instances (to compare "
+    "changes quickly).",
+)
+@click.option(
+    "--instances",
+    "instance_counts",
+    default=None,
+    help="Instance counts of the instances dimension (default 1,2,4; 'none' leaves it out; "
+    "left out by --smoke and --only-throughput).",
 )
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.pass_context
 def main(
+    context: click.Context,
     *,
     smoke: bool,
     customers: str | None,
@@ -224,9 +287,13 @@ def main(
     latency_seconds: float | None,
     channel_workers: int | None,
     only_throughput: bool,
+    instance_counts: str | None,
     work_dir: Path | None,
 ) -> None:
-    """Measure relay throughput, latency, catch-up and memory; the last line is JSON."""
+    """Measure relay throughput, latency, catch-up, memory and several instances; the last
+    line is JSON. ``instances`` measures the instances alone."""
+    if context.invoked_subcommand is not None:
+        return
     plan = SMOKE if smoke else Plan()
     if customers:
         plan = replace(plan, customers=tuple(int(c) for c in customers.split(",")))
@@ -238,14 +305,86 @@ def main(
         plan = replace(plan, channel_workers=channel_workers)
     if only_throughput:
         plan = replace(plan, catch_up=(), stored_conversations=0, burst_customers=0)
+    more = None if smoke or only_throughput else InstancesPlan()
+    if instance_counts:
+        counts = _numbers(instance_counts)
+        more = replace(more or InstancesPlan(), instances=counts) if counts else None
     with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:
         where = work_dir or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
         progress(f"working in {where}")
-        report = run(plan, where)
-    for line in summary(report):
-        click.echo(line)
-    click.echo(json.dumps(report))
+        report = run(plan, where, more)
+    _printed(report, summary(report))
+
+
+@main.command("instances", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--smoke", is_flag=True, help="Tiny sizes: checks the harness, measures nothing.")
+@click.option("--instances", "instance_counts", default=None, help="Instance counts, e.g. 1,2,4.")
+@click.option("--groups", type=click.IntRange(1, 10), default=None, help="Channel groups.")
+@click.option("--customers", type=click.IntRange(min=1), default=None, help="Customer channels.")
+@click.option("--flood-seconds", type=float, default=None, help="Length of each flood.")
+@click.option(
+    "--takeover-seconds",
+    type=float,
+    default=None,
+    help="The bots' INSTANCES_TAKEOVER_SECONDS (default 10, as the bots' default).",
+)
+@click.option(
+    "--takeover-instances",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Instances of the takeover measurement (at least 3; 0 leaves it out).",
+)
+@click.option(
+    "--simulation-channels",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Customer channels of the simulation (default 100,000; 0 leaves it out).",
+)
+@click.option("--simulation-group-size", type=click.IntRange(1, 2000), default=None)
+@click.option("--simulation-instances", type=click.IntRange(min=1), default=None)
+@click.option("--simulation-sample", type=click.IntRange(min=1), default=None)
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def instances_command(
+    *,
+    smoke: bool,
+    instance_counts: str | None,
+    work_dir: Path | None,
+    **sizes: Any,
+) -> None:
+    """Several bots on one PostgreSQL database: intake and relay throughput by instance
+    count, takeover after kill -9, 100,000 channels shared out; the last line is JSON."""
+    plan = INSTANCES_SMOKE if smoke else InstancesPlan()
+    if instance_counts:
+        plan = replace(plan, instances=_numbers(instance_counts))
+    plan = replace(plan, **{name: value for name, value in sizes.items() if value is not None})
+    if plan.takeover_instances and plan.takeover_instances < 3:
+        raise click.BadParameter("at least 3 (or 0)", param_hint="--takeover-instances")
+    report: dict[str, Any] = {
+        "command": shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
+        "machine": machine.describe(),
+    }
+    with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:
+        where = work_dir or Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        progress(f"working in {where}")
+        bench = Bench(Plan(), where, progress)
+        try:
+            report["instances"] = _instances(bench, plan, where)
+        finally:
+            bench.close()
+    report["machine"]["load_average_at_end"] = machine.describe()["load_average_at_start"]
+    figures = instances_report.headline(report["instances"], report["machine"]["cores"])
+    report = {**figures, **report}
+    _printed(
+        report,
+        [
+            f"Machine: {report['machine']['cores']} cores, {report['machine']['cpu_model']}, "
+            f"Python {report['machine']['python']}; load average at start "
+            f"{report['machine']['load_average_at_start']}",
+            f"Command: {report['command']}",
+        ],
+    )
 
 
 if __name__ == "__main__":

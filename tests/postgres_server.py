@@ -39,15 +39,29 @@ def _postgres_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
+def unavailable() -> str | None:
+    """Why no PostgreSQL server can be started here (one sentence), or None."""
+    try:
+        _checked()
+    except PostgresUnavailable as why:
+        return str(why)
+    return None
+
+
+def _checked() -> list[str]:
+    """The command prefix PostgreSQL's tools run with; raises :class:`PostgresUnavailable`."""
+    if importlib.util.find_spec("psycopg") is None:
+        raise PostgresUnavailable("the postgresql extra (psycopg) is not installed")
+    if not all(shutil.which(b) for b in BINARIES):
+        raise PostgresUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
+    return _postgres_user()
+
+
 class PostgresServer:
     """A started server; :attr:`url` is the SQLAlchemy URL of its ``postgres`` database."""
 
     def __init__(self) -> None:
-        if importlib.util.find_spec("psycopg") is None:
-            raise PostgresUnavailable("the postgresql extra (psycopg) is not installed")
-        if not all(shutil.which(b) for b in BINARIES):
-            raise PostgresUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) on PATH")
-        self._as_postgres = _postgres_user()
+        self._as_postgres = _checked()
         self.home = Path(tempfile.mkdtemp(prefix="support-pg-"))
         if self._as_postgres:
             shutil.chown(self.home, user="postgres")
