@@ -4,23 +4,26 @@
 (customers on the local PubNub server, agents on Errbot's ``Test`` backend) with the Support
 store and the PubNub delivery state on one PostgreSQL database and the channel groups shared
 among the instances (``PUBNUB_SHARE_GROUPS``). It prints JSON lines on stdout: ``{"ready":
-pid}`` once the Support plugin is active, then what reached the agent room, stamped where the
-``Test`` backend hands it over, in batches (``{"room": [[at, where, text], ...]}``). SIGTERM
-stops the bot as ``errbot`` stops it; SIGKILL is what the benchmark measures a takeover after.
+number}`` once the Support plugin is active, then each post to the agent room as the ``Test``
+backend hands it over (``{"room": [[at, where, text]]}``), written to the pipe before the post
+returns: the pipe is the agents' network, and what was written to it survives a ``kill -9``
+as a line sent to a chat server would. SIGTERM stops the bot as ``errbot`` stops it; SIGKILL
+is what the benchmark measures a takeover after.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bot import RunningBot, config
+from benchmarks.bot import AGENT_ROOM, CONVERSATION, RunningBot, config
 
-BATCH_SECONDS = 0.05
 _print_lock = threading.Lock()
 
 
@@ -48,15 +51,15 @@ def settings_of(given: dict[str, Any]) -> Any:
     return settings
 
 
-def forward(bot: RunningBot, stopping: threading.Event) -> None:
-    """Hand what reached the agent room to the harness, a batch at a time."""
-    while True:
-        stopped = stopping.wait(BATCH_SECONDS)
-        batch = bot.agent_room.take()
-        if batch:
-            say(room=batch)
-        if stopped:
-            return
+class PipedRoom(queue.Queue):
+    """The ``Test`` backend's outgoing queue, replaced: each post is stamped and sent to the
+    harness at once, placed in its conversation (``#N``) as :class:`benchmarks.bot.AgentRoom`
+    places it."""
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        text = str(item)
+        number = CONVERSATION.match(text)
+        say(room=[(time.time(), number[0] if number else AGENT_ROOM, text)])
 
 
 def main() -> None:
@@ -64,13 +67,14 @@ def main() -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda number, frame: stopping.set())
     bot = RunningBot(settings_of(given))
+    bot.agents.outgoing_message_queue = PipedRoom()
+    started = bot.agent_room.take()  # posted while starting, before the swap
+    if started:
+        say(room=started)
     say(ready=given["number"])
-    sender = threading.Thread(target=forward, args=(bot, stopping), name="room-forward")
-    sender.start()
     while not stopping.wait(0.5):
         pass
     bot.stop()
-    sender.join()
 
 
 if __name__ == "__main__":

@@ -73,13 +73,15 @@ def summary(instances: dict[str, Any], head: dict[str, Any], cores: int) -> list
         "",
         f"Instances on one PostgreSQL database ({cores} cores); bare SDK subscriber ceiling "
         f"{instances['ceiling_msgs_per_s']} msg/s",
-        "instances  intake msg/s  relay msg/s  relay/ceiling  published  recorded  relay lost",
+        "instances  published msg/s  intake msg/s  relay msg/s  relay/ceiling  published  "
+        "recorded  relay lost",
     ]
     ceiling = instances["ceiling_msgs_per_s"]
     for row in instances["throughput"]:
         ratio = round(row["relay_msgs_per_s"] / ceiling, 3) if ceiling else None
         lines.append(
-            f"{row['instances']:>9}  {row['intake_msgs_per_s']:>12}  {row['relay_msgs_per_s']:>11}"
+            f"{row['instances']:>9}  {row['relay']['published_per_s']:>15}  "
+            f"{row['intake_msgs_per_s']:>12}  {row['relay_msgs_per_s']:>11}"
             f"  {ratio!s:>13}  {row['published']:>9}  {row['recorded']:>8}  "
             f"{row['relay']['lost']:>10}"
         )
