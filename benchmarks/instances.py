@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from benchmarks import sdk
 from benchmarks.instance_pool import AgentRooms, InstanceBots, wait_until
 from benchmarks.measure import CpuMeter, flood_rate, wait_for_count
@@ -123,6 +125,33 @@ class StoreCounter:
     def reached(self, count: int) -> float | None:
         """When the store first held ``count`` of them, if it did."""
         return next((t for t, c in self.samples if c >= count), None)
+
+
+class TreeCpu:
+    """CPU seconds used by a process and its children (PostgreSQL: the postmaster and a
+    backend per session) between :meth:`start` and :meth:`stop`, so that the database's share
+    is told apart from everything else on the machine."""
+
+    def __init__(self, pid: int) -> None:
+        self._root = psutil.Process(pid)
+        self._start: dict[int, float] = {}
+        self.used = 0.0
+
+    def _now(self) -> dict[int, float]:
+        used = {}
+        for process in [self._root, *self._root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # ended meanwhile
+                continue
+            used[process.pid] = times.user + times.system
+        return used
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> None:
+        self.used = sum(t - self._start.get(pid, 0.0) for pid, t in self._now().items())
 
 
 def each_group_subscribed_once(server: ServerProcess, groups: list[str]) -> bool:
@@ -257,12 +286,26 @@ class InstancesBench:
                 return flood
 
             self.say(f"instances: {count} instance(s) under a flood")
+            database_cpu = TreeCpu(self.postgres.pid())
+
+            def measured_flood() -> dict[str, Any]:
+                database_cpu.start()
+                try:
+                    return call_flood()
+                finally:
+                    database_cpu.stop()
+
             with StoreCounter(bots.database, "flood") as store:
-                relay = flood_rate(call_flood, bots.rooms, "flood", cpu, plan.warm_up_seconds)
+                relay = flood_rate(measured_flood, bots.rooms, "flood", cpu, plan.warm_up_seconds)
                 wait_for_count(store.last, flood["published"])
                 recorded = store.last()
             window = (flood["started"] + plan.warm_up_seconds, flood["ended"])
             all_recorded = store.reached(flood["published"])
+            seconds = flood["ended"] - flood["started"]
+            postgres = round(database_cpu.used / seconds * 100)
+            # PostgreSQL is among the others of the machine for the CPU meter: told apart.
+            relay["cpu_percent"]["postgres"] = postgres
+            relay["cpu_percent"]["others"] = max(0, relay["cpu_percent"]["others"] - postgres)
             return {
                 "instances": count,
                 "groups": plan.groups,

@@ -85,6 +85,9 @@ def summary(instances: dict[str, Any], head: dict[str, Any], cores: int) -> list
             f"  {ratio!s:>13}  {row['published']:>9}  {row['recorded']:>8}  "
             f"{row['relay']['lost']:>10}"
         )
+    for row in instances["throughput"]:
+        shares = ", ".join(f"{k} {v}" for k, v in row["relay"]["cpu_percent"].items())
+        lines.append(f"CPU during the flood of {row['instances']} (% of a core): {shares}")
     lines += _takeover_lines(instances.get("takeover"))
     lines += _simulation_lines(instances.get("simulation"))
     for name, target in head["targets"].items():
