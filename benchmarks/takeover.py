@@ -10,7 +10,6 @@ lost; a message may reach the agents twice only if the killed active instance ha
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
@@ -19,11 +18,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from benchmarks.instance_pool import InstanceBots, wait_until
 from benchmarks.marks import MARK, Raw
 from benchmarks.measure import wait_for_count
+from benchmarks.scenarios import ANNOUNCED
 
 if TYPE_CHECKING:
     from benchmarks.instances import InstancesBench, Layout
-
-ANNOUNCED = re.compile(r"#(?P<number>\d+) New conversation with .*?\(customers:(?P<channel>\S+)\)")
 
 
 class Stream:
