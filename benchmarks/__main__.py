@@ -25,6 +25,7 @@ import click
 from benchmarks import instances, instances_report, machine
 from benchmarks.instances import InstancesPlan
 from benchmarks.scenarios import Bench, Plan
+from tests.postgres_server import unavailable
 
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 100.0
@@ -309,6 +310,10 @@ def main(
     if instance_counts:
         counts = _numbers(instance_counts)
         more = replace(more or InstancesPlan(), instances=counts) if counts else None
+    why = unavailable() if more else None
+    if why:  # the rest is worth measuring all the same
+        progress(f"the instances are left out: {why}")
+        more = None
     with tempfile.TemporaryDirectory(prefix="errbot-bench-") as scratch:
         where = work_dir or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
@@ -341,9 +346,24 @@ def main(
     default=None,
     help="Customer channels of the simulation (default 100,000; 0 leaves it out).",
 )
-@click.option("--simulation-group-size", type=click.IntRange(1, 2000), default=None)
-@click.option("--simulation-instances", type=click.IntRange(min=1), default=None)
-@click.option("--simulation-sample", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--simulation-group-size",
+    type=click.IntRange(1, 2000),
+    default=None,
+    help="Channels per group in the simulation (default 2,000, PubNub's most).",
+)
+@click.option(
+    "--simulation-instances",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Instances of the simulation (default 5).",
+)
+@click.option(
+    "--simulation-sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Channels that each get one message in the simulation (default 250).",
+)
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def instances_command(
     *,
@@ -360,6 +380,9 @@ def instances_command(
     plan = replace(plan, **{name: value for name, value in sizes.items() if value is not None})
     if plan.takeover_instances and plan.takeover_instances < 3:
         raise click.BadParameter("at least 3 (or 0)", param_hint="--takeover-instances")
+    why = unavailable()
+    if why:
+        raise click.ClickException(f"no PostgreSQL server can be started here: {why}")
     report: dict[str, Any] = {
         "command": shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]]),
         "machine": machine.describe(),
