@@ -98,13 +98,14 @@ class Support(BotPlugin):
             raise
         self._runtime = runtime
         runtime.intake.start()
-        super().activate()
-        self._warn_about_weak_identities()
-        # The agent side runs while this bot is the active instance (always on SQLite).
+        # The agent side runs while this bot is the active instance (always on SQLite): that
+        # is settled before Errbot takes the plugin's commands, so none comes in between.
         self._facing = AgentFacing(
             runtime, self._bot, liveness=liveness, tell_admins=self.warn_admins
         )
         self._facing.begin()
+        super().activate()
+        self._warn_about_weak_identities()
         self.log.info(
             "Support active: agent room(s) %s, customers %s, database %s.",
             ", ".join(runtime.rooms.names()),
