@@ -7,7 +7,8 @@ a killed process (its socket closes), within :attr:`Liveness.server_release` for
 a cut network or a frozen process. The holder stops acting on the first failed heartbeat, and
 at the latest :attr:`Liveness.fence` seconds after its last confirmed one, which is before the
 server can let the lock go; so two instances never act at the same moment. A graceful stop
-stops acting, then releases the lock at once.
+stops acting, then releases the lock at once; it starts with :meth:`Election.step_down`, which
+hands the role over while the rest of the process (its networks, its channel groups) stops.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from errbot_instances.postgres import (
     is_postgresql,
     lock_key,
 )
-from errbot_instances.registry import ACTIVE, STANDBY, Me, forget, heartbeat
+from errbot_instances.registry import ACTIVE, STANDBY, Me, forget, heartbeat, others_alive
 from errbot_instances.schema import ensure_schema
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE_KEY = lock_key("errbot-instances:active")
 NEVER = float("-inf")
+STOPPING = "this instance is stopping"
 
 
 OnActive = Callable[[], None]
@@ -115,6 +117,9 @@ class Election(_Watched):
         self._reconnect = False  # set when fenced: the session is not to be trusted
         self._confirmed = NEVER  # monotonic time the last confirmed heartbeat was sent
         self._stopping = threading.Event()
+        self._stepping_down = False  # a graceful stop began: never take the role again
+        self._released = threading.Event()  # stepped down: the row says so, the lock is free
+        self._wake = threading.Event()  # beat now rather than at the next heartbeat
         self._threads = [
             threading.Thread(target=self._beat_loop, name="instance-heartbeat", daemon=True),
             threading.Thread(target=self._watch_loop, name="instance-watchdog", daemon=True),
@@ -129,10 +134,33 @@ class Election(_Watched):
             thread.start()
         return self
 
+    def step_down(self, timeout: float | None = None) -> bool:
+        """A graceful stop has begun: give the active role up at once to another live instance
+        (stop acting, mark this row standing by, then release the lock, in that order, so that
+        the next one takes over at its next heartbeat and counts nothing lost), and never take
+        it again. The heart goes on beating until :meth:`stop`, so the channel groups stay held
+        until their own hand-over. Kept while no other instance is alive to take over (the
+        role is then given up at :meth:`stop`). Returns whether the role is free of this one."""
+        with self._transition:
+            if self._stepping_down:
+                return self._released.is_set()
+        if self.is_active() and not self._others_alive():
+            log.info("This instance (%s) stops with nobody to hand over to.", self.id)
+            return False
+        with self._transition:
+            self._stepping_down = True
+            if self._holding:
+                self._holding = False
+                log.info("This instance (%s) hands the active role over.", self.id)
+                self._became_inactive(STOPPING)
+        self._wake.set()
+        return self._released.wait(self.liveness.fence if timeout is None else timeout)
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop acting, then release the lock and remove this instance's row."""
         self._stopping.set()
-        self._lose("this instance is stopping")
+        self._wake.set()
+        self._lose(STOPPING)
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(self.liveness.bound if timeout is None else timeout)
@@ -155,13 +183,16 @@ class Election(_Watched):
                 if connection is None:
                     connection = connect(self.url, self.liveness)
                     ensure_schema(connection)
+                if self._stepping_down and not self._released.is_set():
+                    self._hand_over(connection)
                 self._beat(connection)
             except Exception as problem:  # any failure means: not confirmed
                 self._lose(f"the database connection failed ({first_line(problem)})")
                 connection = self._drop(connection)
             if self._reconnect and not self._stopping.is_set():
                 connection = self._drop(connection)
-            self._stopping.wait(self.liveness.heartbeat)
+            self._wake.wait(self.liveness.heartbeat)
+            self._wake.clear()
         self._leave(connection)
 
     def _watch_loop(self) -> None:
@@ -172,7 +203,7 @@ class Election(_Watched):
     def _beat(self, connection: psycopg.Connection) -> None:
         sent = time.monotonic()
         holding = self._holding
-        if not holding:
+        if not holding and not self._stepping_down:
             holding = bool(
                 connection.execute("SELECT pg_try_advisory_lock(%s)", (ACTIVE_KEY,)).fetchone()[0]
             )
@@ -185,11 +216,30 @@ class Election(_Watched):
         with self._transition:
             if self._stopping.is_set() or self._reconnect:
                 return  # fenced or stopping meanwhile: this session no longer counts
+            if self._stepping_down and holding:
+                return  # stepped down meanwhile: the next beat hands over
             self._confirmed = sent
             if holding and not self._holding:
                 self._holding = True
                 log.info("This instance (%s) is now the active one.", self.id)
                 self._became_active()
+
+    def _hand_over(self, connection: psycopg.Connection) -> None:
+        """Stepping down: the row first (whoever takes over next must not count this one
+        lost), then the lock."""
+        heartbeat(connection, self.me, STANDBY)
+        connection.execute("SELECT pg_advisory_unlock_all()")
+        log.info("This instance (%s) released the active role.", self.id)
+        self._released.set()
+
+    def _others_alive(self) -> bool:
+        """Whether another instance is alive to take the role over (yes if unsure)."""
+        try:
+            with connect(self.url, self.liveness) as connection:
+                return others_alive(connection, self.id, self.liveness.stale)
+        except Exception as problem:
+            log.info("Could not count the other instances (%s).", first_line(problem))
+            return True
 
     def _lose(self, why: str) -> None:
         with self._transition:
@@ -245,10 +295,14 @@ class Alone(_Watched):
                 self._became_active()
         return self
 
+    def step_down(self, timeout: float | None = None) -> bool:
+        """Nobody else can take over on SQLite: the one bot acts until :meth:`stop`."""
+        return False
+
     def stop(self, timeout: float | None = None) -> None:
         with self._transition:
             if self._acting:
-                self._became_inactive("this instance is stopping")
+                self._became_inactive(STOPPING)
 
     def is_active(self) -> bool:
         return self._acting

@@ -55,6 +55,16 @@ def forget_stale(connection: psycopg.Connection, stale: float) -> list[tuple[str
     return [(row[0], row[1], row[2]) for row in rows]
 
 
+def others_alive(connection: psycopg.Connection, me: str, stale: float) -> bool:
+    """Whether an instance other than ``me`` was heard within ``stale`` seconds."""
+    row = connection.execute(
+        "SELECT 1 FROM instances WHERE id <> %s"
+        " AND heard_at > clock_timestamp() - make_interval(secs => %s) LIMIT 1",
+        (me, stale),
+    ).fetchone()
+    return row is not None
+
+
 def taking_groups(connection: psycopg.Connection) -> set[str]:
     """The instances that take channel groups (run after :func:`forget_stale`)."""
     rows = connection.execute("SELECT id FROM instances WHERE intake").fetchall()

@@ -177,6 +177,10 @@ class SupportBots:
         except AssertionError as failure:
             raise AssertionError(f"{failure}\n{self.logs()}") from None
 
+    def log_of(self, number: int) -> str:
+        """The log of bot ``number``'s latest start."""
+        return (self.folder / f"bot-{number}-{self.starts[number]}.log").read_text()
+
     def logs(self) -> str:
         parts = [
             "--- sessions: " + repr(row)

@@ -169,3 +169,59 @@ def test_on_sqlite_the_one_instance_is_active_from_start_to_stop(tmp_path, postg
         {"why": "this instance is stopping"}
     ]
     assert isinstance(elect(postgres_database), Election)
+
+
+def roles_of(url: str) -> dict[str, str]:
+    with connect(url, Liveness()) as connection:
+        return dict(connection.execute("SELECT id, role FROM instances").fetchall())
+
+
+def test_a_graceful_stop_hands_the_role_over_before_the_rest_of_the_instance_stops(
+    postgres_database,
+):
+    """``step_down`` is the first thing a stopping bot does: it stops acting, its row says it
+    stands by, then the lock is free; another takes over while the first still beats (its
+    networks and channel groups still stopping), and nobody counts it lost."""
+    events = Events()
+    first = in_process(postgres_database, events, "first").start()
+    second = None
+    try:
+        within(BOUND, first.is_active)
+        second = in_process(postgres_database, events, "second").start()
+        wanted = {first.id: "active", second.id: "standby"}
+        within(BOUND, lambda: roles_of(postgres_database) == wanted)
+
+        assert first.step_down()  # returns once the lock is free
+        [(stepped_down, said)] = events.of("first", "inactive")
+        assert said == {"why": "this instance is stopping"}
+        assert roles_of(postgres_database)[first.id] == "standby"
+        within(BOUND, second.is_active)
+        [(took_over, _)] = events.of("second", "active")
+        assert stepped_down < took_over
+        # The first one is still there, beating, and never takes the role back.
+        beat = first.confirmed_at()
+        within(BOUND, lambda: first.confirmed_at() > beat)
+        assert not first.is_active()
+        assert roles_of(postgres_database) == {first.id: "standby", second.id: "active"}
+        with connect(postgres_database, Liveness()) as connection:
+            assert connection.execute("SELECT said FROM instance_losses").fetchall() == []
+        first.stop()
+        assert len(events.of("first", "active")) == 1
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_a_graceful_stop_with_nobody_to_take_over_keeps_acting_until_it_ends(postgres_database):
+    events = Events()
+    alone = in_process(postgres_database, events, "alone").start()
+    try:
+        within(BOUND, alone.is_active)
+        assert not alone.step_down()
+        assert alone.is_active() and events.of("alone", "inactive") == []
+    finally:
+        alone.stop()
+    assert [said for _, said in events.of("alone", "inactive")] == [
+        {"why": "this instance is stopping"}
+    ]

@@ -189,6 +189,11 @@ class Scenario:
         stopped_at = bots.terminate(self.second)
         third = self.taken_over(self.second)
         self.times["graceful stop: another in the agent room"] = time.monotonic() - stopped_at
+        # The stopping bot released the role first, before its networks and plugins stopped.
+        said = bots.log_of(self.second)
+        released = said.index("released the active role")
+        assert said.index("Stopping the PubNub backend") < released, said[-3000:]
+        assert released < said.index("Disconnect callback, deactivating all the plugins")
         stream.wait_published(30)
         bots.wait_for(seen_once(self.alice, stream.tokens))
         assert self.ask_status() == nick_of(third)

@@ -23,6 +23,7 @@ from typing import Any
 from errbot.backends.base import Message, Person, RoomError
 from errbot.core import ErrBot
 
+from errbot_instances import process
 from errbot_instances.postgres import liveness_of
 from errbot_pubnub import connection_state as states
 from errbot_pubnub import refusals
@@ -263,9 +264,12 @@ class PubNubBackend(ErrBot):
         """Stop in an order that loses nothing: input first, plugins, then the connection.
 
         Messages accepted but not handled within the stop timeout are not acknowledged: the
-        next start catches them up from history.
+        next start catches them up from history. With several instances, the active role is
+        handed over first, so that another instance faces the agents while this one stops.
         """
         log.info("Stopping the PubNub backend")
+        if self.settings.delivery_db_url is not None:
+            process.stopping(self.settings.delivery_db_url)
         self._stop_sharing()
         if self.subscription is not None:
             self.subscription.stop(STOP_TIMEOUT)

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 
 from errbot_instances import process
-from errbot_instances.election import Alone, Election
+from errbot_instances.election import STOPPING, Alone, Election
 from errbot_instances.losses import LossWatch
 from errbot_instances.notifications import Wakeups
 from errbot_instances.postgres import Liveness, is_postgresql
@@ -27,7 +27,7 @@ from errbot_support.announcements import CHANNEL
 
 log = logging.getLogger(__name__)
 
-STOPPING = "this instance is stopping"
+__all__ = ["STOPPING", "ActiveRole"]
 
 
 class ActiveRole:
