@@ -120,6 +120,7 @@ class Election(_Watched):
         self._stepping_down = False  # a graceful stop began: never take the role again
         self._released = threading.Event()  # stepped down: the row says so, the lock is free
         self._wake = threading.Event()  # beat now rather than at the next heartbeat
+        self._heard = threading.Event()  # a heartbeat was confirmed: the row is there
         self._threads = [
             threading.Thread(target=self._beat_loop, name="instance-heartbeat", daemon=True),
             threading.Thread(target=self._watch_loop, name="instance-watchdog", daemon=True),
@@ -168,6 +169,11 @@ class Election(_Watched):
     def is_active(self) -> bool:
         """Whether this instance may act toward the agents at this moment."""
         return self._holding and not self._fenced()
+
+    def wait_heard(self, timeout: float) -> bool:
+        """Wait until this instance's row is in the table (its first confirmed heartbeat), so
+        that the others count it alive from then on; whether it is."""
+        return self._heard.wait(timeout)
 
     def confirmed_at(self) -> float:
         """When (``time.monotonic()``) the last heartbeat the database confirmed was sent:
@@ -219,6 +225,7 @@ class Election(_Watched):
             if self._stepping_down and holding:
                 return  # stepped down meanwhile: the next beat hands over
             self._confirmed = sent
+            self._heard.set()
             if holding and not self._holding:
                 self._holding = True
                 log.info("This instance (%s) is now the active one.", self.id)
@@ -307,6 +314,9 @@ class Alone(_Watched):
     def is_active(self) -> bool:
         return self._acting
 
+    def wait_heard(self, timeout: float) -> bool:
+        return True
+
     def confirmed_at(self) -> float:
         return time.monotonic()
 
@@ -317,9 +327,10 @@ def elect(
     on_active: OnActive = lambda: None,
     on_inactive: OnInactive = lambda why: None,
     liveness: Liveness | None = None,
+    me: Me | None = None,
 ) -> Election | Alone:
     """An election among the instances on ``url``: a real one on PostgreSQL, :class:`Alone`
     on any other database."""
     if is_postgresql(url):
-        return Election(url, on_active=on_active, on_inactive=on_inactive, liveness=liveness)
-    return Alone(on_active=on_active, on_inactive=on_inactive)
+        return Election(url, on_active=on_active, on_inactive=on_inactive, liveness=liveness, me=me)
+    return Alone(on_active=on_active, on_inactive=on_inactive, me=me)

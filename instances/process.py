@@ -16,10 +16,19 @@ import threading
 
 from errbot_instances.election import Alone, Election, elect
 from errbot_instances.postgres import Liveness
+from errbot_instances.registry import Me
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _joined: dict[str, tuple[Election | Alone, int]] = {}
+_identities: dict[str, Me] = {}
+
+
+def me(url: str) -> Me:
+    """This process as the instances on ``url`` know it, the same before, during and after
+    :func:`join` (the Support plugin names it on the deliveries it records)."""
+    with _lock:
+        return _identities.setdefault(url, Me())
 
 
 def join(url: str, liveness: Liveness | None = None) -> Election | Alone:
@@ -29,7 +38,7 @@ def join(url: str, liveness: Liveness | None = None) -> Election | Alone:
     with _lock:
         election, joined = _joined.get(url, (None, 0))
         if election is None:
-            election = elect(url, liveness=liveness).start()
+            election = elect(url, liveness=liveness, me=_identities.setdefault(url, Me())).start()
         elif isinstance(election, Election) and liveness not in (None, election.liveness):
             log.warning(
                 "This instance keeps the takeover bound it started with (%g s), not %g s.",

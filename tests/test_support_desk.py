@@ -175,10 +175,10 @@ def test_deliveries_cut_short_by_a_stop_are_marked_undelivered(desk):
     n = opened(desk)
     _, cut = desk.begin_reply(n, ALICE, "sent while stopping")
     notice = desk.begin_notice(n, "Thanks!", "acknowledgement")
-    abandoned = desk.abandon_pending_deliveries("stopped")
+    abandoned = desk.abandon_pending_deliveries("stopped", 6.0)
     assert {e.id for e in abandoned} == {cut.id, notice.id}
     assert desk.store.entry(cut.id).delivery is Delivery.UNDELIVERED
-    assert desk.abandon_pending_deliveries("stopped") == []
+    assert desk.abandon_pending_deliveries("stopped", 6.0) == []
 
 
 def test_notes_are_internal_entries_and_work_on_resolved_conversations(desk):

@@ -312,7 +312,7 @@ def test_support_status_says_where_support_stands(tmp_path):
         status = bot.command("alice", "!support status").splitlines()
         assert status[0] == "Agent room(s): support (ok)"
         assert status[1] == (
-            f"Database: sqlite:///{tmp_path / 'support.sqlite'} (schema version 6)"
+            f"Database: sqlite:///{tmp_path / 'support.sqlite'} (schema version 7)"
         )
         assert status[2:] == [
             "Customer messages waiting for their agent room: 0",

@@ -94,6 +94,7 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN customer_details"))
             c.execute(text("DROP INDEX ix_support_conversations_thread"))
             c.execute(text("ALTER TABLE support_conversations DROP COLUMN thread_key"))
+            c.execute(text("ALTER TABLE support_entries DROP COLUMN sender"))
             c.execute(insert(schema_version).values(version=1))
             c.execute(
                 text(
@@ -104,7 +105,7 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(tmp_path):
             )
         assert migrate(engine) == 1
         with engine.connect() as c:
-            assert current_version(c) == SCHEMA_VERSION == 6
+            assert current_version(c) == SCHEMA_VERSION == 7
             columns = {col["name"] for col in inspect(c).get_columns(conversations.name)}
             assert {"rating", "agent_room", "customer_details", "thread_key"} <= columns
             row = c.execute(

@@ -80,6 +80,10 @@ class ActiveRole:
         ``start`` is called at once if this instance is the active one already."""
         self._election = process.join(self._url, self._liveness)
         self._unwatch = self._election.watch(self._became_active, self._became_inactive)
+        # Counted alive before it sends anything: a bot starting meanwhile leaves what this
+        # one sends alone (see Desk.abandon_pending_deliveries).
+        if not self._election.wait_heard(self.liveness.bound):
+            log.warning("This instance (%s) is not registered yet.", self.instance_id)
 
     def end(self) -> None:
         """Stop acting (``stop`` if it was active) and leave the instances: another one takes

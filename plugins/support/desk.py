@@ -71,9 +71,12 @@ class TranscriptPage:
 
 
 class Desk:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime] = utc_now, *, sender: str | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.sender = sender  # this instance, named on what it sends (several bots)
         self._marks = RelayedMarks(lambda entry_ids: store.mark_relayed(*entry_ids))
 
     def close(self) -> None:
@@ -302,6 +305,7 @@ class Desk:
                 author=agent.key,
                 author_name=agent.name,
                 delivery=Delivery.PENDING,
+                sender=self.sender,
             ),
             first_reply=True,
             states=[State.ASSIGNED],
@@ -322,6 +326,7 @@ class Desk:
                 created_at=self.clock(),
                 delivery=Delivery.PENDING,
                 notice=notice,
+                sender=self.sender,
             ),
         )
 
@@ -331,16 +336,15 @@ class Desk:
     def undelivered(self, entry: Entry, error: str) -> None:
         self.store.set_delivery(entry.id, Delivery.UNDELIVERED, error)
 
-    def abandon_pending_deliveries(self, reason: str) -> list[Entry]:
+    def abandon_pending_deliveries(self, reason: str, alive_within: float) -> list[Entry]:
         """Mark replies whose sending was cut short (by a stop) undelivered, and return them.
 
         Sending is synchronous, so at start-up anything still pending was interrupted: it may
-        or may not have reached the customer, and an agent must decide whether to resend.
+        or may not have reached the customer, and an agent must decide whether to resend. With
+        several bots (PostgreSQL), only what the dead ones were sending: one heard from within
+        ``alive_within`` seconds is sending its own right now.
         """
-        pending = self.store.entries_with_delivery(Delivery.PENDING)
-        for entry in pending:
-            self.store.set_delivery(entry.id, Delivery.UNDELIVERED, reason)
-        return pending
+        return self.store.abandon_pending(reason, alive_within)
 
     def note(self, number: int, agent: Agent, text: str) -> Entry:
         """An internal note: stored in the transcript, never sent to the customer."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from errbot_instances.postgres import lock_key
-from errbot_support.tables import metadata, relay_notices, schema_version
+from errbot_support.tables import metadata, relay_notices, reminders, schema_version
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SCHEMA_LOCK = lock_key("errbot-support:schema")
 
 
@@ -51,6 +51,11 @@ def _add_relay_notices(connection: Connection) -> None:
     relay_notices.create(connection, checkfirst=True)  # with its index
 
 
+def _add_senders_and_reminders(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE support_entries ADD COLUMN sender VARCHAR(64)"))
+    reminders.create(connection, checkfirst=True)
+
+
 # Ordered upgrade steps, appended whenever the tables change.
 UPGRADES: tuple[Upgrade, ...] = (
     Upgrade(2, "conversations keep the customer's rating", _add_rating),
@@ -60,6 +65,11 @@ UPGRADES: tuple[Upgrade, ...] = (
     ),
     Upgrade(5, "conversations keep their thread in the agent room", _add_thread_key),
     Upgrade(6, "the relays' notices are kept until posted", _add_relay_notices),
+    Upgrade(
+        7,
+        "deliveries name the instance sending them; reminders are kept",
+        _add_senders_and_reminders,
+    ),
 )
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from errbot_instances.postgres import is_postgresql
+from errbot_instances import process
+from errbot_instances.postgres import Liveness, is_postgresql
 from errbot_instances.sole import AlreadyServed, SoleInstance
 from errbot_support.access import Access
 from errbot_support.actions import AgentActions
@@ -80,6 +81,7 @@ def build_runtime(
     warn_admins: Callable[[str], None],
     prefix: str,
     join_as: str | None,
+    liveness: Liveness,
 ) -> SupportRuntime:
     """Everything the plugin runs on, built (nothing started); raises ``SettingsError`` with
     one sentence when the settings or the database cannot be used."""
@@ -94,7 +96,8 @@ def build_runtime(
         if sole is not None:  # the store could not be opened: let the database go
             sole.release()
         raise
-    desk = Desk(store)
+    several = is_postgresql(settings.db_url)
+    desk = Desk(store, sender=process.me(settings.db_url).id if several else None)
     threads = ConversationThreads(desk)
     posts = AgentPosts(bot, threads, rooms, use_threads=settings.threads)
     customers = CustomerDelivery(desk, bot, posts, prefix)
@@ -123,8 +126,9 @@ def build_runtime(
         prefix=prefix,
         database=database,
     )
-    # Sending is synchronous: whatever is still pending now was cut short by a stop.
-    interrupted = desk.abandon_pending_deliveries(RESTART_REASON)
+    # Sending is synchronous: whatever is still pending now was cut short by a stop (of this
+    # bot, or of another one that died; one alive is sending its own).
+    interrupted = desk.abandon_pending_deliveries(RESTART_REASON, liveness.stale)
     agents = AgentSide(
         desk,
         rooms,
@@ -138,8 +142,7 @@ def build_runtime(
         interrupted=interrupted,
     )
     # Intake runs on every instance; it hands messages to the relays while they run here.
-    alone = not is_postgresql(settings.db_url)
-    handed = IntakeRelays(relays, lambda: alone or agents.running, warn_admins)
+    handed = IntakeRelays(relays, lambda: not several or agents.running, warn_admins)
     intake = Intake(desk, handed, rooms, settings, customers, warn_admins=warn_admins)
     return SupportRuntime(
         settings=settings,

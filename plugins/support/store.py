@@ -12,7 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from errbot_support.database import (
@@ -158,6 +170,35 @@ class Store(CustomerRecording, StoreViews):
         query = select(entries).where(entries.c.delivery == delivery.value).order_by(entries.c.id)
         with self._reading() as c:
             return [entry_of(row) for row in c.execute(query)]
+
+    def abandon_pending(self, reason: str, alive_within: float) -> list[Entry]:
+        """Mark undelivered (with ``reason``) the pending deliveries of no live instance: on
+        PostgreSQL those whose sender is not in the instances' table heard from within
+        ``alive_within`` seconds, in one statement (so that an instance counted dead cannot
+        have a delivery seen that it recorded after its row); elsewhere all of them."""
+        pending = and_(entries.c.delivery == Delivery.PENDING.value)
+        with self._writing() as c:
+            if c.dialect.name == "postgresql" and inspect(c).has_table("instances"):
+                heard = "heard_at > clock_timestamp() - make_interval(secs => :alive)"
+                live = (
+                    select(text("id"))
+                    .select_from(text("instances"))
+                    .where(text(heard).bindparams(alive=alive_within))
+                )
+                pending = and_(
+                    pending, or_(entries.c.sender.is_(None), entries.c.sender.not_in(live))
+                )
+            ids = [
+                row.id
+                for row in c.execute(
+                    update(entries)
+                    .where(pending)
+                    .values(delivery=Delivery.UNDELIVERED.value, delivery_error=reason)
+                    .returning(entries.c.id)
+                )
+            ]
+            query = select(entries).where(entries.c.id.in_(ids)).order_by(entries.c.id)
+            return [entry_of(row) for row in c.execute(query)] if ids else []
 
     def change(
         self,

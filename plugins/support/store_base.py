@@ -28,6 +28,7 @@ class NewEntry:
     author_name: str | None = None
     delivery: Delivery | None = None
     notice: str | None = None
+    sender: str | None = None  # the instance sending it (several bots), if any
 
 
 class StoreBase:
@@ -64,6 +65,7 @@ class StoreBase:
                 created_at=new.created_at,
                 delivery=new.delivery.value if new.delivery else None,
                 notice=new.notice,
+                sender=new.sender,
             )
         ).inserted_primary_key[0]
 

@@ -92,6 +92,7 @@ class Support(BotPlugin):
                 warn_admins=self.warn_admins,
                 prefix=self._prefix(),
                 join_as=getattr(self.bot_config, "CHATROOM_FN", None),
+                liveness=liveness,
             )
         except SettingsError as problem:
             self.log.error("Support is not active: %s", problem)

@@ -128,6 +128,9 @@ entries = Table(
     Column("delivery", String(16)),
     Column("delivery_error", Text),
     Column("notice", String(32)),
+    # Schema version 7: the instance sending it (several bots on PostgreSQL), so that a bot
+    # starting marks undelivered only what a dead one was sending.
+    Column("sender", String(64)),
     UniqueConstraint("source_room", "source_id", name="uq_support_entry_source"),
 )
 
@@ -151,3 +154,12 @@ relay_notices = Table(
 )
 
 Index("ix_support_relay_notices_waiting", relay_notices.c.posted, relay_notices.c.agent_room)
+
+# Schema version 7: the stretch of waiting each conversation's last reminder was for, so that
+# an instance taking over does not remind the agents of it again.
+reminders = Table(
+    "support_reminders",
+    metadata,
+    Column("conversation_id", Integer, primary_key=True),  # a support_conversations id
+    Column("waiting_since", UTCDateTime, nullable=False),
+)
