@@ -2,23 +2,25 @@
 leaves to the others, and what it does not do again.
 
 The other bots are real processes (``tests/instance_child.py``, an instance beating its heart
-on the database) killed with SIGKILL; the bot starting is the Support store and desk as the
-plugin builds them, on the same database.
+on the database) killed with SIGKILL; the bot starting or taking over is the Support store, desk
+and reminders as the plugin builds them, on a connection of its own to the same database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from errbot_instances.postgres import Liveness
 from errbot_support.desk import Desk
-from errbot_support.records import Delivery
+from errbot_support.records import Conversation, Delivery
+from errbot_support.reminders import ReminderMarks, Reminders
 from errbot_support.store import Store
 from tests.botrunner import wait_for
 from tests.instance_fixtures import ChildInstance, Events
-from tests.support_fixtures import customer_message
+from tests.support_fixtures import ALICE, START, Clock, customer_message
 
 pytest.importorskip("psycopg", reason="the postgresql extra (psycopg) is not installed")
 
@@ -65,3 +67,40 @@ def test_a_starting_bot_marks_undelivered_only_what_dead_bots_were_sending(
         assert store.entry(sending.id).delivery is Delivery.UNDELIVERED
     finally:
         other.close()
+
+
+def reminders_of(store: Store) -> Reminders:
+    return Reminders(timedelta(minutes=10), None, ReminderMarks(store.engine, store.writer))
+
+
+def test_a_bot_taking_over_does_not_remind_the_agents_again(store, postgres_database):
+    clock = Clock(START + timedelta(minutes=30))
+    posted: list[tuple[int, timedelta]] = []
+
+    def remind(conversation: Conversation, waited: timedelta) -> None:
+        posted.append((conversation.number, waited))
+
+    first = Desk(store, clock)
+    number = first.receive(customer_message("dana-chat", sent_at=START)).conversation.number
+    reminders_of(store).run(first, remind)
+    assert posted == [(number, timedelta(minutes=30))]
+
+    # The bot that posted it is gone; the one taking over has its own connection and memory.
+    successor_store = Store(postgres_database)
+    try:
+        successor = Desk(successor_store, clock)
+        taking_over = reminders_of(successor_store)
+        clock.advance(minutes=5)
+        taking_over.run(successor, remind)
+        assert posted == [(number, timedelta(minutes=30))]
+
+        # Answered, then waiting again: that new stretch is pointed out, once.
+        successor.begin_reply(number, ALICE, "On it")
+        again = clock.now
+        successor.receive(customer_message("dana-chat", "and?", sent_at=again))
+        clock.advance(minutes=12)
+        taking_over.run(successor, remind)
+        reminders_of(store).run(first, remind)  # whoever looks next finds it pointed out
+        assert posted == [(number, timedelta(minutes=30)), (number, timedelta(minutes=12))]
+    finally:
+        successor_store.close()

@@ -20,7 +20,7 @@ from errbot_support.desk import Desk
 from errbot_support.formatting import name
 from errbot_support.records import Conversation, Entry
 from errbot_support.relays import AgentRoomRelays
-from errbot_support.reminders import Reminders
+from errbot_support.reminders import ReminderMarks, Reminders
 from errbot_support.routing import AgentRooms
 from errbot_support.settings import Settings
 from errbot_support.to_customers import RESTART_REASON, CustomerDelivery
@@ -69,7 +69,11 @@ class AgentSide:
         self._polling: list[Callable[[], None]] = []
         self._running = threading.Event()
         self._reminders = (
-            Reminders(settings.reminder_after, settings.business_hours)
+            Reminders(
+                settings.reminder_after,
+                settings.business_hours,
+                ReminderMarks(desk.store.engine, desk.store.writer),
+            )
             if settings.reminder_after is not None
             else None
         )
