@@ -11,7 +11,7 @@ pieces).
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from errbot.backends.base import Room
 
@@ -23,6 +23,12 @@ from errbot_support.records import Conversation
 from errbot_support.rendering import post
 from errbot_support.routing import AgentRooms
 from errbot_support.threads import ConversationThreads
+
+
+class AboutConversation(Protocol):
+    """Whatever posts about a conversation in its agent room (raises if it cannot)."""
+
+    def about(self, conversation: Conversation, text: str) -> None: ...
 
 
 class AgentPosts:

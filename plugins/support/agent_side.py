@@ -110,7 +110,8 @@ class AgentSide:
         for entry in interrupted:
             conversation = self._desk.get(entry.conversation)
             self._customers.report_undelivered(conversation, entry, RESTART_REASON)
-        self.relays.wake()
+        if self.running:
+            self.relays.wake()
 
     def room_joined(self, room: object) -> None:
         """Someone, maybe the bot after an outage, joined ``room``: if it is an agent room,

@@ -3,7 +3,9 @@
 A notice (a customer flooding, a message set aside, a message in a customer's chat by someone
 else) is committed before the relay is handed it, and marked posted once all of it was posted:
 after a crash the relay posts those not marked, so a notice is posted once, or twice if the
-crash came between its post and its mark (like a customer message in flight).
+crash came between its post and its mark (like a customer message in flight). An instance
+standing by (several bots on PostgreSQL) keeps its notices here for the active instance, whose
+relays read them with the messages waiting, woken as for a customer message.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from errbot_support import announcements
 from errbot_support.database import READ_ONLY, without_waiting_for_the_disk
 from errbot_support.tables import relay_notices
 
@@ -35,10 +38,17 @@ class NoticeStore:
         self._writer = writer
 
     def record(
-        self, room_key: str, number: int | None, text: str, source: str | None = None
+        self,
+        room_key: str,
+        number: int | None,
+        text: str,
+        source: str | None = None,
+        *,
+        announce: bool = False,
     ) -> Notice | None:
         """Keep a notice for the agent room ``room_key`` (committed to disk on return); None
-        if one about ``source`` was kept already (posted, or waiting to be)."""
+        if one about ``source`` was kept already (posted, or waiting to be). ``announce``:
+        wake the active instance's relays at commit (kept by an instance standing by)."""
         row = {
             "agent_room": room_key,
             "number": number,
@@ -52,6 +62,8 @@ class NoticeStore:
                 notice_id = connection.execute(
                     insert(relay_notices).values(row).returning(relay_notices.c.id)
                 ).scalar_one()
+                if announce:
+                    announcements.recorded(connection, room_key)
         except IntegrityError:
             if source is None:
                 raise

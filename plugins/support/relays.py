@@ -30,7 +30,7 @@ class AgentRoomRelays:
     ) -> None:
         self.rooms = rooms
         store = desk.store
-        notices = NoticeStore(store.engine, store.writer)
+        self._notices = notices = NoticeStore(store.engine, store.writer)
         self._by_room = {
             room: RoomRelay(room, rooms, desk, posts, settings, notices=notices)
             for room in rooms.all
@@ -75,6 +75,15 @@ class AgentRoomRelays:
         It is recorded first (``kept``), so that a crash before it is posted loses nothing;
         once only for a ``source`` (what it is about) that may come again."""
         self._by_room[room].tell(number, text, kept=kept, source=source)
+
+    def keep_for_the_active_instance(
+        self, room: AgentRoom, text: str, number: int | None, source: str | None = None
+    ) -> bool:
+        """Keep a notice for ``room`` that this instance, standing by, will not post: the
+        active instance's relay of that room posts it, woken at once. False if one about
+        ``source`` was kept already. Raises the store's error if it cannot be kept."""
+        kept = self._notices.record(room.key, number, text, source, announce=True)
+        return kept is not None
 
     def when_shown(self, room: AgentRoom, entry_id: int, then: Callable[[], None]) -> None:
         """Call ``then`` once entry ``entry_id`` was shown (or set aside) in ``room``."""

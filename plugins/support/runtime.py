@@ -100,7 +100,6 @@ def build_runtime(
     desk = Desk(store, sender=process.me(settings.db_url).id if several else None)
     threads = ConversationThreads(desk)
     posts = AgentPosts(bot, threads, rooms, use_threads=settings.threads)
-    customers = CustomerDelivery(desk, bot, posts, prefix)
     relays = AgentRoomRelays(
         rooms,
         desk,
@@ -113,6 +112,10 @@ def build_runtime(
             flood_per_minute=settings.flood_per_minute,
         ),
     )
+    # Intake runs on every instance; it hands messages to the relays while they run here, and
+    # standing by keeps its notices for the active instance.
+    handed = IntakeRelays(relays, posts, lambda: not several or agents.running, warn_admins)
+    customers = CustomerDelivery(desk, bot, handed, prefix)
     access = Access(settings, rooms)
     database = store.engine.url.render_as_string(hide_password=True)
     actions = AgentActions(
@@ -141,8 +144,6 @@ def build_runtime(
         prefix=prefix,
         interrupted=interrupted,
     )
-    # Intake runs on every instance; it hands messages to the relays while they run here.
-    handed = IntakeRelays(relays, lambda: not several or agents.running, warn_admins)
     intake = Intake(desk, handed, rooms, settings, customers, warn_admins=warn_admins)
     return SupportRuntime(
         settings=settings,

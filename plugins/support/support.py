@@ -129,7 +129,7 @@ class Support(BotPlugin):
 
     def callback_connect(self) -> None:
         runtime = self._runtime
-        if runtime is not None and runtime.agents.running:
+        if runtime is not None:  # standing by, what it has to report goes to the active one
             runtime.agents.connected()
 
     def callback_room_joined(self, room: Room, identifier=None, invited_by=None) -> None:

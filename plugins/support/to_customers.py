@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from errbot_support import formatting
-from errbot_support.agent_posts import AgentPosts
+from errbot_support.agent_posts import AboutConversation
 from errbot_support.desk import Desk
 from errbot_support.records import RATING_QUESTION, Conversation, Entry
 from errbot_support.settings import CustomerTexts
@@ -27,8 +27,9 @@ CONVERTER_KINDS = ("resolved", "postponed")
 
 
 class CustomerDelivery:
-    def __init__(self, desk: Desk, bot: Any, posts: AgentPosts, prefix: str) -> None:
-        """``bot``: the bot (the Bridge, or a single backend) that sends to customer chats."""
+    def __init__(self, desk: Desk, bot: Any, posts: AboutConversation, prefix: str) -> None:
+        """``bot``: the bot (the Bridge, or a single backend) that sends to customer chats;
+        ``posts``: where a failed delivery is told, in the conversation's agent room."""
         self._desk = desk
         self._bot = bot
         self._posts = posts
