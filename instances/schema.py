@@ -1,5 +1,5 @@
-"""The tables the instances share: who is there, who takes in which channel group, and who
-was lost.
+"""The tables the instances share: who is there, who takes in which channel group, who was
+lost, and what the ones standing by have for the admins.
 
 Created on first use, under a transaction-level advisory lock so that instances starting
 together do not race on ``CREATE TABLE``.
@@ -40,6 +40,15 @@ STATEMENTS = (
     # One sentence per instance lost without a word and who took its work over, until the
     # active instance has told the admins (``told``).
     """CREATE TABLE IF NOT EXISTS instance_losses (
+        seq bigserial PRIMARY KEY,
+        instance text NOT NULL,
+        said text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        told boolean NOT NULL DEFAULT false
+    )""",
+    # What an instance standing by has to tell the admins, until the active instance has
+    # (``told``): see :mod:`.handed_notices`.
+    """CREATE TABLE IF NOT EXISTS instance_notices (
         seq bigserial PRIMARY KEY,
         instance text NOT NULL,
         said text NOT NULL,

@@ -80,7 +80,7 @@ class PubNubBackend(ErrBot):
             raise
         self.bot_identifier = PubNubPerson(self.settings.user_id)
         self.connection = ConnectionState()
-        self.notices = AdminNotices(self.warn_admins, self.settings.warning_interval)
+        self.notices = AdminNotices(self._tell_admins, self.settings.warning_interval)
         self.capacity = GroupCapacity(self.settings.group_capacity, self.notices)
         records = open_delivery_records(
             config, self.settings, on_error=lambda text: self.notices.notify("db", text)
@@ -224,7 +224,11 @@ class PubNubBackend(ErrBot):
         assert url is not None and self.subscription is not None
         groups = self.settings.channel_groups
         self._sharing = GroupSharing(
-            url, groups, self.subscription.set_groups, liveness_of(self.bot_config)
+            url,
+            groups,
+            self.subscription.set_groups,
+            liveness_of(self.bot_config),
+            warn_admins=self.warn_admins,
         )
 
     def _published_by_us(self, channel: str, timetoken: int) -> bool:
@@ -353,6 +357,13 @@ class PubNubBackend(ErrBot):
             except Exception as exc:
                 log.warning("Could not warn the admin %s: %s", admin, exc)
         log.warning(warning)
+
+    def _tell_admins(self, warning: str) -> None:
+        """A warning about this bot's intake: told by the active instance where several share
+        the channel groups and this one stands by, else by this one."""
+        sharing = self._sharing
+        if sharing is None or not sharing.hand_over(warning):
+            self.warn_admins(warning)
 
     def change_presence(self, status: str = "online", message: str = "") -> None:
         """Customers do not see the support user's presence; nothing to change."""
