@@ -6,7 +6,8 @@ import pytest
 
 from errbot_instances.election import Alone, Election
 from errbot_instances.postgres import Liveness, connect
-from errbot_instances.process import join, leave
+from errbot_instances.process import join, leave, me, stopping
+from errbot_instances.registry import Me
 from tests.botrunner import wait_for
 from tests.instance_fixtures import Events
 
@@ -54,3 +55,28 @@ def test_on_sqlite_the_process_is_the_only_instance(tmp_path):
     alone.watch(lambda: told.append("active"), told.append)
     leave(alone)
     assert told == ["active", "this instance is stopping"]
+
+
+def test_a_process_stopping_hands_its_role_over_before_its_parts_leave(postgres_database):
+    """``stopping`` (the PubNub backend's stop, first thing) hands the role to another
+    instance while the plugin and the backend still hold the process's instance, with the
+    identity the plugin names on what it sends."""
+    events = Events()
+    mine = join(postgres_database, Liveness(3.0))
+    assert mine.me is me(postgres_database)
+    mine.watch(lambda: events.add("mine", "active"), lambda why: events.add("mine", "out", why=why))
+    other = Election(postgres_database, liveness=Liveness(3.0), me=Me(id="other")).start()
+    try:
+        wait_for(lambda: events.of("mine", "active"), timeout=10)
+        wait_for(lambda: other.confirmed_at() > float("-inf"), timeout=10)
+        stopping(postgres_database)
+        assert [said for _, said in events.of("mine", "out")] == [
+            {"why": "this instance is stopping"}
+        ]
+        wait_for(other.is_active, timeout=10)  # while this process's instance still beats
+        assert not mine.is_active()
+        stopping(postgres_database)  # again: nothing more
+        assert len(events.of("mine", "out")) == 1
+    finally:
+        leave(mine)
+        other.stop()
