@@ -107,11 +107,19 @@ class AgentSide:
     def connected(self) -> None:
         """Catch up: report deliveries a stop cut short, relay what agents have not seen."""
         interrupted, self._interrupted = self._interrupted, []
-        for entry in interrupted:
-            conversation = self._desk.get(entry.conversation)
-            self._customers.report_undelivered(conversation, entry, RESTART_REASON)
+        self._report(interrupted)
         if self.running:
             self.relays.wake()
+
+    def instance_lost(self, alive_within: float) -> None:
+        """Another instance was lost (several bots): what it was sending to customers is
+        marked undelivered and reported, as at a start."""
+        self._report(self._desk.abandon_pending_deliveries(RESTART_REASON, alive_within))
+
+    def _report(self, cut_short: list[Entry]) -> None:
+        for entry in cut_short:
+            conversation = self._desk.get(entry.conversation)
+            self._customers.report_undelivered(conversation, entry, RESTART_REASON)
 
     def room_joined(self, room: object) -> None:
         """Someone, maybe the bot after an outage, joined ``room``: if it is an agent room,

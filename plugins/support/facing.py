@@ -10,6 +10,7 @@ and what ``!support status`` tells of the instances.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from errbot_support.active_role import STOPPING, ActiveRole
 from errbot_support.instances_status import instances_report
 from errbot_support.one_answer import Standby, leave_rooms, on_standby, refusal, stays_in_rooms
 from errbot_support.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 MIN_POLL = 1.0  # seconds: the active instance looks at the store at least this often
 
@@ -51,7 +54,7 @@ class AgentFacing:
             start=runtime.agents.start,
             stop=self._stop,
             wake=runtime.agents.relays.recorded_elsewhere,
-            tell_admins=lambda sentence: tell_admins(f"Support: {sentence}"),
+            tell_admins=lambda sentence: self._lost(sentence, tell_admins),
             liveness=liveness,
             poll=max(settings.retry_interval, MIN_POLL),
         )
@@ -61,6 +64,15 @@ class AgentFacing:
 
     def end(self) -> None:
         self.role.end()
+
+    def _lost(self, sentence: str, tell_admins: Callable[[str], None]) -> None:
+        """An instance was lost: the admins are told, and what it was sending to customers
+        is reported undelivered."""
+        tell_admins(f"Support: {sentence}")
+        try:
+            self._runtime.agents.instance_lost(self.role.liveness.stale)
+        except Exception:  # reported at the next start instead
+            log.exception("Could not look for the deliveries a lost instance cut short.")
 
     def _stop(self, why: str) -> None:
         agents = self._runtime.agents

@@ -174,12 +174,16 @@ class Store(CustomerRecording, StoreViews):
     def abandon_pending(self, reason: str, alive_within: float) -> list[Entry]:
         """Mark undelivered (with ``reason``) the pending deliveries of no live instance: on
         PostgreSQL those whose sender is not in the instances' table heard from within
-        ``alive_within`` seconds, in one statement (so that an instance counted dead cannot
-        have a delivery seen that it recorded after its row); elsewhere all of them."""
+        ``alive_within`` seconds (and not counted lost), in one statement (so that an instance
+        counted dead cannot have a delivery seen that it recorded after its row); elsewhere
+        all of them."""
         pending = and_(entries.c.delivery == Delivery.PENDING.value)
         with self._writing() as c:
             if c.dialect.name == "postgresql" and inspect(c).has_table("instances"):
-                heard = "heard_at > clock_timestamp() - make_interval(secs => :alive)"
+                heard = (
+                    "heard_at > clock_timestamp() - make_interval(secs => :alive)"
+                    " AND role <> 'lost'"  # an active one whose role was taken over
+                )
                 live = (
                     select(text("id"))
                     .select_from(text("instances"))
