@@ -65,9 +65,9 @@ def test_a_process_stopping_hands_its_role_over_before_its_parts_leave(postgres_
     mine = join(postgres_database, Liveness(3.0))
     assert mine.me is me(postgres_database)
     mine.watch(lambda: events.add("mine", "active"), lambda why: events.add("mine", "out", why=why))
+    wait_for(lambda: events.of("mine", "active"), timeout=10)
     other = Election(postgres_database, liveness=Liveness(3.0), me=Me(id="other")).start()
     try:
-        wait_for(lambda: events.of("mine", "active"), timeout=10)
         wait_for(lambda: other.confirmed_at() > float("-inf"), timeout=10)
         stopping(postgres_database)
         assert [said for _, said in events.of("mine", "out")] == [
