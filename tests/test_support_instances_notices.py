@@ -16,6 +16,7 @@ import pytest
 from errbot.backends.base import Message
 from errbot.backends.test import TestOccupant
 
+from errbot_instances import process
 from tests.botrunner import wait_for
 from tests.support_fixtures import AGENT_ROOM, SupportBot, support_bot
 
@@ -79,3 +80,26 @@ def test_a_standbys_notices_are_posted_once_by_the_active_bot(tmp_path, postgres
         assert standby.to(AGENT_ROOM) == []
         assert not [b for b in standby.admins_told() if "posing" in b or "erin" in b]
         assert len([b for b in active.bodies(AGENT_ROOM) if "posing as support" in b]) == 1
+
+
+def test_a_message_the_database_refused_on_a_standby_is_told_by_the_active_bot(
+    tmp_path, postgres_database
+):
+    """PostgreSQL refuses text holding a NUL: the standby cannot record Fay's message, and
+    cannot keep a notice for the agents in the store either; what it has for the admins is
+    kept for the active bot, which tells them, naming the standby."""
+    standby_id = process.me(f"{postgres_database}?application_name=standby").id
+    with two_bots(tmp_path, postgres_database) as (active, standby):
+        written_in(
+            standby, "fay-chat", "my code is 12\x0034", "fay", message_id="17000000000000003"
+        )
+        refused = "the conversation database refused a message"
+        told = wait_for(lambda: [t for t in active.admins_told() if refused in t], timeout=10)
+        wait_for(lambda: len([t for t in active.admins_told() if "could not be recorded" in t]))
+        assert told[0].startswith(f"Instance {standby_id} on ")
+        assert "Support: the conversation database refused a message" in told[0]
+        [recorded] = [t for t in active.admins_told() if "could not be recorded" in t]
+        assert recorded.startswith(f"Instance {standby_id} on ")
+        assert "Support (for support): A message from fay" in recorded
+        assert standby.admins_told() == []
+        assert standby.to(AGENT_ROOM) == []

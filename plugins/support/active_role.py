@@ -18,8 +18,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from errbot_instances import process
+from errbot_instances import handed_notices, process
 from errbot_instances.election import STOPPING, Alone, Election
+from errbot_instances.handed_notices import NoticeWatch
 from errbot_instances.losses import LossWatch
 from errbot_instances.notifications import Wakeups
 from errbot_instances.postgres import Liveness, is_postgresql
@@ -45,19 +46,22 @@ class ActiveRole:
         stop: Callable[[str], None],
         wake: Callable[[], None],
         tell_admins: Callable[[str], None],
+        pass_on: Callable[[str], None] | None = None,
         liveness: Liveness | None = None,
         poll: float = 5.0,
     ) -> None:
+        """``pass_on``: tells the admins what an instance standing by kept for them."""
         self._url = url
         self._start, self._stop, self._wake = start, stop, wake
         self._tell_admins = tell_admins
+        self._pass_on = pass_on or tell_admins
         self._liveness = liveness
         self._poll = poll
         self._lock = threading.RLock()
         self._acting = False
         self._election: Election | Alone | None = None
         self._unwatch: Callable[[], None] | None = None
-        self._listening: list[Wakeups | LossWatch] = []
+        self._listening: list[Wakeups | LossWatch | NoticeWatch] = []
 
     @property
     def several(self) -> bool:
@@ -101,6 +105,20 @@ class ActiveRole:
         election = self._election
         return self._acting and election is not None and election.is_active()
 
+    def hand_over(self, warning: str) -> bool:
+        """Whether ``warning`` for the admins was kept for the active instance to tell (this
+        one stands by among several); False: this one tells them itself."""
+        election = self._election
+        if not isinstance(election, Election) or self.is_active():
+            return False
+        try:
+            handed_notices.keep(self._url, election.liveness, election.me, warning)
+        except Exception:  # the database that would carry it is the trouble: told here
+            log.warning("Could not keep a warning for the active instance.", exc_info=True)
+            return False
+        log.warning("%s (kept for the active instance to tell the admins)", warning)
+        return True
+
     # ------------------------------------------------------------------ transitions
 
     def _became_active(self) -> None:
@@ -117,6 +135,7 @@ class ActiveRole:
                         self._url, CHANNEL, self._woken, poll=self._poll, liveness=liveness
                     ).start(),
                     LossWatch(self._url, self._tell_admins, liveness).start(),
+                    NoticeWatch(self._url, self._pass_on, liveness).start(),
                 ]
 
     def _became_inactive(self, why: str) -> None:

@@ -48,6 +48,7 @@ class AgentFacing:
     ) -> None:
         self._runtime = runtime
         self._bot = bot
+        self._tell_admins = tell_admins
         settings = runtime.settings
         self.role = ActiveRole(
             settings.db_url,
@@ -55,6 +56,7 @@ class AgentFacing:
             stop=self._stop,
             wake=runtime.agents.relays.recorded_elsewhere,
             tell_admins=lambda sentence: self._lost(sentence, tell_admins),
+            pass_on=tell_admins,
             liveness=liveness,
             poll=max(settings.retry_interval, MIN_POLL),
         )
@@ -64,6 +66,12 @@ class AgentFacing:
 
     def end(self) -> None:
         self.role.end()
+
+    def warn(self, warning: str) -> None:
+        """A warning about what this instance takes in: standing by among several bots, the
+        active one tells the admins (naming this one); else this one does."""
+        if not self.role.hand_over(warning):
+            self._tell_admins(warning)
 
     def _lost(self, sentence: str, tell_admins: Callable[[str], None]) -> None:
         """An instance was lost: the admins are told, and what it was sending to customers

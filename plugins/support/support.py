@@ -89,7 +89,7 @@ class Support(BotPlugin):
                 self._bot,
                 self,
                 query_room=self.query_room,
-                warn_admins=self.warn_admins,
+                warn_admins=self._warn_of_intake,
                 prefix=self._prefix(),
                 join_as=getattr(self.bot_config, "CHATROOM_FN", None),
                 liveness=liveness,
@@ -126,6 +126,14 @@ class Support(BotPlugin):
         super().deactivate()
         if runtime is not None:
             runtime.close()
+
+    def _warn_of_intake(self, warning: str) -> None:
+        """What the runtime tells the admins: standing by, the active instance tells them."""
+        facing = self._facing
+        if facing is not None:
+            facing.warn(warning)
+        else:
+            self.warn_admins(warning)
 
     def callback_connect(self) -> None:
         runtime = self._runtime
