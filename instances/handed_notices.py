@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from errbot_instances.election import Alone, Election
 from errbot_instances.losses import who
 from errbot_instances.postgres import Liveness, close_quietly, connect, first_line
 from errbot_instances.registry import Me
@@ -35,6 +36,21 @@ def keep(url: str, liveness: Liveness, me: Me, said: str) -> None:
             "INSERT INTO instance_notices (instance, said) VALUES (%s, %s)",
             (me.id, f"Instance {who(me.id, me.host, me.pid)}: {said}"),
         )
+
+
+def hand_over(election: Election | Alone | None, warning: str) -> bool:
+    """Whether ``warning`` for the admins was kept for the active instance to tell, because
+    this instance (of ``election``) stands by among several; False: it tells them itself
+    (it is the active one or alone, or the database cannot take the warning)."""
+    if not isinstance(election, Election) or election.is_active():
+        return False
+    try:
+        keep(election.url, election.liveness, election.me, warning)
+    except Exception as problem:  # the database that would carry it is the trouble
+        log.warning("Could not keep a warning for the active instance (%s).", first_line(problem))
+        return False
+    log.warning("%s (kept for the active instance to tell the admins)", warning)
+    return True
 
 
 def untold(connection: psycopg.Connection) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from errbot_instances import assignment, handed_notices, process
 from errbot_instances.assignment import AllGroups, GroupAssignment, OnChange
 from errbot_instances.election import Alone, Election
-from errbot_instances.postgres import Liveness, first_line
+from errbot_instances.postgres import Liveness
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,7 @@ class GroupSharing:
     def hand_over(self, warning: str) -> bool:
         """Whether ``warning`` for the admins was kept for the active instance to tell,
         because this one stands by; False: this instance tells them itself."""
-        election = self._election
-        if not isinstance(election, Election) or election.is_active():
-            return False
-        try:
-            handed_notices.keep(self._url, election.liveness, election.me, warning)
-        except Exception as problem:  # then this one tells them
-            log.warning(
-                "Could not keep a warning for the active instance (%s).", first_line(problem)
-            )
-            return False
-        log.warning("%s (kept for the active instance to tell the admins)", warning)
-        return True
+        return handed_notices.hand_over(self._election, warning)
 
     def stop(self) -> None:
         """Hand this instance's channel groups to the others at once (they catch them up)."""

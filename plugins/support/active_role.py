@@ -108,16 +108,7 @@ class ActiveRole:
     def hand_over(self, warning: str) -> bool:
         """Whether ``warning`` for the admins was kept for the active instance to tell (this
         one stands by among several); False: this one tells them itself."""
-        election = self._election
-        if not isinstance(election, Election) or self.is_active():
-            return False
-        try:
-            handed_notices.keep(self._url, election.liveness, election.me, warning)
-        except Exception:  # the database that would carry it is the trouble: told here
-            log.warning("Could not keep a warning for the active instance.", exc_info=True)
-            return False
-        log.warning("%s (kept for the active instance to tell the admins)", warning)
-        return True
+        return handed_notices.hand_over(self._election, warning)
 
     # ------------------------------------------------------------------ transitions
 
