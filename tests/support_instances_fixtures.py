@@ -47,7 +47,11 @@ class SupportBots:
         irc: IRCServer,
         database: str,
         groups: tuple[str, ...],
+        *,
+        settings: dict[str, Any] | None = None,
     ) -> None:
+        """``settings``: more bot settings, the same for every bot."""
+        self.settings = settings or {}
         self.folder = folder
         self.pubnub = pubnub
         self.irc = irc
@@ -93,6 +97,7 @@ class SupportBots:
                 INSTANCES_TAKEOVER_SECONDS = {TAKEOVER_SECONDS!r}
                 """
             )
+            + "".join(f"{name} = {value!r}\n" for name, value in self.settings.items())
         )
         return config
 
