@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 
+from errbot_common.database import lock_schema
 from sqlalchemy import Engine, text
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class SharedPublications:
         self._count = 0
         self._lock = threading.Lock()
         with engine.begin() as connection:
+            lock_schema(connection)  # bots starting together would each create the table
             connection.execute(_CREATE)
 
     def add(self, channel: str, timetoken: int) -> None:
