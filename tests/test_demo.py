@@ -151,7 +151,7 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
         )
         port = int(found.group(1))
         agent.output.shows("The bot is up", f"make customer PORT={port}", timeout=STARTUP)
-        shows_the_chat_page(agent.output.text, port)
+        shows_the_chat_page(agent.output.text, port, folder)
 
         customer = demo_customer(folder, env, port, "dana")
         customer.errors.shows("Connected as 'dana'", timeout=STARTUP)
@@ -210,7 +210,7 @@ def test_demo_round_trip_and_ctrl_c_leaves_nothing_behind(
     assert "Customer session for 'dana': channel dana-support in group support" in log
 
 
-def shows_the_chat_page(output: str, pubnub_port: int) -> None:
+def shows_the_chat_page(output: str, pubnub_port: int, folder: Path) -> None:
     """The demo serves the customer chat page, set for its own server and keys, and says where
     (what a browser does with the page is tests/test_chat_page.py's)."""
     url = re.search(r"Customer chat page on (http://127\.0\.0\.1:\d+/)", output).group(1)
@@ -223,16 +223,27 @@ def shows_the_chat_page(output: str, pubnub_port: int) -> None:
     assert '"subscribeKey": "sub-c-demo"' in script and '"channelGroup": "support"' in script
     assert '"sessionUrl": "session"' in script  # sessions from the bot's service
 
+    refusals: list[str] = []
+
     def session() -> dict | None:
         """The page's session, once the bot's service serves (it starts with the bot)."""
         try:
             with urllib.request.urlopen(url + "session?user_id=page-visitor", timeout=30) as got:
                 return json.loads(got.read())
         except urllib.error.HTTPError as refused:
-            assert refused.code == 502, refused.read()  # the service is not up yet
+            body = refused.read()
+            assert refused.code == 502, body  # the service is not up yet
+            refusals.append(body.decode(errors="replace"))
             return None
 
-    opened = wait_for(session, timeout=STARTUP)
+    try:
+        opened = wait_for(session, timeout=STARTUP)
+    except AssertionError as failure:
+        log = re.search(r"its log: (\S+)", output)
+        log_path = folder / log.group(1) if log else None
+        log_tail = log_path.read_text()[-6000:] if log_path and log_path.exists() else "(no log)"
+        last = refusals[-1] if refusals else "(none)"
+        raise AssertionError(f"{failure}\nlast refusal: {last}\n--- bot log\n{log_tail}") from None
     assert (opened["channel"], opened["channel_group"]) == ("page-visitor-support", "support")
     with urllib.request.urlopen(url + "vendor/pubnub.12.0.3.min.js", timeout=10) as sdk:
         assert b"PubNub" in sdk.read()
