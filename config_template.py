@@ -98,8 +98,9 @@ PUBNUB_WARNING_INTERVAL = 300
 # None for an SQLite file in BOT_DATA_DIR, or an SQLAlchemy URL / a file path.
 PUBNUB_DELIVERY_DB_URL = os.environ.get("PUBNUB_DELIVERY_DB_URL") or None
 
-# True: the bots on one PostgreSQL PUBNUB_DELIVERY_DB_URL share PUBNUB_CHANNEL_GROUP, each
-# subscribing only to its share and taking over a dead one's (README "Several instances").
+# True: the bots on one PostgreSQL PUBNUB_DELIVERY_DB_URL share PUBNUB_CHANNEL_GROUP (up to 200
+# groups), each subscribing only to its share (at most 10) and taking over a dead one's (README
+# "Several instances").
 PUBNUB_SHARE_GROUPS = False
 
 # Seconds of history delivered at the very first start (0: from now on only).

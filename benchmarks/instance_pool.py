@@ -65,12 +65,10 @@ class InstanceBots:
         groups: list[str],
         takeover_seconds: float,
         rooms: AgentRooms,
-        configured: Callable[[int], list[str]] | None = None,
     ) -> None:
-        """``configured(number)``: the groups bot ``number`` is configured with (default: all
-        of ``groups``, as every instance of one configuration)."""
+        """Every bot is configured with all of ``groups``, as every instance of one
+        configuration is."""
         self.work = work
-        self._configured = configured or (lambda number: groups)
         self.database = database
         self.groups = groups
         self.rooms = rooms
@@ -105,7 +103,7 @@ class InstanceBots:
     def _spawn(self, number: int) -> None:
         given = {
             **self._settings,
-            "groups": self._configured(number),
+            "groups": self.groups,
             "number": number,
             "data_dir": str(self.work / f"bot-{number}"),
         }

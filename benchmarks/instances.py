@@ -193,9 +193,7 @@ class InstancesBench:
             sdk.add_to_group(self.admin, group, names)
         return layout
 
-    def bots(
-        self, name: str, layout: Layout, configured: Callable[[int], list[str]] | None = None
-    ) -> InstanceBots:
+    def bots(self, name: str, layout: Layout) -> InstanceBots:
         self._databases += 1
         database = self.postgres.new_database(f"bench_{self._databases}_{name}")
         folder = self.work / f"instances-{name}"
@@ -207,7 +205,6 @@ class InstancesBench:
             groups=layout.groups,
             takeover_seconds=self.plan.takeover_seconds,
             rooms=AgentRooms(),
-            configured=configured,
         )
 
     def start_settled(self, bots: InstanceBots, numbers: list[int], timeout: float) -> float:

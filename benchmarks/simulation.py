@@ -1,5 +1,6 @@
 """100,000 customer channels on the local PubNub server, in groups of 2,000, shared out among
-at least five instances (real bot processes on one PostgreSQL database).
+at least five instances (real bot processes on one PostgreSQL database), every one with the
+same configuration: all the groups named, ``PUBNUB_SHARE_GROUPS`` on.
 
 Once the instances have settled: every group is held by exactly one live instance (read from
 the database) and subscribed to by exactly one long-poll on the server; then one customer
@@ -18,23 +19,6 @@ from benchmarks.measure import wait_for_count
 
 if TYPE_CHECKING:
     from benchmarks.instances import InstancesBench
-
-MAX_GROUPS = 10  # the PubNub backend's limit for PUBNUB_CHANNEL_GROUP
-
-
-def configured(groups: list[str], number: int) -> list[str]:
-    """The groups bot ``number`` (from 1) is configured with: all of them where they are at
-    most ten; else ten of them, the bots' lists together naming every group.
-
-    The PubNub backend refuses more than ten groups in ``PUBNUB_CHANNEL_GROUP`` (what one
-    subscriber can hold), even with ``PUBNUB_SHARE_GROUPS``, so 50 groups cannot be one
-    configuration. The instances share out every group any of them names, so each may take in
-    groups it was not configured with.
-    """
-    if len(groups) <= MAX_GROUPS:
-        return groups
-    start = (number - 1) * MAX_GROUPS % len(groups)
-    return [groups[(start + n) % len(groups)] for n in range(MAX_GROUPS)]
 
 
 def spread(groups: list[list[str]], count: int) -> list[str]:
@@ -59,7 +43,7 @@ def measure(bench: InstancesBench) -> dict[str, Any]:
     grouped_s = round(time.monotonic() - started, 2)
     channels = layout.all_channels()
     sample = spread(list(layout.channels.values()), plan.simulation_sample)
-    bots = bench.bots("simulation", layout, configured=lambda n: configured(layout.groups, n))
+    bots = bench.bots("simulation", layout)
     numbers = list(range(1, plan.simulation_instances + 1))
     try:
         bench.say(f"simulation: {len(numbers)} instances starting")
@@ -86,7 +70,7 @@ def measure(bench: InstancesBench) -> dict[str, Any]:
         "groups": len(layout.groups),
         "group_size": plan.simulation_group_size,
         "instances": len(numbers),
-        "groups_configured_per_instance": len(configured(layout.groups, 1)),
+        "groups_configured_per_instance": len(layout.groups),
         "channels_grouped_s": grouped_s,
         "settle_s": settle,
         "groups_per_instance": sorted(per_instance.values()),

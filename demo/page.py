@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from errbot_pubnub.converters import ChatSDKMessageConverter
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError
 from errbot_pubnub.sdk import PNConfiguration, new_client, stop_client
-from errbot_pubnub.settings import PubNubSettings, invalid_name_reason
+from errbot_pubnub.settings import PubNubSettings, channel_group_limit, invalid_name_reason
 from errbot_support_demo.sessions import SESSION_PATH
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,10 @@ class OwnSessions:
         config.disable_config_locking = False
         self._client = new_client(config)
         self._sessions = CustomerSessions(
-            self._client, channel_groups=pubnub.channel_groups, can_grant=True
+            self._client,
+            channel_groups=pubnub.channel_groups,
+            can_grant=True,
+            limit=channel_group_limit(pubnub.share_groups),
         )
 
     def open(self, user_id: str) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 Each instance syncs every :attr:`Liveness.heartbeat` seconds, in one transaction under an
 advisory lock (so syncs never interleave): it forgets the instances unheard for
 :attr:`Liveness.stale` seconds, computes the owner of every group over the live instances
-(:mod:`errbot_instances.rendezvous`) and writes what changed. A group held by a gone instance
-goes straight to its new owner; a group held by a live instance is handed over by that
-instance, which stops taking it in first. An instance takes a group in only once the database
-says it holds it, and stops when its own heartbeat has gone unconfirmed for
-:attr:`Liveness.fence` seconds, before the others count it gone: so a group is never taken in
-by two instances at the same moment.
+(:mod:`errbot_instances.rendezvous`, at most 10 groups each, what one PubNub subscriber may
+hold; groups beyond wait for another instance, :mod:`errbot_instances.unheld`) and writes what
+changed. A group held by a gone instance goes straight to its new owner; a group held by a live
+instance is handed over by that instance, which stops taking it in first. An instance takes a
+group in only once the database says it holds it, and stops when its own heartbeat has gone
+unconfirmed for :attr:`Liveness.fence` seconds, before the others count it gone: so a group is
+never taken in by two instances at the same moment.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from errbot_instances.postgres import close_quietly, connect, first_line, lock_k
 from errbot_instances.registry import forget_stale, set_intake, taking_groups
 from errbot_instances.rendezvous import Holding, rebalance
 from errbot_instances.schema import ensure_schema
+from errbot_instances.unheld import tell_newly_unheld
 
 if TYPE_CHECKING:
     import psycopg
@@ -130,11 +132,15 @@ class GroupAssignment:
         try:
             with connection.transaction():
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (GROUPS_KEY,))
-                if new_groups:
-                    connection.cursor().executemany(
-                        "INSERT INTO instance_groups (name) VALUES (%s) ON CONFLICT DO NOTHING",
-                        [(name,) for name in sorted(new_groups)],
-                    )
+                made = (
+                    connection.execute(
+                        "INSERT INTO instance_groups (name) SELECT unnest(%s::text[])"
+                        " ON CONFLICT DO NOTHING RETURNING name",
+                        (sorted(new_groups),),
+                    ).fetchall()
+                    if new_groups
+                    else []
+                )
                 set_intake(connection, me, not leaving)
                 lost = forget_stale(connection, self._liveness.stale)
                 live = taking_groups(connection)
@@ -146,6 +152,8 @@ class GroupAssignment:
                 }
                 changed = rebalance(groups, live)
                 shared_out(connection, lost, groups, changed)
+                after = {**groups, **changed}
+                tell_newly_unheld(connection, groups, after, {m for (m,) in made}, live)
                 if changed:
                     connection.cursor().executemany(
                         "UPDATE instance_groups SET holder = %s, target = %s,"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from errbot_instances.postgres import Liveness, connect
 from errbot_instances.registry import ACTIVE, STANDBY
+from errbot_instances.rendezvous import GROUPS_PER_SUBSCRIBER, natural
 
 _INSTANCES = """
     SELECT i.id, i.host, i.pid, i.role, i.started_at, i.heard_at,
@@ -53,9 +55,23 @@ def instances(url: str, liveness: Liveness | None = None) -> list[InstanceState]
     ]
 
 
-def describe(states: list[InstanceState]) -> list[str]:
+def unheld(url: str, liveness: Liveness | None = None) -> list[str]:
+    """The channel groups no instance takes in (more than the instances can hold), in order."""
+    liveness = liveness or Liveness()
+    with connect(url, liveness) as connection:
+        exists = connection.execute("SELECT to_regclass('instance_groups') IS NOT NULL")
+        if not exists.fetchone()[0]:
+            return []
+        rows = connection.execute(
+            "SELECT name FROM instance_groups WHERE holder IS NULL AND target IS NULL"
+        ).fetchall()
+    return sorted((name for (name,) in rows), key=natural)
+
+
+def describe(states: list[InstanceState], waiting: Sequence[str] = ()) -> list[str]:
     """One line per instance, e.g. ``3f9a0c1e on web-2 (pid 4120): active, groups
-    support-1, support-2; heard 0.4 s ago``."""
+    support-1, support-2; heard 0.4 s ago``; then one about the groups ``waiting`` for an
+    instance to take them in, if any."""
     if not states:
         return ["No instances are registered on this database."]
     lines = []
@@ -65,5 +81,10 @@ def describe(states: list[InstanceState]) -> list[str]:
         lines.append(
             f"{state.id} on {state.host} (pid {state.pid}): {state.role}, {label} {groups}; "
             f"heard {state.heard_ago.total_seconds():.1f} s ago"
+        )
+    if waiting:
+        lines.append(
+            f"no instance takes in {', '.join(waiting)}: each takes in at most "
+            f"{GROUPS_PER_SUBSCRIBER} groups; start another instance"
         )
     return lines

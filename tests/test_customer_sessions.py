@@ -31,6 +31,7 @@ from errbot_pubnub import DefaultMessageConverter
 from errbot_pubnub.customer_session import CustomerError, CustomerSession, CustomerSettings
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError, group_names
 from errbot_pubnub.sdk import new_client
+from errbot_pubnub.settings import channel_group_limit
 from tests.botrunner import RunningBot, make_config, wait_for
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
@@ -285,6 +286,39 @@ def test_when_every_group_is_full_the_service_says_so(server):
         assert full.value.status == 503
         assert str(full.value).startswith("Every channel group is full (10 groups of 1 channels)")
         assert sessions.open("user3").channel_group == "support-4"  # already placed
+    finally:
+        stop_clients([admin])
+
+
+def test_with_shared_groups_the_service_makes_groups_past_ten_as_they_fill(server):
+    """With PUBNUB_SHARE_GROUPS the instances share the groups out, 10 each, so the service
+    goes on making groups past the 10 one subscriber holds; a service started afresh (another
+    instance, a restart) finds every customer where they were put."""
+    admin = new_client(pubnub_config(server, "app-server", secret_key=SECRET_KEY))
+    followed: list[str] = []
+    try:
+        limit = channel_group_limit(share_groups=True)
+        sessions = CustomerSessions(
+            admin,
+            channel_groups=("support",),
+            can_grant=True,
+            group_size=1,
+            follow_group=followed.append,
+            limit=limit,
+        )
+        grants = [sessions.open(f"user{n}") for n in range(12)]
+        made = ["support", *(f"support-{n}" for n in range(2, 13))]
+        assert [g.channel_group for g in grants] == made
+        assert followed == made
+        assert server.channels_in_group("support-12") == ["user11-support"]
+
+        again = CustomerSessions(
+            admin, channel_groups=("support",), can_grant=True, group_size=1, limit=limit
+        )
+        assert again.groups_in_use() == made
+        assert again.open("user11").channel_group == "support-12"  # already placed
+        assert again.open("late").channel_group == "support-13"
+        assert len(again.groups) == limit == 200
     finally:
         stop_clients([admin])
 

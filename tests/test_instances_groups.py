@@ -18,7 +18,9 @@ from errbot_instances.election import Election, elect
 from errbot_instances.postgres import Liveness, connect
 from errbot_instances.registry import Me
 from errbot_instances.rendezvous import Holding, rebalance, targets
-from errbot_instances.status import describe, instances
+from errbot_instances.status import describe, instances, unheld
+from errbot_instances.unheld import NO_INSTANCE
+from errbot_support.instances_status import instances_report
 from tests.botrunner import wait_for
 from tests.instance_fixtures import ChildInstance, Events, within
 
@@ -43,12 +45,47 @@ def test_every_instance_computes_the_same_targets_each_taking_an_equal_share():
     assert Counter(first.values()) == dict.fromkeys(five, 10)
     four = five[:4]
     after = targets(GROUPS, four)
-    assert set(after.values()) == set(four)
-    assert max(Counter(after.values()).values()) == 13  # 50 groups over 4: at most 13 each
+    # 50 groups over 4: 10 each, what one PubNub subscriber holds; the last 10 go to nobody.
+    assert Counter(after.values()) == {**dict.fromkeys(four, 10), None: 10}
+    assert [g for g in GROUPS if after[g] is None] == list(GROUPS[40:])
     moved = {g for g in GROUPS if first[g] != after[g]}
     assert {g for g in GROUPS if first[g] == "i4"} <= moved
     assert len(moved) < len(GROUPS) / 2  # mostly the leaver's, not a reshuffle
     assert targets(["g"], []) == {"g": None}
+    many = [f"support-{n}" for n in range(1, 51)]  # in natural order: support-9 before -10
+    assert [g for g, i in targets(many, four).items() if i is None] == many[40:]
+
+
+def test_each_rebalance_step_gives_no_instance_more_than_ten_groups():
+    """Instances coming and going one by one: at no step does any instance hold or take in
+    more than 10 groups (an instance takes in a group once it both holds it and is meant to)."""
+    groups: dict[str, Holding] = dict.fromkeys(GROUPS, Holding(None, None))
+    live: set[str] = set()
+
+    def step() -> None:
+        changed = rebalance(groups, live)
+        groups.update(changed)
+        for instance in live:  # each live instance hands over what it should no longer hold
+            taking = [g for g, h in groups.items() if h.holder == h.target == instance]
+            assert len(taking) <= 10
+            for name, h in groups.items():
+                if h.holder == instance and h.target != instance:
+                    groups[name] = Holding(h.target, h.target)
+        assert max(Counter(h.holder for h in groups.values() if h.holder).values()) <= 10
+
+    for n in range(6):
+        live.add(f"i{n}")
+        step()
+        step()
+        held = [h.holder for h in groups.values() if h.holder]
+        assert len(held) == min(10 * len(live), len(GROUPS))
+    for n in (2, 0, 5):  # leaving: their groups go to the others, as far as they have room
+        live.discard(f"i{n}")
+        step()
+        step()
+        assert sum(1 for h in groups.values() if h.holder) == min(10 * len(live), len(GROUPS))
+    three = dict.fromkeys(["g1", "g2", "g3"], Holding(None, None))
+    assert rebalance(three, {"a"}, capacity=2) == {"g1": Holding("a", "a"), "g2": Holding("a", "a")}
 
 
 def test_a_live_holder_keeps_its_group_until_it_hands_it_over_a_gone_ones_move_at_once():
@@ -107,14 +144,44 @@ def holdings(events: Events, until: float | None = None) -> dict[str, set[str]]:
         for group in said["added"]:
             assert not held[group], f"{group} taken by {who} while {held[group]} held it"
             held[group].add(who)
+        taking = sum(who in holders for holders in held.values())
+        assert taking <= 10, f"{who} takes in {taking} groups, more than one subscriber may"
     return held
 
 
-def one_holder_each(events: Events, expected: set[str]) -> bool:
-    held = holdings(events)
-    return (
-        all(len(held[g]) == 1 for g in GROUPS) and {next(iter(held[g])) for g in GROUPS} <= expected
+def unheld_sentences(url: str) -> list[str]:
+    """What the admins are told of groups no instance takes in, oldest first."""
+    with connect(url, Liveness(BOUND)) as connection:
+        rows = connection.execute(
+            "SELECT said FROM instance_losses WHERE instance = %s ORDER BY seq", (NO_INSTANCE,)
+        ).fetchall()
+    return [said for (said,) in rows]
+
+
+def told_once_of_the_unheld_groups(url: str) -> None:
+    """After the kill (4 left) and the stop (3 left): the admins were told once, in one
+    sentence each time, of the groups left to nobody, and the status lists them."""
+    told = unheld_sentences(url)
+    assert told[-2:] == [
+        "Channel groups support-40 ... support-49 (10 groups) have no instance to take them "
+        "in: each instance takes in at most 10; start another instance.",
+        "Channel groups support-30 ... support-39 (10 groups) have no instance to take them "
+        "in: each instance takes in at most 10; start another instance.",
+    ]
+    assert len(told) <= 5  # before them, at the first start as the instances joined
+    assert unheld(url) == list(GROUPS[30:])
+    assert describe(instances(url), unheld(url))[-1] == (
+        "no instance takes in " + ", ".join(GROUPS[30:]) + ": each takes in at most 10 "
+        "groups; start another instance"
     )
+
+
+def one_holder_each(events: Events, expected: set[str]) -> bool:
+    """Every group the instances ``expected`` can hold (10 each) is held by exactly one of
+    them, as the hashing says, and the others by nobody."""
+    held = holdings(events)
+    wanted = targets(GROUPS, expected)
+    return all(held[g] == ({wanted[g]} if wanted[g] else set()) for g in GROUPS)
 
 
 def test_five_instances_share_100000_channels_and_take_a_killed_ones_groups(postgres_database):
@@ -127,14 +194,17 @@ def test_five_instances_share_100000_channels_and_take_a_killed_ones_groups(post
 
         child = ChildInstance(postgres_database, BOUND, events, GROUPS)
         five = {*names, child.id}
-        # The newcomer takes its share, handed over by the live holders.
-        within(
-            BOUND * 2,
-            lambda: (
-                one_holder_each(events, five)
-                and {next(iter(h)) for h in holdings(events).values()} == five
-            ),
-        )
+        # Four hold 40 groups, 10 each; the last 10 wait, unheld, for another instance.
+        held = holdings(events)
+        assert Counter(next(iter(held[g]), None) for g in GROUPS) == {
+            **dict.fromkeys(names, 10),
+            None: 10,
+        }
+        assert unheld(postgres_database) == list(GROUPS[40:])
+
+        # The newcomer takes the 10 unheld and its share, handed over by the live holders.
+        within(BOUND * 2, lambda: one_holder_each(events, five))
+        assert unheld(postgres_database) == []
         held = holdings(events)
         assert {g: next(iter(held[g])) for g in GROUPS} == targets(GROUPS, five)
         assert Counter(next(iter(held[g])) for g in GROUPS) == dict.fromkeys(five, 10)
@@ -174,6 +244,7 @@ def test_five_instances_share_100000_channels_and_take_a_killed_ones_groups(post
         names.discard(leaving.name)
         taken = within(BOUND, lambda: one_holder_each(events, names))
         assert taken - stopped < BOUND / 2
+        told_once_of_the_unheld_groups(postgres_database)
     finally:
         if child is not None:
             child.close()
@@ -232,3 +303,50 @@ def test_on_sqlite_the_one_instance_holds_every_group(tmp_path, postgres_databas
     assert changes == [({"a"}, set()), ({"b"}, set()), (set(), {"a", "b"})]
     election = Election(postgres_database)
     assert isinstance(share(election, lambda *_: None), GroupAssignment)
+
+
+def test_groups_beyond_ten_per_instance_wait_unheld_told_once_and_shown_in_the_status(
+    postgres_database,
+):
+    liveness = Liveness(2.0)
+    twelve = [f"g{n}" for n in range(1, 13)]
+    solo = Election(postgres_database, liveness=liveness, me=Me(id="solo")).start()
+    mine = GroupAssignment(solo, lambda added, removed: None, groups=twelve).start()
+    other = other_groups = None
+    try:
+        wait_for(lambda: len(mine.my_groups()) == 10)
+        assert mine.my_groups() == set(twelve[:10])
+        wait_for(lambda: unheld(postgres_database, liveness) == ["g11", "g12"])
+        time.sleep(3 * liveness.heartbeat)  # several syncs: still told once
+        assert unheld_sentences(postgres_database) == [
+            "Channel groups g11 and g12 have no instance to take them in: each instance takes "
+            "in at most 10; start another instance."
+        ]
+        report = instances_report(postgres_database, "solo", liveness, active=True)
+        assert report.splitlines()[0] == "Instances on this database (this one: solo, active):"
+        assert report.splitlines()[-1] == (
+            "- no instance takes in g11, g12: each takes in at most 10 groups; "
+            "start another instance"
+        )
+
+        other = Election(postgres_database, liveness=liveness, me=Me(id="other")).start()
+        other_groups = GroupAssignment(other, lambda added, removed: None).start()
+        wait_for(lambda: len(mine.my_groups()) == len(other_groups.my_groups()) == 6)
+        assert mine.my_groups() | other_groups.my_groups() == set(twelve)
+        wait_for(lambda: unheld(postgres_database, liveness) == [])
+        report = instances_report(postgres_database, "solo", liveness, active=True)
+        assert "no instance takes in" not in report
+        assert len(unheld_sentences(postgres_database)) == 1
+    finally:
+        for assignment in (other_groups, mine):
+            if assignment is not None:
+                assignment.stop()
+        for election in (other, solo):
+            if election is not None:
+                election.stop()
+    # "other" stopping first leaves g11 and g12 to nobody again: told again; "solo", the last
+    # to stop, tells nobody (the next instance to start takes every group in).
+    assert unheld_sentences(postgres_database) == 2 * [
+        "Channel groups g11 and g12 have no instance to take them in: each instance takes "
+        "in at most 10; start another instance."
+    ]

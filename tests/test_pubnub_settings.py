@@ -187,3 +187,22 @@ def test_sharing_the_groups_needs_the_instances_postgresql_database() -> None:
         sentence = refusal(PUBNUB_SHARE_GROUPS=True, PUBNUB_DELIVERY_DB_URL=where)
         assert "PUBNUB_SHARE_GROUPS" in sentence and "PostgreSQL" in sentence
     assert "PUBNUB_SHARE_GROUPS" in refusal(PUBNUB_SHARE_GROUPS="yes", PUBNUB_DELIVERY_DB_URL=url)
+
+
+def test_shared_groups_may_be_more_than_one_subscriber_holds_alone_not() -> None:
+    url = "postgresql+psycopg://support@db/support"
+    fifty = [f"support-{n}" for n in range(1, 51)]
+    shared = read_settings(
+        config(PUBNUB_CHANNEL_GROUP=fifty, PUBNUB_SHARE_GROUPS=True, PUBNUB_DELIVERY_DB_URL=url)
+    )
+    assert shared.channel_groups == tuple(fifty)
+    alone = refusal(PUBNUB_CHANNEL_GROUP=fifty, PUBNUB_DELIVERY_DB_URL=url)
+    assert alone == (
+        "PUBNUB_CHANNEL_GROUP names 50 groups but PubNub lets one client subscribe to at most "
+        "10 (with PUBNUB_SHARE_GROUPS several instances of the bot share more out, at most 10 "
+        "each)."
+    )
+    too_many = [f"g{n}" for n in range(201)]
+    assert refusal(
+        PUBNUB_CHANNEL_GROUP=too_many, PUBNUB_SHARE_GROUPS=True, PUBNUB_DELIVERY_DB_URL=url
+    ) == ("PUBNUB_CHANNEL_GROUP names 201 groups but the instances share out at most 200.")

@@ -309,3 +309,40 @@ def test_a_group_given_up_is_let_go_of_before_set_groups_returns_and_a_followed_
     with psycopg.connect(conninfo(postgres_database)) as connection:  # handed over at the stop
         held = connection.execute("SELECT name FROM instance_groups WHERE holder IS NOT NULL")
         assert held.fetchall() == []
+
+
+def test_one_bot_sharing_twelve_groups_subscribes_to_ten_and_may_follow_more(
+    tmp_path: Path,
+    customers: Customers,
+    pubnub_server: PubNubEmulator,
+    postgres_database: str,
+) -> None:
+    """With PUBNUB_SHARE_GROUPS the configuration may name more groups than one subscriber
+    holds: one bot takes in 10 of them (PubNub's limit), the others wait for another
+    instance, and a group the customer session service makes is followed all the same."""
+    record = Recording(tmp_path / "record.jsonl")
+    twelve = [f"g{n}" for n in range(1, 13)]
+    config = bot_config(
+        tmp_path,
+        pubnub_server,
+        record.path,
+        PUBNUB_CHANNEL_GROUP=twelve,
+        PUBNUB_DELIVERY_DB_URL=postgres_database,
+        PUBNUB_SHARE_GROUPS=True,
+    )
+    with running_bot("PubNub", config) as running:
+        bot = running.bot
+        wait_for(lambda: each_group_subscribed_once(pubnub_server, tuple(twelve[:10])))
+        customers.join("ann", group="g10", channel="g10-ann")
+        customers.say("ann", "in g10", channel="g10-ann")
+        record.wait_for_texts(["in g10"])
+        bot.follow_channel_group("g13")
+        assert bot.settings.channel_groups == (*twelve, "g13")
+
+        def unheld() -> list[str]:
+            with psycopg.connect(conninfo(postgres_database)) as connection:
+                rows = connection.execute("SELECT name, holder FROM instance_groups").fetchall()
+            return sorted(name for name, holder in rows if holder is None)
+
+        wait_for(lambda: unheld() == ["g11", "g12", "g13"])  # shared out, to nobody yet
+        assert each_group_subscribed_once(pubnub_server, tuple(twelve[:10]))

@@ -49,9 +49,9 @@ from errbot_pubnub.person import PubNubOccupant, PubNubPerson
 from errbot_pubnub.room import PubNubRoom
 from errbot_pubnub.sdk import Client, PNStatus, PubNubException, stop_client
 from errbot_pubnub.settings import (
-    MAX_CHANNEL_GROUPS,
     PubNubConfigurationError,
     PubNubSettings,
+    channel_group_limit,
     invalid_name_reason,
     read_settings,
 )
@@ -81,7 +81,9 @@ class PubNubBackend(ErrBot):
         self.bot_identifier = PubNubPerson(self.settings.user_id)
         self.connection = ConnectionState()
         self.notices = AdminNotices(self._tell_admins, self.settings.warning_interval)
-        self.capacity = GroupCapacity(self.settings.group_capacity, self.notices)
+        self.capacity = GroupCapacity(
+            self.settings.group_capacity, self.notices, shared=self.settings.share_groups
+        )
         records = open_delivery_records(
             config, self.settings, on_error=lambda text: self.notices.notify("db", text)
         )
@@ -402,10 +404,15 @@ class PubNubBackend(ErrBot):
             reason = invalid_name_reason(group)
             if reason:
                 raise RoomError(f"{group!r} is not a valid channel group name: {reason}")
-            if len(groups) >= MAX_CHANNEL_GROUPS:
+            limit = channel_group_limit(self.settings.share_groups)
+            if len(groups) >= limit:
                 raise RoomError(
-                    f"cannot follow {group!r}: the bot already follows {MAX_CHANNEL_GROUPS} "
-                    "channel groups, PubNub's limit for one subscriber"
+                    f"cannot follow {group!r}: the bot already follows {limit} channel groups, "
+                    + (
+                        "the most the instances share out"
+                        if self.settings.share_groups
+                        else "PubNub's limit for one subscriber"
+                    )
                 )
             self.settings = dataclasses.replace(self.settings, channel_groups=(*groups, group))
             log.info("Following the channel group %s as well", group)

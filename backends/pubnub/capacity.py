@@ -11,15 +11,23 @@ from __future__ import annotations
 import threading
 
 from errbot_pubnub.admin_notices import AdminNotices
+from errbot_pubnub.settings import MAX_CHANNEL_GROUPS, MAX_SHARED_CHANNEL_GROUPS
 
 NEARLY_FULL = 0.9
+_MORE_ALONE = f"Add another group to PUBNUB_CHANNEL_GROUP (up to {MAX_CHANNEL_GROUPS})"
+_MORE_SHARED = (
+    f"Add another group to PUBNUB_CHANNEL_GROUP (up to {MAX_SHARED_CHANNEL_GROUPS}; each "
+    f"instance takes in at most {MAX_CHANNEL_GROUPS}, so start another instance when every one "
+    f"holds {MAX_CHANNEL_GROUPS})"
+)
 
 
 class GroupCapacity:
     """Remembers the groups' sizes and warns admins (rate-limited) as they fill up."""
 
-    def __init__(self, capacity: int, notices: AdminNotices) -> None:
+    def __init__(self, capacity: int, notices: AdminNotices, *, shared: bool = False) -> None:
         self.capacity = capacity
+        self._more = _MORE_SHARED if shared else _MORE_ALONE
         self._notices = notices
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -37,9 +45,9 @@ class GroupCapacity:
                     f"channel group {group} full",
                     f"PubNub channel group {group} holds {size} channels, its capacity "
                     f"(PUBNUB_GROUP_CAPACITY = {self.capacity}): PubNub refuses to add more, so "
-                    "new customers whose app registers its channel there are never heard. Add "
-                    "another group to PUBNUB_CHANNEL_GROUP (up to 10) and have the app register "
-                    "new channels in it, or remove the channels of finished conversations.",
+                    f"new customers whose app registers its channel there are never heard. "
+                    f"{self._more} and have the app register new channels in it, or remove the "
+                    "channels of finished conversations.",
                 )
             elif size >= NEARLY_FULL * self.capacity:
                 self._notices.notify(
@@ -55,7 +63,7 @@ class GroupCapacity:
         self._notices.notify(
             f"channel group {group} full",
             f"PubNub refused to add a channel to channel group {group}: it is full ({reason}). "
-            "Add another group to PUBNUB_CHANNEL_GROUP (up to 10).",
+            f"{self._more}.",
         )
 
     def describe(self, group: str, size: int) -> str:

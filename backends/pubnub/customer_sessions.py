@@ -2,8 +2,9 @@
 
 Given a customer's user id, :meth:`CustomerSessions.open` puts the customer's channel in a
 support channel group that has room (the first group not full; the next group is created when
-every one so far is full, up to the 10 groups one subscriber holds), has the bot follow that
-group if it did not yet, and grants an Access Manager token for that customer alone: READ and
+every one so far is full, up to the 10 groups one subscriber holds, or up to 200 when the
+instances share the groups out, ``PUBNUB_SHARE_GROUPS``), has the bot follow that group if it
+did not yet, and grants an Access Manager token for that customer alone: READ and
 WRITE on its own channel, GET and UPDATE on that channel's App Context metadata (an app on
 PubNub's Chat SDK reads and creates it to open the conversation), GET and UPDATE on its own App
 Context user, nothing on any channel group nor on any other channel or user (no JOIN, no
@@ -115,11 +116,17 @@ class CustomerSessions:
         token_ttl: int = DEFAULT_TOKEN_TTL,
         channel_pattern: str = DEFAULT_CHANNEL_PATTERN,
         follow_group: Callable[[str], None] | None = None,
+        limit: int = MAX_CHANNEL_GROUPS,
     ) -> None:
+        """``limit``: how many groups in all (``settings.channel_group_limit``)."""
         if not channel_groups:
             raise ValueError("at least one channel group is needed")
         self._pubnub = pubnub
-        self.groups = group_names(channel_groups)
+        self.groups = group_names(channel_groups, limit)
+        # How many of ``groups`` may hold channels (found on first use, then grown as groups
+        # are made): a group is made only when every one before it is full.
+        self._extent: int | None = None
+        self._configured = min(len(set(channel_groups)), limit)
         self._can_grant = can_grant
         self._group_size = group_size
         self._token_ttl = token_ttl
@@ -153,11 +160,20 @@ class CustomerSessions:
         return SessionGrant(user_id, channel, group, token, self._token_ttl)
 
     def groups_in_use(self) -> list[str]:
-        """The groups that hold channels (the first always counts), for the bot to follow."""
+        """The groups that hold channels (the first always counts), for the bot to follow.
+
+        The configured groups and every group up to the tenth are listed; past them the
+        listing stops at the first empty group (the service makes groups in order, each when
+        the ones before are full), so a bot sharing up to 200 groups lists only those in use.
+        """
         used = []
-        for group in self.groups:
+        for index, group in enumerate(self.groups):
             if group == self.groups[0] or self._channels(group):
                 used.append(group)
+            elif index >= max(self._configured, MAX_CHANNEL_GROUPS):
+                break
+        last = self.groups.index(used[-1]) + 1
+        self._extent = max(self._extent or 0, self._configured, last)
         return used
 
     def _channels(self, group: str) -> list[str]:
@@ -167,17 +183,27 @@ class CustomerSessions:
             raise _pubnub_failed(f"list the channel group {group!r}", exc) from exc
 
     def _place(self, channel: str) -> str:
-        """The group ``channel`` is in, after adding it to the first with room if needed."""
-        listings = []
-        for group in self.groups:
+        """The group ``channel`` is in, after adding it to the first with room if needed.
+
+        The groups that may hold channels are all listed (is the channel there already?); the
+        ones past them only until one has room.
+        """
+        if self._extent is None:
+            self.groups_in_use()
+        extent = self._extent or len(self.groups)
+        room: str | None = None
+        for index, group in enumerate(self.groups):
+            if index >= extent and room is not None:
+                break
             channels = self._channels(group)
             if channel in channels:
                 return group
-            listings.append((group, channels))
-        for group, channels in listings:
-            if len(channels) < self._group_size:
-                self._add(channel, group)
-                return group
+            if room is None and len(channels) < self._group_size:
+                room = group
+        if room is not None:
+            self._add(channel, room)
+            self._extent = max(extent, self.groups.index(room) + 1)
+            return room
         raise SessionError(
             f"Every channel group is full ({len(self.groups)} groups of "
             f"{self._group_size} channels): remove the channels of customers gone for good, or "

@@ -33,6 +33,7 @@ from errbot_pubnub.customer_sessions import (
     SessionError,
     check_channel_pattern,
 )
+from errbot_pubnub.settings import channel_group_limit
 
 SESSION_PATH = "/pubnub/customer-session"
 SECRET_SETTING = "PUBNUB_SESSION_SECRET"
@@ -176,6 +177,7 @@ class CustomerSessionsWebhook(BotPlugin):
                 token_ttl=self._token_ttl,
                 channel_pattern=self._pattern,
                 follow_group=backend.follow_channel_group,
+                limit=channel_group_limit(settings.share_groups),
             )
             self._keys = {
                 "publish_key": settings.publish_key,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from errbot_instances.rendezvous import GROUPS_PER_SUBSCRIBER
 from errbot_pubnub.converters import MessageConverter
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,12 @@ log = logging.getLogger(__name__)
 DEFAULT_CONVERTER = "errbot_pubnub.DefaultMessageConverter"
 DEFAULT_CHANNEL_GROUP = "support"
 DEFAULT_USER_ID = "support"
-MAX_CHANNEL_GROUPS = 10  # PubNub's limit of channel groups per subscribing client
+#: PubNub's limit of channel groups per subscribing client: what a bot alone may name.
+MAX_CHANNEL_GROUPS = GROUPS_PER_SUBSCRIBER
+#: With PUBNUB_SHARE_GROUPS each instance takes in at most MAX_CHANNEL_GROUPS, so the groups
+#: may be more; every instance's sync weighs every group against every instance, one sync at a
+#: time each heartbeat, so they stay at most 200 (20 instances: 400,000 channels of 2,000).
+MAX_SHARED_CHANNEL_GROUPS = 200
 DEFAULT_GROUP_CAPACITY = 2000  # channels per group on PubNub's paid plans (100 on some others)
 
 # Characters PubNub forbids in channel and channel-group names ("/" also separates the
@@ -159,7 +165,13 @@ def _optional_str(identity: Mapping[str, Any], key: str) -> str | None:
     return value.strip() or None
 
 
-def _channel_groups(value: Any) -> tuple[str, ...]:
+def channel_group_limit(share_groups: bool) -> int:
+    """How many channel groups the bot may follow: what one subscriber holds for a bot alone,
+    more when the instances share them out (each still taking in at most 10)."""
+    return MAX_SHARED_CHANNEL_GROUPS if share_groups else MAX_CHANNEL_GROUPS
+
+
+def _channel_groups(value: Any, share_groups: bool) -> tuple[str, ...]:
     if isinstance(value, str):
         groups = tuple(g.strip() for g in value.split(",") if g.strip())
     elif isinstance(value, list | tuple):
@@ -171,10 +183,16 @@ def _channel_groups(value: Any) -> tuple[str, ...]:
         )
     if not groups:
         raise PubNubConfigurationError("PUBNUB_CHANNEL_GROUP names no channel group.")
-    if len(groups) > MAX_CHANNEL_GROUPS:
+    if share_groups and len(groups) > MAX_SHARED_CHANNEL_GROUPS:
+        raise PubNubConfigurationError(
+            f"PUBNUB_CHANNEL_GROUP names {len(groups)} groups but the instances share out at "
+            f"most {MAX_SHARED_CHANNEL_GROUPS}."
+        )
+    if not share_groups and len(groups) > MAX_CHANNEL_GROUPS:
         raise PubNubConfigurationError(
             f"PUBNUB_CHANNEL_GROUP names {len(groups)} groups but PubNub lets one client "
-            f"subscribe to at most {MAX_CHANNEL_GROUPS}."
+            f"subscribe to at most {MAX_CHANNEL_GROUPS} (with PUBNUB_SHARE_GROUPS several "
+            "instances of the bot share more out, at most 10 each)."
         )
     for group in groups:
         reason = invalid_name_reason(group)
@@ -274,6 +292,7 @@ def read_settings(config: Any) -> PubNubSettings:
             f"PUBNUB_SSL must be True, False or None (automatic), not {ssl_setting!r}."
         )
     origin, ssl = parse_origin(getattr(config, "PUBNUB_ORIGIN", None), ssl_setting)
+    share_groups = _shared_groups(config)
     return PubNubSettings(
         publish_key=publish_key,
         subscribe_key=subscribe_key,
@@ -281,7 +300,7 @@ def read_settings(config: Any) -> PubNubSettings:
         secret_key=_optional_str(identity, "secret_key"),
         token=_optional_str(identity, "token"),
         channel_groups=_channel_groups(
-            getattr(config, "PUBNUB_CHANNEL_GROUP", DEFAULT_CHANNEL_GROUP)
+            getattr(config, "PUBNUB_CHANNEL_GROUP", DEFAULT_CHANNEL_GROUP), share_groups
         ),
         converter=load_converter(getattr(config, "PUBNUB_MESSAGE_CONVERTER", DEFAULT_CONVERTER)),
         origin=origin,
@@ -299,7 +318,7 @@ def read_settings(config: Any) -> PubNubSettings:
         access_retry_interval=_number(config, "PUBNUB_ACCESS_RETRY_INTERVAL", 60, 0.1, float),
         reconnect_max_delay=_number(config, "PUBNUB_RECONNECT_MAX_DELAY", 30, 0.1, float),
         group_capacity=_number(config, "PUBNUB_GROUP_CAPACITY", DEFAULT_GROUP_CAPACITY, 1, int),
-        share_groups=_shared_groups(config),
+        share_groups=share_groups,
     )
 
 

@@ -4,7 +4,7 @@ the agents, the channel groups each takes in, when each was last heard from."""
 from __future__ import annotations
 
 from errbot_instances.postgres import Liveness, first_line, is_postgresql
-from errbot_instances.status import describe, instances
+from errbot_instances.status import describe, instances, unheld
 
 
 def instances_report(url: str, me: str | None, liveness: Liveness, *, active: bool) -> str:
@@ -14,9 +14,10 @@ def instances_report(url: str, me: str | None, liveness: Liveness, *, active: bo
     role = "active" if active else "standing by"
     try:
         found = instances(url, liveness)
+        waiting = unheld(url, liveness)
     except Exception as exc:  # the database is down: say so, the rest of the status stands
         why = first_line(exc)
         return f"Instances: this one ({me}, {role}); the others cannot be listed ({why})."
     lines = [f"Instances on this database (this one: {me}, {role}):"]
-    lines += [f"- {line}" for line in describe(found)]
+    lines += [f"- {line}" for line in describe(found, waiting)]
     return "\n".join(lines)
