@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 
-from errbot_common.database import lock_schema
 from sqlalchemy import Engine, text
+
+from errbot_common.database import lock_schema
 
 log = logging.getLogger(__name__)
 
