@@ -479,3 +479,62 @@ def test_a_port_another_program_holds_turns_the_service_off_with_one_sentence(tm
             ]
         finally:
             running.stop()
+
+
+def test_a_request_before_the_service_starts_is_asked_to_retry_and_the_service_then_serves(
+    tmp_path, server, monkeypatch
+):
+    """A company's backend keeps asking while the bot restarts: a request that reaches Errbot's
+    webserver before the service's plugin has started gets 503 with Retry-After, and the service
+    serves once started (Flask takes no new address after its first request; a fresh web app
+    here, as in a newly started bot). Reads Errbot's ``plugin_manager.route``: the test fails if
+    Errbot stops routing plugins' webhooks that way."""
+    import errbot.core_plugins
+    import errbot.plugin_manager
+    from flask import Flask
+
+    monkeypatch.setattr(errbot.core_plugins, "flask_app", Flask("a-newly-started-bot"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/pubnub/customer-session"
+    early: list[tuple[int, Any, str | None]] = []
+    errbot_route = errbot.plugin_manager.route
+
+    def route_after_an_early_request(plugin: Any) -> None:
+        if type(plugin).__name__ == "CustomerSessionsWebhook":
+            wait_for(lambda: _serving(port))
+            request = urllib.request.Request(url, data=b"{}", method="POST")
+            try:
+                urllib.request.urlopen(request, timeout=10)
+            except urllib.error.HTTPError as refused:
+                early.append(
+                    (refused.code, json.loads(refused.read()), refused.headers["Retry-After"])
+                )
+        errbot_route(plugin)
+
+    monkeypatch.setattr(errbot.plugin_manager, "route", route_after_an_early_request)
+    config = make_config(
+        tmp_path,
+        BOT_IDENTITY={
+            "publish_key": PUBLISH_KEY,
+            "subscribe_key": SUBSCRIBE_KEY,
+            "secret_key": SECRET_KEY,
+        },
+        PUBNUB_ORIGIN=server.origin,
+        CORE_PLUGINS=CORE_PLUGINS,
+        PUBNUB_SESSION_SECRET=SHARED_SECRET,
+        PUBNUB_SESSION_LISTEN=f"127.0.0.1:{port}",
+    )
+    running = RunningBot(setup_bot("PubNub", logging.getLogger("errbot"), config))
+    running.start(ready=lambda: bool(early))
+    try:
+        assert early == [
+            (
+                503,
+                {"error": "The customer session service is starting: try again in a moment."},
+                "1",
+            )
+        ]
+        _, session = wait_for(lambda: (answer := open_session(url, "dana"))[0] == 200 and answer)
+        assert session["user_id"] == "dana" and session["token"]
+    finally:
+        running.stop()

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 from typing import Any
 
+import errbot.core_plugins
 from errbot import BotPlugin, webhook
 from flask import Response
 
@@ -42,6 +44,8 @@ WEBSERVER = "Webserver"
 MIN_SECRET_LENGTH = 16
 #: Errbot's webserver binds in a thread of its own and only logs a failure there.
 WEBSERVER_BIND_WAIT_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 def _host_and_port(listen: Any) -> tuple[str, int]:
@@ -70,8 +74,45 @@ def _whole_number(config: Any, name: str, default: int, low: int, high: int) -> 
     return value
 
 
+def _starting() -> Response:
+    response = _refusal(503, "The customer session service is starting: try again in a moment.")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def reserve_address() -> None:
+    """Give the service's address a rule in Errbot's web app before the webserver serves.
+
+    Flask refuses new rules once it has answered a request, and Errbot adds a plugin's rules
+    after the plugin starts; so a request arriving between Errbot's webserver starting (it may
+    start first, from its stored configuration) and this plugin starting would leave the
+    service unreachable until a restart. With the rule here, Errbot only swaps its view in.
+    """
+    app = errbot.core_plugins.flask_app
+    if any(rule.rule == SESSION_PATH for rule in app.url_map.iter_rules()):
+        return
+    try:
+        app.add_url_rule(
+            SESSION_PATH,
+            endpoint="customer_session_starting",
+            view_func=_starting,
+            methods=("POST",),
+            strict_slashes=False,
+        )
+    except AssertionError:  # Flask: the app already answered a request (a plugin reload)
+        log.warning(
+            "Errbot's webserver is already serving, so the customer session service can only "
+            "take its address %s when the bot restarts.",
+            SESSION_PATH,
+        )
+
+
 class CustomerSessionsWebhook(BotPlugin):
     """Opens customer sessions for a company's backend that knows the shared secret."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reserve_address()  # Errbot builds every plugin before it starts any
 
     def activate(self) -> None:
         super().activate()
