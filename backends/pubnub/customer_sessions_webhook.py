@@ -74,23 +74,29 @@ def _whole_number(config: Any, name: str, default: int, low: int, high: int) -> 
     return value
 
 
+STARTING = "The customer session service is starting or stopping: try again in a moment."
+
+
 def _starting() -> Response:
-    response = _refusal(503, "The customer session service is starting: try again in a moment.")
+    response = _refusal(503, STARTING)
     response.headers["Retry-After"] = "1"
     return response
 
 
 def reserve_address() -> None:
-    """Give the service's address a rule in Errbot's web app before the webserver serves.
+    """Point the service's address in Errbot's web app at a 503 until this plugin serves it.
 
     Flask refuses new rules once it has answered a request, and Errbot adds a plugin's rules
     after the plugin starts; so a request arriving between Errbot's webserver starting (it may
     start first, from its stored configuration) and this plugin starting would leave the
-    service unreachable until a restart. With the rule here, Errbot only swaps its view in.
+    service unreachable until a restart. With the rule here, Errbot only swaps its view in; and
+    a stopped plugin's view does not keep answering for it.
     """
     app = errbot.core_plugins.flask_app
-    if any(rule.rule == SESSION_PATH for rule in app.url_map.iter_rules()):
-        return
+    for rule in app.url_map.iter_rules():
+        if rule.rule == SESSION_PATH:
+            app.view_functions[rule.endpoint] = _starting
+            return
     try:
         app.add_url_rule(
             SESSION_PATH,
@@ -157,6 +163,10 @@ class CustomerSessionsWebhook(BotPlugin):
             getattr(config, "PUBNUB_CUSTOMER_CHANNEL", DEFAULT_CHANNEL_PATTERN),
             "PUBNUB_CUSTOMER_CHANNEL",
         )
+
+    def deactivate(self) -> None:
+        reserve_address()
+        super().deactivate()
 
     def _serve_on(self, host: str, port: int) -> None:
         """Errbot's webserver listens where the setting says (a chat admin may instead use
