@@ -11,15 +11,14 @@ saw would reach them once per instance. The active instance tells each sentence 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from errbot_instances.election import Alone, Election
 from errbot_instances.losses import who
-from errbot_instances.postgres import Liveness, close_quietly, connect, first_line
+from errbot_instances.postgres import Liveness, connect, first_line
 from errbot_instances.registry import Me
 from errbot_instances.schema import ensure_schema
+from errbot_instances.sentence_watch import SentenceWatch, untold
 
 if TYPE_CHECKING:
     import psycopg
@@ -53,50 +52,12 @@ def hand_over(election: Election | Alone | None, warning: str) -> bool:
     return True
 
 
-def untold(connection: psycopg.Connection) -> list[str]:
-    """The sentences nobody was told yet, oldest first, marked told as they are read."""
-    rows = connection.execute(
-        "UPDATE instance_notices SET told = true WHERE NOT told RETURNING seq, said"
-    ).fetchall()
-    return [said for _, said in sorted(rows)]
-
-
-class NoticeWatch:
+class NoticeWatch(SentenceWatch):
     """While running (on the active instance), tells ``tell(sentence)`` each notice kept by
-    an instance standing by, once, looking every :attr:`Liveness.heartbeat` seconds."""
+    an instance standing by, once."""
 
-    def __init__(self, url: str, tell: Callable[[str], None], liveness: Liveness) -> None:
-        self._url = url
-        self._tell = tell
-        self._liveness = liveness
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="instance-notices", daemon=True)
+    thread_name = "instance-notices"
+    what = "the instances' notices"
 
-    def start(self) -> NoticeWatch:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        connection: psycopg.Connection | None = None
-        while not self._stopping.is_set():
-            try:
-                if connection is None:
-                    connection = connect(self._url, self._liveness)
-                    ensure_schema(connection)
-                sentences = untold(connection)
-            except Exception as problem:  # looked at again at the next beat
-                log.warning("Reading the instances' notices failed (%s).", first_line(problem))
-                close_quietly(connection)
-                connection, sentences = None, []
-            for sentence in sentences:
-                try:
-                    self._tell(sentence)
-                except Exception:
-                    log.exception("Telling the admins an instance's notice failed.")
-            self._stopping.wait(self._liveness.heartbeat)
-        close_quietly(connection)
+    def read(self, connection: psycopg.Connection) -> list[str]:
+        return untold(connection, "instance_notices")

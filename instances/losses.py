@@ -12,14 +12,12 @@ so it is never counted lost.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from errbot_instances.postgres import Liveness, close_quietly, connect, first_line
 from errbot_instances.registry import ACTIVE, Me
 from errbot_instances.rendezvous import Holding
-from errbot_instances.schema import ensure_schema
+from errbot_instances.sentence_watch import SentenceWatch, untold
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,14 +36,6 @@ def record(connection: psycopg.Connection, instance: str, said: str) -> None:
     connection.execute(
         "INSERT INTO instance_losses (instance, said) VALUES (%s, %s)", (instance, said)
     )
-
-
-def untold(connection: psycopg.Connection) -> list[str]:
-    """The sentences nobody was told yet, oldest first, marked told as they are read."""
-    rows = connection.execute(
-        "UPDATE instance_losses SET told = true WHERE NOT told RETURNING seq, said"
-    ).fetchall()
-    return [said for _, said in sorted(rows)]
 
 
 def took_over_active(connection: psycopg.Connection, me: Me) -> None:
@@ -125,47 +115,16 @@ def _told_of(connection: psycopg.Connection, instance: str) -> bool:
     return found is not None
 
 
-class LossWatch:
+class LossWatch(SentenceWatch):
     """While running (on the active instance), tells ``tell(sentence)`` each loss written,
-    once, looking every :attr:`Liveness.heartbeat` seconds; forgets silent standbys too."""
+    once; forgets silent standbys too."""
 
-    def __init__(
-        self, url: str, tell: Callable[[str], None], liveness: Liveness | None = None
-    ) -> None:
-        self._url = url
-        self._tell = tell
-        self._liveness = liveness or Liveness()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="instance-losses", daemon=True)
+    thread_name = "instance-losses"
+    what = "the lost instances"
 
-    def start(self) -> LossWatch:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        connection: psycopg.Connection | None = None
-        while not self._stopping.is_set():
-            try:
-                if connection is None:
-                    connection = connect(self._url, self._liveness)
-                    ensure_schema(connection)
-                with connection.transaction():
-                    forget_silent_standbys(connection, self._liveness.stale)
-                    sentences = untold(connection)
-            except Exception as problem:  # looked at again at the next beat
-                log.warning("Reading the lost instances failed (%s).", first_line(problem))
-                close_quietly(connection)
-                connection, sentences = None, []
-            for sentence in sentences:
-                log.warning("%s", sentence)
-                try:
-                    self._tell(sentence)
-                except Exception:
-                    log.exception("Telling of a lost instance failed.")
-            self._stopping.wait(self._liveness.heartbeat)
-        close_quietly(connection)
+    def read(self, connection: psycopg.Connection) -> list[str]:
+        forget_silent_standbys(connection, self._liveness.stale)
+        sentences = untold(connection, "instance_losses")
+        for sentence in sentences:
+            log.warning("%s", sentence)
+        return sentences
