@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -211,6 +214,52 @@ def test_ctrl_c_exits_cleanly(pubnub_server: PubNubEmulator, clients: Any) -> No
     except subprocess.TimeoutExpired:
         client.kill()
         raise AssertionError(f"still running after SIGINT; stderr: {client.errors()}") from None
+    assert status == 130
+    assert "Traceback" not in client.errors()
+
+
+#: tgkill(2), which hands a signal to one given thread, by machine (Python has no call for it).
+TGKILL = {"x86_64": 234, "aarch64": 131}
+
+
+def _interrupt_thread(pid: int, thread: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(TGKILL[platform.machine()], pid, thread, signal.SIGINT) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+def _wait_until_asleep(pid: int, checks: int = 5, interval: float = 0.05) -> None:
+    """Until the main thread of ``pid`` is seen asleep ``checks`` times in a row."""
+    deadline = time.monotonic() + 20
+    asleep = 0
+    while asleep < checks:
+        assert time.monotonic() < deadline, "the client's main thread never waited"
+        with open(f"/proc/{pid}/task/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+        asleep = asleep + 1 if state == "S" else 0
+        time.sleep(interval)
+
+
+@pytest.mark.skipif(platform.machine() not in TGKILL, reason="tgkill's number is not known here")
+def test_ctrl_c_handed_to_another_thread_than_the_main_one_exits_too(
+    pubnub_server: PubNubEmulator, clients: Any
+) -> None:
+    """The system may hand Ctrl-C to any thread (the SDK's, the one reading input); the client
+    still exits at once, though no line comes on its input."""
+    client = clients(pubnub_server, "--pubnub-user-id", "wyn")
+    assert "Connected as 'wyn'" in client.read(client.stderr)
+    pid = client.process.pid
+    _wait_until_asleep(pid)  # its main thread waits for input: a signal must wake it there
+    others = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    assert others, "the client runs threads besides its main one"
+    _interrupt_thread(pid, others[-1])
+    try:
+        status = client.process.wait(30)
+    except subprocess.TimeoutExpired:
+        client.kill()
+        raise AssertionError(
+            f"still running after SIGINT to thread {others[-1]}; stderr: {client.errors()}"
+        ) from None
     assert status == 130
     assert "Traceback" not in client.errors()
 

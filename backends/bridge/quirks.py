@@ -8,10 +8,7 @@ reads the terminal. Each class here handles one such backend; :func:`quirks_for`
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import os
-import select
 import sys
 import threading
 from collections.abc import Callable
@@ -20,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from errbot.utils import rate_limited
 
 from errbot_bridge.errors import NetworkUnavailableError, StopRequested
+from errbot_common.lines import StoppableLines
 
 if TYPE_CHECKING:
     from errbot_bridge.network import Network
 
 log = logging.getLogger(__name__)
-
-_POLL_INTERVAL = 0.2  # how often a stopped line reader notices it was stopped
 
 
 class Quirks:
@@ -121,45 +117,6 @@ class TextQuirks(Quirks):
     def finish(self, network: Network) -> None:
         if self._namespace is not None and self._namespace.get("input") == self._input:
             del self._namespace["input"]
-
-
-class StoppableLines(io.TextIOBase):
-    """Lines read from a file descriptor until :meth:`stop`, which reads as end of input."""
-
-    def __init__(self, descriptor: int, encoding: str) -> None:
-        super().__init__()
-        self._descriptor = descriptor
-        self._encoding = encoding
-        self._pending = b""
-        self._stopped = threading.Event()
-
-    @property
-    def encoding(self) -> str:
-        return self._encoding
-
-    def readable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def readline(self, size: int | None = -1) -> str:
-        while b"\n" not in self._pending:
-            if self._stopped.is_set():
-                return ""
-            ready, _, _ = select.select([self._descriptor], [], [], _POLL_INTERVAL)
-            if not ready:
-                continue
-            chunk = os.read(self._descriptor, 4096)
-            if not chunk:  # end of input: hand over what is left, then ""
-                rest, self._pending = self._pending, b""
-                return rest.decode(self._encoding, errors="replace")
-            self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
-        return (line + b"\n").decode(self._encoding, errors="replace")
 
 
 class IRCQuirks(Quirks):

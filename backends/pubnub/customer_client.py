@@ -13,9 +13,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from typing import TextIO
 
 import click
 
+from errbot_common.lines import StoppableLines
 from errbot_pubnub.customer_session import CustomerError, CustomerSession, CustomerSettings
 from errbot_pubnub.settings import (
     DEFAULT_CHANNEL_GROUP,
@@ -178,6 +181,19 @@ def cli(
     sys.exit(chat(settings, converter, interactive=interactive, linger=linger))
 
 
+def _lines(stream: TextIO) -> Iterator[str]:
+    """The lines of ``stream``, read so that Ctrl-C stops the client at once, whichever of its
+    threads the system hands the signal to."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file (a test's stand-in)
+        yield from stream
+        return
+    reader = StoppableLines(descriptor, getattr(stream, "encoding", None) or "utf-8")
+    while line := reader.readline():
+        yield line
+
+
 def chat(settings: CustomerSettings, converter: object, *, interactive: bool, linger: float) -> int:
     """Run the conversation; the process exit status."""
     output_lock = threading.Lock()
@@ -197,7 +213,7 @@ def chat(settings: CustomerSettings, converter: object, *, interactive: bool, li
             + ("Type a message and press Enter; Ctrl-D to quit." if interactive else ""),
             err=True,
         )
-        for line in sys.stdin:
+        for line in _lines(sys.stdin):
             text = line.rstrip("\r\n")
             if text.strip():
                 try:
