@@ -19,9 +19,11 @@ import pytest
 from errbot_common.ports import free_port
 from errbot_pubnub.settings import read_settings
 from errbot_support_demo.page import ServiceSessions, session_source
+from tests.botrunner import wait_for
 from tests.bridge_fixtures import CORE_PLUGINS
 from tests.pubnub_fixtures import PUBLISH_KEY, SECRET_KEY, SUBSCRIBE_KEY
 from tests.support_fixtures import AGENT_ROOM, bridged_support_bot, customers_network
+from tests.test_customer_sessions import service_serves
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 expect = playwright_api.expect
@@ -167,6 +169,7 @@ def test_with_access_manager_the_page_chats_in_the_session_the_bots_service_open
         PUBNUB_CUSTOMER_CHANNEL="web-{user_id}",
     ) as bot:
         service = ServiceSessions(f"http://{listen}/pubnub/customer-session", SESSION_SECRET)
+        wait_for(lambda: service_serves(service.url), timeout=30)
         served = chat_page_server(secured, sessions=service)
         with urllib.request.urlopen(served.url + "config.js", timeout=10) as settings:
             script = settings.read().decode()

@@ -14,8 +14,6 @@ import re
 import shutil
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,7 +37,7 @@ from tests.pubnub_fixtures import (
     stop_clients,
 )
 from tests.support_fixtures import AGENT_ROOM, GROUP, bridged_support_bot, customers_network
-from tests.test_customer_sessions import SHARED_SECRET, open_session
+from tests.test_customer_sessions import SHARED_SECRET, open_session, service_serves
 
 RESOLVED = "We have marked this conversation as resolved."
 
@@ -82,18 +80,8 @@ def session_service_bot(tmp_path, server: Any, *, secured: bool) -> Iterator[tup
         PUBNUB_SESSION_LISTEN=listen,
         SUPPORT_RESOLVED_NOTICE=RESOLVED,
     ) as bot:
-        wait_for(lambda: _serving(url), timeout=30)
+        wait_for(lambda: service_serves(url), timeout=30)
         yield bot, url
-
-
-def _serving(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=1)
-    except urllib.error.HTTPError:
-        return True  # it answers (405 to a GET)
-    except OSError:
-        return False
-    return True
 
 
 def app_command(server: Any, *options: str) -> list[str]:

@@ -70,19 +70,18 @@ def session_bot(data_dir: Path, server: Any, **overrides: Any):
         **overrides,
     )
     running = RunningBot(setup_bot("PubNub", logging.getLogger("errbot"), config))
-    running.start(ready=lambda: _serving(port))
+    url = f"http://127.0.0.1:{port}/pubnub/customer-session"
+    running.start(ready=lambda: service_serves(url))
     try:
-        yield f"http://127.0.0.1:{port}/pubnub/customer-session"
+        yield url
     finally:
         running.stop()
 
 
-def _serving(port: int) -> bool:
+def service_serves(url: str) -> bool:
     """The bot's service answers (401 to a request without the secret), not a 503 while its
     plugin starts."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/pubnub/customer-session", data=b"{}", method="POST"
-    )
+    request = urllib.request.Request(url, data=b"{}", method="POST")
     try:
         urllib.request.urlopen(request, timeout=1)
     except urllib.error.HTTPError as refused:
