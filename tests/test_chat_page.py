@@ -18,6 +18,7 @@ import pytest
 
 from errbot_common.ports import free_port
 from errbot_pubnub.settings import read_settings
+from errbot_support.settings import DEFAULT_ACKNOWLEDGEMENT
 from errbot_support_demo.page import ServiceSessions, session_source
 from tests.botrunner import wait_for
 from tests.bridge_fixtures import CORE_PLUGINS
@@ -31,7 +32,6 @@ expect = playwright_api.expect
 RATING_QUESTION = "How did we do? Rate us from 1 to 5."
 SESSION_SECRET = "shared-with-the-app-server-only"
 WAIT_MS = 20_000  # generous: several test runs may share two cores
-ACKNOWLEDGEMENT = "Thanks for your message! Someone from our team will answer you here shortly."
 expect.set_options(timeout=WAIT_MS)  # Playwright's assertions wait 5 s unless told otherwise
 
 
@@ -78,7 +78,7 @@ def test_a_customer_chats_from_the_page_through_an_outage_to_a_rating(
         channel = announced_channel(announced.body)
         # A message from support clears "Support is typing…": the acknowledgement is shown
         # first, so that the signal below is the latest word from support.
-        expect(bubble(page, "from-agent", ACKNOWLEDGEMENT)).to_be_visible()
+        expect(bubble(page, "from-agent", DEFAULT_ACKNOWLEDGEMENT)).to_be_visible()
         typing = {"type": "typing", "value": True}  # as the Chat SDK sends it
         assert typing in [m.message for m in pubnub_server.published(channel) if m.signal]
         # No agents' network of Errbot reports typing; a support side that can, signals it so:
