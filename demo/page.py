@@ -195,6 +195,17 @@ class ChatPage:
         self._thread.start()
         return self
 
+    @property
+    def serves_sessions(self) -> bool:
+        """Whether the page opens sessions (``/session``) or the page registers itself."""
+        return self._sessions is not None
+
+    def open_session(self, user_id: str) -> dict[str, Any]:
+        """The customer's session, from the source this page was given (SessionRefused if none)."""
+        if self._sessions is None:
+            raise SessionRefused("No session service: the page registers.", HTTPStatus.NOT_FOUND)
+        return self._sessions.open(user_id)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -221,13 +232,13 @@ class ChatPage:
             def _session(self) -> None:
                 user_id = parse_qs(urlsplit(self.path).query).get("user_id", [""])[0]
                 reason = invalid_name_reason(user_id) if user_id else "it is missing"
-                if page._sessions is None:
+                if not page.serves_sessions:
                     self._refuse(HTTPStatus.NOT_FOUND, "No session service: the page registers.")
                 elif reason:
                     self._refuse(HTTPStatus.BAD_REQUEST, f"user_id cannot be used: {reason}.")
                 else:
                     try:
-                        session = page._sessions.open(user_id)
+                        session = page.open_session(user_id)
                     except SessionRefused as refused:
                         log.warning("No session for %r: %s", user_id, refused)
                         self._refuse(HTTPStatus(refused.status), str(refused))

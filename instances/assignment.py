@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from errbot_instances.election import Alone, Election
+from errbot_instances.election import Alone, Election, call_safely
 from errbot_instances.losses import shared_out
 from errbot_instances.postgres import close_quietly, connect, first_line, lock_key
 from errbot_instances.registry import forget_stale, set_intake, taking_groups
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 GROUPS_KEY = lock_key("errbot-instances:groups")
 NEVER = float("-inf")
+GROUP_CALLBACK = "A channel group callback"
 
 #: ``on_change(added, removed)``: start taking in ``added``; stop taking in ``removed``, and
 #: be done with it on return (the group is handed over right after).
@@ -166,7 +167,7 @@ class GroupAssignment:
                 self._new_groups |= new_groups
             raise
         if lost:
-            self._call(self._on_lost, [i for i in lost if i[0] != me])
+            call_safely(GROUP_CALLBACK, self._on_lost, [i for i in lost if i[0] != me])
         if leaving:
             return
         self._confirmed = sent
@@ -189,19 +190,12 @@ class GroupAssignment:
             if not (added or removed):
                 return
             self._mine = groups
-            self._call(self._on_change, added, removed)
+            call_safely(GROUP_CALLBACK, self._on_change, added, removed)
 
     def _fenced(self) -> bool:
         """Whether this instance may count itself gone in the others' eyes by now."""
         last = min(self._confirmed, self._election.confirmed_at())
         return time.monotonic() - last > self._liveness.fence
-
-    @staticmethod
-    def _call(callback: Callable[..., None], *args: object) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            log.exception("A channel group callback failed.")
 
 
 class AllGroups:
@@ -236,7 +230,7 @@ class AllGroups:
             added, removed = groups - self._mine, self._mine - groups
             self._mine = groups
         if added or removed:
-            GroupAssignment._call(self._on_change, added, removed)
+            call_safely(GROUP_CALLBACK, self._on_change, added, removed)
 
 
 def share(

@@ -65,7 +65,7 @@ class _Watched:
         with self._transition:
             self._watchers.append(pair)
             if self._acting:
-                _call(on_active)
+                call_safely("An instance callback", on_active)
 
         def unwatch() -> None:
             with self._transition:
@@ -78,20 +78,22 @@ class _Watched:
         with self._transition:
             self._acting = True
             for on_active, _ in list(self._watchers):
-                _call(on_active)
+                call_safely("An instance callback", on_active)
 
     def _became_inactive(self, why: str) -> None:
         with self._transition:
             self._acting = False
             for _, on_inactive in list(self._watchers):
-                _call(on_inactive, why)
+                call_safely("An instance callback", on_inactive, why)
 
 
-def _call(callback: Callable[..., None], *args: object) -> None:
+def call_safely(what: str, callback: Callable[..., None], *args: object) -> None:
+    """Call a watcher's ``callback``: one that fails is logged (as ``what``), and the instance
+    goes on telling the others."""
     try:
         callback(*args)
     except Exception:
-        log.exception("An instance callback failed.")
+        log.exception("%s failed.", what)
 
 
 class Election(_Watched):

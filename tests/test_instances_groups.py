@@ -305,6 +305,22 @@ def test_on_sqlite_the_one_instance_holds_every_group(tmp_path, postgres_databas
     assert isinstance(share(election, lambda *_: None), GroupAssignment)
 
 
+def test_a_failing_group_callback_is_logged_and_the_instance_goes_on(tmp_path, caplog):
+    calls = []
+
+    def on_change(added: set[str], removed: set[str]) -> None:
+        calls.append((added, removed))
+        raise RuntimeError("the subscriber is gone")
+
+    alone = elect(f"sqlite:///{tmp_path / 'support.sqlite'}").start()
+    every = share(alone, on_change, groups=["a"]).start()
+    every.add_groups(["b"])
+    assert every.my_groups() == {"a", "b"}
+    assert calls == [({"a"}, set()), ({"b"}, set())]
+    failures = [r for r in caplog.records if r.getMessage() == "A channel group callback failed."]
+    assert [str(r.exc_info[1]) for r in failures] == ["the subscriber is gone"] * 2
+
+
 def test_groups_beyond_ten_per_instance_wait_unheld_told_once_and_shown_in_the_status(
     postgres_database,
 ):

@@ -53,14 +53,16 @@ class BridgeIdentifier(Identifier):
         """The identifier as the network's own backend knows it."""
         return self._inner
 
-    def _key(self) -> tuple[Any, ...]:
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What equal identifiers of this kind share: the network and the inner identity."""
         return (self._network, str(self._inner))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._key() == self._key()
+        return type(other) is type(self) and other.identity == self.identity
 
     def __hash__(self) -> int:
-        return hash((self._kind, *self._key()))
+        return hash((self._kind, *self.identity))
 
     def __str__(self) -> str:
         return f"{self._network}{NETWORK_SEPARATOR}{self._inner}"
@@ -88,7 +90,8 @@ class BridgeIdentifier(Identifier):
 class BridgePerson(BridgeIdentifier, Person):
     _kind = "person"
 
-    def _key(self) -> tuple[Any, ...]:
+    @property
+    def identity(self) -> tuple[Any, ...]:
         return (self._network, self._inner.person)
 
     @property
@@ -209,7 +212,8 @@ class BridgeRoomOccupant(BridgePerson, RoomOccupant):
         self._wrap = wrap
         self._room = room
 
-    def _key(self) -> tuple[Any, ...]:
+    @property
+    def identity(self) -> tuple[Any, ...]:
         return (self._network, self._inner.person, str(self._inner.room))
 
     @property
