@@ -78,11 +78,15 @@ class SessionSource(Protocol):
 
 
 class SessionRefused(Exception):
-    """No session: ``str()`` is one sentence, ``status`` the HTTP status for the browser."""
+    """No session: ``str()`` is one sentence, ``status`` the HTTP status for the browser and
+    ``retry_after`` (seconds, as text) when it is worth asking again soon."""
 
-    def __init__(self, sentence: str, status: int = HTTPStatus.BAD_GATEWAY) -> None:
+    def __init__(
+        self, sentence: str, status: int = HTTPStatus.BAD_GATEWAY, retry_after: str | None = None
+    ) -> None:
         super().__init__(sentence)
         self.status = status
+        self.retry_after = retry_after
 
 
 class ServiceSessions:
@@ -107,6 +111,12 @@ class ServiceSessions:
                 why = json.loads(refused.read()).get("error") or refused.reason
             except (ValueError, AttributeError):
                 why = refused.reason
+            if refused.code == HTTPStatus.SERVICE_UNAVAILABLE:  # starting, or PubNub away
+                raise SessionRefused(
+                    f"The customer session service is unavailable for now: {why}",
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    refused.headers.get("Retry-After"),
+                ) from None
             raise SessionRefused(f"The customer session service refused: {why}") from None
         except (OSError, ValueError) as error:
             raise SessionRefused(
@@ -241,16 +251,27 @@ class ChatPage:
                         session = page.open_session(user_id)
                     except SessionRefused as refused:
                         log.warning("No session for %r: %s", user_id, refused)
-                        self._refuse(HTTPStatus(refused.status), str(refused))
+                        self._refuse(HTTPStatus(refused.status), str(refused), refused.retry_after)
                         return
                     self._answer(HTTPStatus.OK, json.dumps(session), "application/json")
 
-            def _refuse(self, status: HTTPStatus, reason: str) -> None:
-                self._answer(status, json.dumps({"error": reason}), "application/json")
+            def _refuse(
+                self, status: HTTPStatus, reason: str, retry_after: str | None = None
+            ) -> None:
+                extra = {"Retry-After": retry_after} if retry_after else {}
+                self._answer(status, json.dumps({"error": reason}), "application/json", extra)
 
-            def _answer(self, status: HTTPStatus, body: str, content_type: str) -> None:
+            def _answer(
+                self,
+                status: HTTPStatus,
+                body: str,
+                content_type: str,
+                extra: dict[str, str] | None = None,
+            ) -> None:
                 data = body.encode()
                 self.send_response(status)
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", f"{content_type}; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Cache-Control", "no-store")

@@ -32,6 +32,7 @@ from errbot_pubnub.customer_session import CustomerError, CustomerSession, Custo
 from errbot_pubnub.customer_sessions import CustomerSessions, SessionError, group_names
 from errbot_pubnub.sdk import new_client
 from errbot_pubnub.settings import channel_group_limit
+from errbot_support_demo.page import ServiceSessions
 from tests.botrunner import RunningBot, make_config, wait_for
 from tests.pubnub_fixtures import (
     PUBLISH_KEY,
@@ -494,13 +495,14 @@ def test_a_port_another_program_holds_turns_the_service_off_with_one_sentence(tm
 
 
 def test_a_request_before_the_service_starts_is_asked_to_retry_and_the_service_then_serves(
-    tmp_path, server, monkeypatch
+    tmp_path, server, monkeypatch, chat_page_server
 ):
     """A company's backend keeps asking while the bot restarts: a request that reaches Errbot's
     webserver before the service's plugin has started gets 503 with Retry-After, and the service
     serves once started (Flask takes no new address after its first request; a fresh web app
-    here, as in a newly started bot). Reads Errbot's ``plugin_manager.route``: the test fails if
-    Errbot stops routing plugins' webhooks that way."""
+    here, as in a newly started bot). The demo's page server, a company's backend, passes the
+    503 and its Retry-After on to the browser. Reads Errbot's ``plugin_manager.route``: the test
+    fails if Errbot stops routing plugins' webhooks that way."""
     import errbot.core_plugins
     import errbot.plugin_manager
     from flask import Flask
@@ -508,19 +510,23 @@ def test_a_request_before_the_service_starts_is_asked_to_retry_and_the_service_t
     monkeypatch.setattr(errbot.core_plugins, "flask_app", Flask("a-newly-started-bot"))
     port = free_port()
     url = f"http://127.0.0.1:{port}/pubnub/customer-session"
+    page = chat_page_server(server, sessions=ServiceSessions(url, SHARED_SECRET))
     early: list[tuple[int, Any, str | None]] = []
     errbot_route = errbot.plugin_manager.route
 
     def route_after_an_early_request(plugin: Any) -> None:
         if type(plugin).__name__ == "CustomerSessionsWebhook":
             wait_for(lambda: _listening(port))
-            request = urllib.request.Request(url, data=b"{}", method="POST")
-            try:
-                urllib.request.urlopen(request, timeout=10)
-            except urllib.error.HTTPError as refused:
-                early.append(
-                    (refused.code, json.loads(refused.read()), refused.headers["Retry-After"])
-                )
+            for request in (
+                urllib.request.Request(url, data=b"{}", method="POST"),
+                urllib.request.Request(page.url + "session?user_id=dana"),  # from a browser
+            ):
+                try:
+                    urllib.request.urlopen(request, timeout=10)
+                except urllib.error.HTTPError as refused:
+                    early.append(
+                        (refused.code, json.loads(refused.read()), refused.headers["Retry-After"])
+                    )
         errbot_route(plugin)
 
     monkeypatch.setattr(errbot.plugin_manager, "route", route_after_an_early_request)
@@ -537,19 +543,20 @@ def test_a_request_before_the_service_starts_is_asked_to_retry_and_the_service_t
         PUBNUB_SESSION_LISTEN=f"127.0.0.1:{port}",
     )
     running = RunningBot(setup_bot("PubNub", logging.getLogger("errbot"), config))
-    running.start(ready=lambda: bool(early))
+    running.start(ready=lambda: len(early) == 2)
     try:
+        starting = "The customer session service is starting or stopping: try again in a moment."
         assert early == [
+            (503, {"error": starting}, "1"),
             (
                 503,
-                {
-                    "error": "The customer session service is starting or stopping: try again in "
-                    "a moment."
-                },
+                {"error": f"The customer session service is unavailable for now: {starting}"},
                 "1",
-            )
+            ),
         ]
         _, session = wait_for(lambda: (answer := open_session(url, "dana"))[0] == 200 and answer)
         assert session["user_id"] == "dana" and session["token"]
+        with urllib.request.urlopen(page.url + "session?user_id=erin", timeout=30) as answer:
+            assert json.loads(answer.read())["channel"] == "erin-support"
     finally:
         running.stop()
