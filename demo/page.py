@@ -117,7 +117,10 @@ class ServiceSessions:
                     HTTPStatus.SERVICE_UNAVAILABLE,
                     refused.headers.get("Retry-After"),
                 ) from None
-            raise SessionRefused(f"The customer session service refused: {why}") from None
+            raise SessionRefused(
+                f"The customer session service refused: {why}",
+                retry_after=refused.headers.get("Retry-After"),
+            ) from None
         except (OSError, ValueError) as error:
             raise SessionRefused(
                 f"The customer session service cannot be reached: {error}"
@@ -153,7 +156,8 @@ class OwnSessions:
         try:
             return self._sessions.open(user_id).as_dict()
         except SessionError as error:
-            raise SessionRefused(str(error), error.status) from None
+            retry_after = None if error.retry_after is None else str(error.retry_after)
+            raise SessionRefused(str(error), error.status, retry_after) from None
 
     def close(self) -> None:
         stop_client(self._client)

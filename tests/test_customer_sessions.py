@@ -246,6 +246,36 @@ def test_only_the_app_server_may_open_sessions_and_bad_input_is_one_sentence(tmp
         )
 
 
+def refusal(url: str, user_id: str) -> tuple[int, str, str | None]:
+    """The status, sentence and Retry-After of a refused session (the company's backend)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"user_id": user_id}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {SHARED_SECRET}"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    answer = refused.value
+    return answer.code, json.loads(answer.read())["error"], answer.headers["Retry-After"]
+
+
+def test_a_pubnub_outage_asks_the_app_server_to_retry_a_refusal_for_good_does_not(tmp_path, server):
+    with session_bot(tmp_path, server) as url:
+        server.faults.fail_next(1, 503, path_prefix="/v3/pam")
+        assert refusal(url, "dana") == (
+            502,
+            "PubNub refused to grant a token to 'dana' (503): Service Unavailable.",
+            "5",
+        )
+        server.faults.fail_next(1, 403, path_prefix="/v3/pam")
+        status, sentence, retry_after = refusal(url, "dana")
+        assert (status, retry_after) == (502, None)
+        assert sentence.startswith("PubNub refused to grant a token to 'dana' (403)")
+        status, session = open_session(url, "dana")  # PubNub is back
+        assert status == 200 and session["channel"] == "dana-support"
+
+
 def test_a_full_group_gives_the_next_one_and_the_running_bot_hears_it(tmp_path, server):
     with session_bot(tmp_path, server, PUBNUB_SESSION_GROUP_SIZE=1) as url:
         assert open_session(url, "dana")[1]["channel_group"] == "support"

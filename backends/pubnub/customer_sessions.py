@@ -33,16 +33,26 @@ DEFAULT_GROUP_SIZE = 100  # channels per group on PubNub's default plan (2,000 o
 DEFAULT_TOKEN_TTL = 24 * 60  # minutes
 MAX_TOKEN_TTL = 30 * 24 * 60  # the longest PubNub grants
 DEFAULT_CHANNEL_PATTERN = "{user_id}-support"
+RETRY_AFTER = 5  # seconds: what a caller waits after a refusal that may pass on its own
 
 
 class SessionError(Exception):
-    """A session that cannot be opened; ``str()`` is one sentence, ``status`` an HTTP code."""
+    """A session that cannot be opened; ``str()`` is one sentence, ``status`` an HTTP code and
+    ``retry_after`` the seconds after which asking again may succeed (``None``: it will not
+    until someone changes something)."""
 
-    def __init__(self, sentence: str, status: int, pubnub_status: int | None = None) -> None:
+    def __init__(
+        self,
+        sentence: str,
+        status: int,
+        pubnub_status: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(sentence)
         self.sentence = sentence
         self.status = status
         self.pubnub_status = pubnub_status  # what PubNub answered, when it refused
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.sentence
@@ -227,6 +237,10 @@ class CustomerSessions:
 def _pubnub_failed(action: str, exc: PubNubException) -> SessionError:
     code = exc.get_status_code()
     status = f" ({code})" if code else ""
+    passing = not code or code == 429 or code >= 500  # unreachable, too many requests, outage
     return SessionError(
-        f"PubNub refused to {action}{status}: {refusals.reason(exc)}.", 502, code or None
+        f"PubNub refused to {action}{status}: {refusals.reason(exc)}.",
+        502,
+        code or None,
+        RETRY_AFTER if passing else None,
     )

@@ -31,6 +31,7 @@ from errbot_pubnub.customer_sessions import (
     DEFAULT_GROUP_SIZE,
     DEFAULT_TOKEN_TTL,
     MAX_TOKEN_TTL,
+    RETRY_AFTER,
     CustomerSessions,
     SessionError,
     check_channel_pattern,
@@ -63,8 +64,11 @@ def _answer(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-def _refusal(status: int, sentence: str) -> Response:
-    return _answer(status, {"error": sentence})
+def _refusal(status: int, sentence: str, retry_after: int | None = None) -> Response:
+    response = _answer(status, {"error": sentence})
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _whole_number(config: Any, name: str, default: int, low: int, high: int) -> int:
@@ -78,9 +82,7 @@ STARTING = "The customer session service is starting or stopping: try again in a
 
 
 def _starting() -> Response:
-    response = _refusal(503, STARTING)
-    response.headers["Retry-After"] = "1"
-    return response
+    return _refusal(503, STARTING, retry_after=1)
 
 
 def reserve_address() -> None:
@@ -209,7 +211,9 @@ class CustomerSessionsWebhook(BotPlugin):
                 raise SessionError("This bot has no PubNub backend.", 503)
             pubnub = backend.pubnub
             if pubnub is None:
-                raise SessionError("The bot is not connected to PubNub right now.", 503)
+                raise SessionError(
+                    "The bot is not connected to PubNub right now.", 503, retry_after=RETRY_AFTER
+                )
             if self._sessions is not None and self._client is pubnub:
                 return self._sessions
             settings = backend.settings
@@ -264,5 +268,5 @@ class CustomerSessionsWebhook(BotPlugin):
         try:
             grant = self._service().open(body["user_id"])
         except SessionError as problem:
-            return _refusal(problem.status, problem.sentence)
+            return _refusal(problem.status, problem.sentence, problem.retry_after)
         return _answer(200, {**grant.as_dict(), **self._keys})
