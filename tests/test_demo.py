@@ -232,7 +232,9 @@ def shows_the_chat_page(output: str, pubnub_port: int, folder: Path) -> None:
                 return json.loads(got.read())
         except urllib.error.HTTPError as refused:
             body = refused.read()
-            assert refused.code == 502, body  # the service is not up yet
+            # The service is not up yet (502: nothing listens) or is starting (503, retry).
+            assert refused.code in (502, 503), body
+            assert refused.code == 502 or refused.headers["Retry-After"] == "1", body
             refusals.append(body.decode(errors="replace"))
             return None
 
