@@ -226,17 +226,32 @@ def test_a_customer_token_opens_its_own_chat_in_app_context_and_no_one_elses(tmp
             stop_clients([app])
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def troubleshooting() -> str:
+    """The README's Troubleshooting section, its lines joined as a reader sees them."""
+    text = README.read_text()
+    section = text[text.index("\n## Troubleshooting") : text.index("\n## Development")]
+    return " ".join(section.split())
+
+
 def test_only_the_app_server_may_open_sessions_and_bad_input_is_one_sentence(tmp_path, server):
     with session_bot(tmp_path, server) as url:
-        assert open_session(url, "dana", secret=None) == (
+        unauthorized = open_session(url, "dana", secret=None)
+        assert unauthorized == (
             401,
             {"error": "Authorization must be 'Bearer <PUBNUB_SESSION_SECRET>'."},
         )
         assert open_session(url, "dana", secret="guess")[0] == 401
-        assert open_session(url, 42) == (
+        not_json = open_session(url, 42)
+        assert not_json == (
             400,
             {"error": 'The body must be JSON such as {"user_id": "dana"}.'},
         )
+        # The README's troubleshooting quotes what the app server gets, word for word.
+        for status, answer in (unauthorized, not_json):
+            assert f"- {status} `{answer['error']}`" in troubleshooting()
         assert open_session(url, "da,na") == (
             400,
             {
