@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,8 +81,6 @@ class IRCServer:
     def _command(self, port: int) -> list[str]:
         if self.kind == "ngircd":
             if self._folder is None:
-                import tempfile
-
                 self._folder = Path(tempfile.mkdtemp(prefix="ngircd-"))
             return [NGIRCD, "-n", "-f", str(_ngircd_conf(self._folder, port))]
         log = ("--channel-log-dir", str(self.channel_log_dir)) if self.channel_log_dir else ()
@@ -105,6 +104,9 @@ class IRCServer:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+        if self._folder is not None:  # ngircd's configuration: written again by start()
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
     def restart(self) -> None:
         self.stop()

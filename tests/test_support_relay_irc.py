@@ -124,14 +124,15 @@ def test_what_irc_cannot_carry_reaches_the_agents_whole_and_holds_nobody_up(
     assert all(len(line.encode()) <= 400 for line in lines)
     pieces = [line for line in lines if re.search(r"w\d{3}", line)]
     assert len(pieces) > 1
-    words = " ".join(re.sub(r"^#1 (\u2506 |dana: )", "", piece) for piece in pieces)
+    # Each customer's number: they write in their own channels, so any may be numbered first.
+    [dana_number], [eve_number] = (
+        [line.split()[0] for line in lines if re.match(rf"#\d+ New conversation with {name}", line)]
+        for name in ("dana", "eve")
+    )
+    words = " ".join(re.sub(rf"^{dana_number} (\u2506 |dana: )", "", piece) for piece in pieces)
     assert words == paragraph  # whole, in order, nothing cut off
-    assert all(piece.startswith("#1 \u2506 ") for piece in pieces[1:])
+    assert all(piece.startswith(f"{dana_number} \u2506 ") for piece in pieces[1:])
     # Alone, or grouped with eve-after when both waited for eve's turn.
-    # eve's number: she and fay write in their own channels, so either may be numbered first.
-    [eve_number] = [
-        line.split()[0] for line in lines if re.match(r"#\d+ New conversation with eve", line)
-    ]
     eve_first = f"{eve_number} eve: ends with a nul\u2400"
     assert any(
         line == eve_first or line.startswith(f"{eve_first}{GROUP_SEPARATOR}") for line in lines
